@@ -1,0 +1,185 @@
+"""Which paths never ship: a standard list, ``.gitignore``/``.flyteignore`` files, secrets.
+
+Every rule applies to every copy style, ``auto`` included (flytekit's ``--copy auto`` ignores
+``.flyteignore``; this does not). A rule that excludes a path also says which rule it was, so
+the Bundle can show why a file is missing.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    import pathspec
+
+# Directories that never hold code to ship, matched by name at any depth.
+STANDARD_DIRS = frozenset(
+    {
+        ".git",
+        ".hg",
+        ".svn",
+        "__pycache__",
+        ".venv",
+        "venv",
+        ".ipynb_checkpoints",
+        "build",
+        "dist",
+        ".eggs",
+        ".tox",
+        ".nox",
+        ".mypy_cache",
+        ".pytest_cache",
+        ".ruff_cache",
+        ".cache",
+        "node_modules",
+        ".flyte_jupyter",
+    }
+)
+STANDARD_FILES = ("*.pyc", "*.pyo", "*.egg-info", ".DS_Store", "*.swp", "*~")
+# Files that look like credentials: kept out unless a pattern in ``include`` names them.
+SECRET_FILES = (
+    ".env",
+    ".env.*",
+    "*.pem",
+    "*.key",
+    "id_rsa*",
+    "id_dsa*",
+    "id_ecdsa*",
+    "id_ed25519*",
+    "*.p12",
+    "*.pfx",
+    "*.jks",
+    ".netrc",
+    ".pgpass",
+    ".git-credentials",
+    ".pypirc",
+    ".npmrc",
+    ".dockercfg",
+    "credentials.json",
+    "application_default_credentials.json",
+    "service-account*.json",
+    "kubeconfig",
+)
+SECRET_PATHS = (".aws/credentials", ".aws/config", ".docker/config.json", ".kube/config")
+NOT_SECRET = (".env.example", ".env.sample", ".env.template")
+IGNORE_FILES = (".gitignore", ".flyteignore")
+
+
+def _any_of(patterns: tuple[str, ...]) -> re.Pattern[str]:
+    return re.compile("|".join(fnmatch.translate(p) for p in patterns))
+
+
+_STANDARD_FILE_RE = _any_of(STANDARD_FILES)
+_SECRET_FILE_RE = _any_of(SECRET_FILES)
+_NOT_SECRET_RE = _any_of(NOT_SECRET)
+
+
+@dataclass
+class _Spec:
+    source: str  # e.g. "sub/.gitignore"
+    spec: pathspec.GitIgnoreSpec
+    lines: list[str]
+
+
+@dataclass
+class IgnoreRules:
+    """The ignore rules for one ``root_dir``.
+
+    ``load(rel_dir, abs_dir)`` reads the ignore files of a folder as the walk reaches it;
+    ``reason(rel_path, is_dir)`` returns why a path is excluded, or None to keep it.
+    Paths are POSIX and relative to ``root_dir``.
+    """
+
+    include: tuple[str, ...] = ()
+    _specs: dict[str, list[_Spec]] = field(default_factory=dict)
+    _include: pathspec.GitIgnoreSpec | None = None
+
+    def __post_init__(self) -> None:
+        if self.include:
+            import pathspec
+
+            self._include = pathspec.GitIgnoreSpec.from_lines(self.include)
+
+    def load(self, rel_dir: str, abs_dir: Path) -> None:
+        """Read ``.gitignore`` and ``.flyteignore`` in a folder, if present."""
+        specs = []
+        for name in IGNORE_FILES:
+            path = abs_dir / name
+            try:
+                text = path.read_text(encoding="utf-8", errors="replace")
+            except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+                continue
+            import pathspec
+
+            lines = text.splitlines()
+            source = f"{rel_dir}/{name}" if rel_dir else name
+            specs.append(_Spec(source, pathspec.GitIgnoreSpec.from_lines(lines), lines))
+        if specs:
+            self._specs[rel_dir] = specs
+
+    def reason(self, rel_path: str, *, is_dir: bool) -> str | None:
+        """Why ``rel_path`` is excluded, or None when it ships."""
+        name = rel_path.rsplit("/", 1)[-1]
+        if is_dir and name in STANDARD_DIRS:
+            return f"standard ignore ({name}/)"
+        if not is_dir and _STANDARD_FILE_RE.match(name):
+            return f"standard ignore ({name})"
+        if self._included(rel_path, is_dir=is_dir):
+            return None
+        ignored = self._ignore_file_reason(rel_path, is_dir=is_dir)
+        if ignored:
+            return ignored
+        if not is_dir and self.is_secret(rel_path):
+            return "looks like a secret; add it to include_secrets to ship it"
+        return None
+
+    @staticmethod
+    def is_secret(rel_path: str) -> bool:
+        """True for files that look like credentials (``.env``, private keys, cloud creds)."""
+        name = rel_path.rsplit("/", 1)[-1]
+        if _NOT_SECRET_RE.match(name):
+            return False
+        return bool(_SECRET_FILE_RE.match(name)) or any(
+            rel_path == p or rel_path.endswith("/" + p) for p in SECRET_PATHS
+        )
+
+    def _included(self, rel_path: str, *, is_dir: bool) -> bool:
+        if self._include is None:
+            return False
+        return bool(self._include.match_file(rel_path + ("/" if is_dir else "")))
+
+    def _ignore_file_reason(self, rel_path: str, *, is_dir: bool) -> str | None:
+        """Apply ignore files from the deepest folder up; the deepest decisive match wins."""
+        if not self._specs:
+            return None
+        parts = rel_path.split("/")
+        for depth in range(len(parts) - 1, -1, -1):
+            folder = "/".join(parts[:depth])
+            for spec in reversed(self._specs.get(folder, ())):
+                sub = "/".join(parts[depth:]) + ("/" if is_dir else "")
+                result = spec.spec.check_file(sub)
+                if result.include is None:
+                    continue
+                if not result.include:
+                    return None
+                line = _pattern_line(spec, result.index)
+                return f"ignored by {spec.source}:{line[0]} ({line[1]})"
+        return None
+
+
+def _pattern_line(spec: _Spec, index: int | None) -> tuple[int, str]:
+    """Line number and text of the pattern at ``index`` (pathspec skips only empty lines)."""
+    if index is None:
+        return 0, "?"
+    seen = -1
+    for number, text in enumerate(spec.lines, start=1):
+        if text:
+            seen += 1
+            if seen == index:
+                return number, text.strip()
+    return 0, "?"

@@ -1,0 +1,48 @@
+"""The canonical manifest of a bundle and its digest.
+
+One JSON object per line, sorted by path, after a version line::
+
+    {"flyte_jupyter_manifest": 1}
+    {"mode": "644", "path": "helpers/__init__.py", "sha256": "…", "size": 0}
+
+Each field is delimited, so ``a/bc.py`` and ``ab/c.py`` with equal content can never produce
+the same bytes (both SDKs' path hashes join path parts with no separator and can). The digest
+is the sha256 of these bytes; it names the archive ``fast<digest>.tar.gz``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+    from flyte_jupyter.bundle.model import ManifestEntry
+
+MANIFEST_VERSION = 1
+
+
+def manifest_bytes(entries: Iterable[ManifestEntry]) -> bytes:
+    """Canonical manifest text for ``entries`` (sorted by path)."""
+    lines = [json.dumps({"flyte_jupyter_manifest": MANIFEST_VERSION})]
+    for entry in sorted(entries, key=lambda e: e.path):
+        record: dict[str, str | int] = {
+            "mode": f"{entry.mode:o}",
+            "path": entry.path,
+            "sha256": entry.sha256,
+            "size": entry.size,
+        }
+        lines.append(json.dumps(record, sort_keys=True, ensure_ascii=False))
+    return ("\n".join(lines) + "\n").encode("utf-8")
+
+
+def manifest_digest(entries: Iterable[ManifestEntry]) -> str:
+    """sha256 hex digest of the canonical manifest."""
+    return hashlib.sha256(manifest_bytes(entries)).hexdigest()
+
+
+def normal_mode(st_mode: int) -> int:
+    """0o755 when any execute bit is set, else 0o644: the only modes a bundle records."""
+    return 0o755 if st_mode & 0o111 else 0o644

@@ -1,0 +1,137 @@
+"""Typed inputs and outputs of bundling."""
+
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Literal, get_args
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+    from pathlib import Path
+
+    from flyte_jupyter.capture.model import CapturedModule, Dropped
+
+CopyStyle = Literal["auto", "all", "none"]
+COPY_STYLES: tuple[str, ...] = get_args(CopyStyle)
+
+MIB = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class BundleLimits:
+    """Size limits: warn above ``warn_bytes``, refuse above ``max_bytes`` (uncompressed)."""
+
+    warn_bytes: int = 100 * MIB
+    max_bytes: int = 1024 * MIB
+
+
+@dataclass(frozen=True)
+class BundleRequest:
+    """What to bundle.
+
+    Parameters
+    ----------
+    root_dir
+        The folder whose files may be shipped (default in the adapters: the notebook's folder).
+    copy_style
+        ``auto``: the generated module plus the local modules it needs; ``all``: every file
+        under ``root_dir`` that no ignore rule excludes; ``none``: no bundle.
+    module
+        The module generated from notebook cells, if any.
+    loaded_modules
+        ``{module name: file}`` of modules loaded in the kernel (``sys.modules``); those under
+        ``root_dir`` are shipped with copy style ``auto``.
+    include
+        gitignore-style patterns that force files in despite the ignore and secret rules.
+    limits
+        Size limits.
+    """
+
+    root_dir: Path
+    copy_style: CopyStyle = "auto"
+    module: CapturedModule | None = None
+    loaded_modules: Mapping[str, str] = field(default_factory=dict)
+    include: tuple[str, ...] = ()
+    limits: BundleLimits = field(default_factory=BundleLimits)
+
+
+@dataclass(frozen=True)
+class Excluded:
+    """A path kept out of the bundle, and the rule that kept it out."""
+
+    path: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class ManifestEntry:
+    """One file of a bundle: POSIX path relative to the bundle root, normalised mode, size, hash."""
+
+    path: str
+    mode: int
+    size: int
+    sha256: str
+
+
+@dataclass(frozen=True)
+class Bundle:
+    """A deterministic, content-addressed source bundle.
+
+    ``digest`` is the sha256 of the canonical manifest (path, mode, size, content sha256 of every
+    file); ``path`` is the local archive ``fast<digest>.tar.gz``. ``uri`` and ``reused`` are set
+    once the bundle is in a store.
+    """
+
+    digest: str
+    path: Path
+    root: Path
+    entries: tuple[ManifestEntry, ...]
+    module: str | None
+    source: str | None
+    dropped: tuple[Dropped, ...]
+    excluded: tuple[Excluded, ...]
+    warnings: tuple[str, ...] = ()
+    uri: str | None = None
+    reused: bool | None = None
+
+    @property
+    def filename(self) -> str:
+        """Archive file name, ``fast<digest>.tar.gz``."""
+        return archive_name(self.digest)
+
+    @property
+    def files(self) -> list[str]:
+        """Relative POSIX paths of the shipped files, sorted."""
+        return [e.path for e in self.entries]
+
+    @property
+    def size(self) -> int:
+        """Total uncompressed size of the shipped files in bytes."""
+        return sum(e.size for e in self.entries)
+
+    @property
+    def archive_size(self) -> int:
+        """Size of the compressed archive in bytes."""
+        return self.path.stat().st_size
+
+    def _repr_html_(self) -> str:
+        from flyte_jupyter.bundle.display import bundle_html
+
+        return bundle_html(self)
+
+    def __repr__(self) -> str:
+        return (
+            f"Bundle(digest={self.digest[:12]}…, files={len(self.entries)}, "
+            f"size={self.size}, module={self.module!r}, uri={self.uri!r})"
+        )
+
+
+def archive_name(digest: str) -> str:
+    """File name of the archive for a bundle digest."""
+    return f"fast{digest}.tar.gz"
+
+
+def escape(text: object) -> str:
+    """HTML-escape anything shown in a rich display."""
+    return html.escape(str(text), quote=True)

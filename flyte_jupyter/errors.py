@@ -1,0 +1,92 @@
+"""One exception tree for flyte_jupyter.
+
+Every error that reaches a user says what is wrong and what to do about it. The core raises
+these; adapters translate them at their boundary (magics -> ``UsageError``, server handlers ->
+``HTTPError``), never by matching on type names.
+
+::
+
+    FlyteJupyterError
+    ├── SettingsError          a setting, option or config file is wrong
+    ├── CaptureError           notebook code cannot become a module
+    │   └── SelfCheckError     the generated module does not import in a fresh interpreter
+    ├── BundleError            files cannot be selected or archived
+    │   ├── IgnoredModuleError a module the targets need is excluded by an ignore rule
+    │   ├── BundleTooLargeError
+    │   └── FileChangedError   a file vanished or changed while it was being bundled
+    ├── StoreError             the blob store cannot be reached or written
+    │   └── IntegrityError     stored bytes do not match their recorded sha256
+    ├── SerializationError     flytekit could not serialize an entity
+    └── LaunchError            a run could not be started or followed
+        └── InputError         inputs do not match the entity's interface
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "BundleError",
+    "BundleTooLargeError",
+    "CaptureError",
+    "FileChangedError",
+    "FlyteJupyterError",
+    "IgnoredModuleError",
+    "InputError",
+    "IntegrityError",
+    "LaunchError",
+    "SelfCheckError",
+    "SerializationError",
+    "SettingsError",
+    "StoreError",
+]
+
+
+class FlyteJupyterError(Exception):
+    """Base of every error flyte_jupyter raises on purpose."""
+
+
+class SettingsError(FlyteJupyterError, ValueError):
+    """A setting, option or configuration file is invalid."""
+
+
+class CaptureError(FlyteJupyterError):
+    """Notebook code cannot be turned into an importable module."""
+
+
+class SelfCheckError(CaptureError):
+    """The generated module failed to import in a fresh interpreter."""
+
+
+class BundleError(FlyteJupyterError):
+    """Files cannot be selected or archived."""
+
+
+class IgnoredModuleError(BundleError):
+    """A module the launched entities need is excluded by an ignore rule."""
+
+
+class BundleTooLargeError(BundleError):
+    """The bundle is over the configured hard size limit."""
+
+
+class FileChangedError(BundleError):
+    """A file vanished or changed while it was being bundled."""
+
+
+class StoreError(FlyteJupyterError):
+    """The blob store cannot be reached, read or written."""
+
+
+class IntegrityError(StoreError):
+    """Stored bytes do not match their recorded sha256."""
+
+
+class SerializationError(FlyteJupyterError):
+    """flytekit could not serialize an entity."""
+
+
+class LaunchError(FlyteJupyterError):
+    """A run could not be started, followed or read back."""
+
+
+class InputError(LaunchError, TypeError):
+    """Inputs do not match the entity's interface."""
