@@ -52,6 +52,11 @@ class Statement:
     drop: str | None
     gap: str = ""
 
+    @property
+    def first_line(self) -> int:
+        """Line of the cell where the statement (with its decorators) starts."""
+        return _first_line(self.node)
+
 
 def parse_cell(cell: CellRecord, first_index: int) -> list[Statement]:
     """Split a recorded cell into classified top-level statements."""

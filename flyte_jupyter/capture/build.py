@@ -113,24 +113,32 @@ def build_module(
         for s in stmts
         if s.drop and s.drop != "pass"
     )
+    source, origins = _render(futures, kept)
     return CapturedModule(
-        name=name, source=_render(futures, kept), entities=tuple(targets), dropped=dropped
+        name=name, source=source, entities=tuple(targets), dropped=dropped, origins=origins
     )
 
 
-def _render(futures: list[str], kept: list[Statement]) -> str:
+def _render(
+    futures: list[str], kept: list[Statement]
+) -> tuple[str, tuple[tuple[int, str, int], ...]]:
     parts = [HEADER, *futures]
+    origins = []
+    line = 1 + sum(p.count("\n") for p in parts)
     previous: Statement | None = None
     for stmt in kept:
         if previous is None or stmt.cell is not previous.cell:
-            parts.append("\n\n")
+            sep = "\n\n"
         elif stmt.index == previous.index + 1:
-            parts.append(stmt.gap)  # adjacent in the cell: keep the user's spacing and comments
+            sep = stmt.gap  # adjacent in the cell: keep the user's spacing and comments
         else:
-            parts.append("\n")
-        parts.append(stmt.text)
+            sep = "\n"
+        line += sep.count("\n")
+        origins.append((line, stmt.cell.label, stmt.first_line))
+        parts += [sep, stmt.text]
+        line += stmt.text.count("\n")
         previous = stmt
-    return "".join(parts)
+    return "".join(parts), tuple(origins)
 
 
 class _Closure:
@@ -190,7 +198,8 @@ class _Closure:
         lines = []
         for name, user in sorted(self.unresolved.items()):
             where = f"{user.cell.label}, line {user.node.lineno}"
-            first = display_code(user).splitlines()[0]
+            code = display_code(user).splitlines()
+            first = code[min(user.node.lineno - user.first_line, len(code) - 1)].strip()
             hint = (
                 "it exists only inside IPython, not in a Flyte run"
                 if name in IPYTHON_ONLY or _IPYTHON_HISTORY.match(name)

@@ -59,12 +59,24 @@ class CapturedModule:
     dropped
         Statements of the recorded cells that were left out because they are not
         definitions (magics, shell escapes, side effects).
+    origins
+        ``(module line, cell label, cell line)`` where each kept statement starts, to point
+        errors in the module back at the cell they came from.
     """
 
     name: str
     source: str
     entities: tuple[str, ...]
     dropped: tuple[Dropped, ...]
+    origins: tuple[tuple[int, str, int], ...] = ()
+
+    def origin(self, line: int) -> str:
+        """Where module line ``line`` came from, e.g. ``cell abc, line 3``."""
+        best = None
+        for start, cell, cell_line in self.origins:
+            if start <= line:
+                best = (cell, cell_line + line - start)
+        return f"{best[0]}, line {best[1]}" if best else f"{self.filename}, line {line}"
 
     @property
     def filename(self) -> str:

@@ -1,0 +1,142 @@
+"""Import the generated module from the extracted bundle in a fresh interpreter.
+
+This is how the run will import it: only the bundle's files and the environment's packages on
+the path, nothing of the notebook's memory. A syntax error, an undefined name or a local module
+that did not make it into the bundle is reported here, naming the cell, before any byte is
+uploaded. A passing check is remembered by digest, so an unchanged bundle is not checked again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+import sys
+import tarfile
+import tempfile
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from flyte_jupyter.errors import SelfCheckError
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
+
+    from flyte_jupyter.bundle.model import Bundle
+    from flyte_jupyter.capture.model import CapturedModule
+
+TIMEOUT = 300
+# Runs with `python -I`: no user site, no PYTHONPATH, no current folder on the path.
+_SCRIPT = r"""
+import json, sys, traceback
+root, module, targets = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
+sys.path.insert(0, root)
+out = {"ok": True, "kinds": {}}
+try:
+    mod = __import__(module)
+except BaseException as exc:
+    frames = [(f.filename, f.lineno) for f in traceback.extract_tb(exc.__traceback__)]
+    if isinstance(exc, SyntaxError):
+        frames.append((exc.filename, exc.lineno))
+    out = {"ok": False, "type": type(exc).__name__, "message": str(exc), "frames": frames,
+           "name": getattr(exc, "name", None)}
+else:
+    try:
+        from flytekit.core.base_task import Task
+        from flytekit.core.workflow import WorkflowBase
+        from flytekit.core.launch_plan import LaunchPlan
+        kinds = ((Task, "task"), (WorkflowBase, "workflow"), (LaunchPlan, "launch plan"))
+    except ImportError:
+        kinds = ()
+    for name in targets:
+        obj = getattr(mod, name, None)
+        kind = next((k for cls, k in kinds if isinstance(obj, cls)), None)
+        out["kinds"][name] = [kind, getattr(obj, "name", None)]
+print("\n" + json.dumps(out))
+"""
+
+
+def self_check(
+    bundle: Bundle,
+    module: CapturedModule,
+    *,
+    cache_dir: Path,
+    loaded_modules: Mapping[str, str],
+) -> None:
+    """Raise :class:`SelfCheckError` unless ``module`` imports from ``bundle`` alone."""
+    marker = _marker(cache_dir, bundle.digest, module.entities)
+    if marker.exists():
+        return
+    with tempfile.TemporaryDirectory(prefix="fj-check-") as tmp:
+        with tarfile.open(bundle.path) as tar:
+            tar.extractall(tmp, filter="data")
+        result = _run(Path(tmp), module.name, module.entities)
+    if not result.get("ok"):
+        raise SelfCheckError(_message(result, module, bundle, loaded_modules))
+    for name, (kind, _) in result["kinds"].items():
+        if kind is None:
+            msg = (
+                f"{name!r} is not a Flyte task or workflow in the generated module "
+                f"{module.name}. Pass the name of an @task or @workflow."
+            )
+            raise SelfCheckError(msg)
+    marker.parent.mkdir(parents=True, exist_ok=True)
+    marker.write_text(json.dumps(result["kinds"], sort_keys=True))
+
+
+def _marker(cache_dir: Path, digest: str, entities: Sequence[str]) -> Path:
+    key = hashlib.sha256(json.dumps([digest, sorted(entities)]).encode()).hexdigest()[:32]
+    return cache_dir / "checked" / key
+
+
+def _run(root: Path, module: str, targets: Sequence[str]) -> dict[str, Any]:
+    cmd = [sys.executable, "-I", "-c", _SCRIPT, str(root), module, json.dumps(list(targets))]
+    try:
+        proc = subprocess.run(  # noqa: PLW1510 - the exit code is read from the JSON line
+            cmd, capture_output=True, text=True, timeout=TIMEOUT, cwd=root
+        )
+    except subprocess.TimeoutExpired as exc:
+        msg = (
+            f"Importing the generated module {module} took over {TIMEOUT} s in a fresh "
+            "interpreter. Move slow work out of module level (into the task body)."
+        )
+        raise SelfCheckError(msg) from exc
+    last = proc.stdout.strip().rsplit("\n", 1)[-1] if proc.stdout.strip() else ""
+    try:
+        parsed: dict[str, Any] = json.loads(last)
+    except json.JSONDecodeError:
+        detail = (proc.stderr or proc.stdout).strip()[-2000:]
+        msg = f"The generated module {module} crashed the interpreter on import:\n{detail}"
+        raise SelfCheckError(msg) from None
+    return parsed
+
+
+def _message(
+    result: Mapping[str, Any],
+    module: CapturedModule,
+    bundle: Bundle,
+    loaded_modules: Mapping[str, str],
+) -> str:
+    error = f"{result['type']}: {result['message']}"
+    where = ""
+    for filename, line in reversed(result.get("frames", [])):
+        if filename and Path(filename).name == module.filename and line:
+            where = f" ({module.origin(int(line))})"
+            break
+    hint = "Fix the cell, run it, and try again."
+    missing = result.get("name")
+    if result["type"] == "ModuleNotFoundError" and missing:
+        top = str(missing)
+        file = loaded_modules.get(top) or loaded_modules.get(top.split(".", maxsplit=1)[0])
+        if file:
+            hint = (
+                f"The kernel loads {top!r} from {file}, which is outside the bundle root "
+                f"{bundle.root}. Pass --root-dir with a folder that contains it, or install "
+                "it in the image."
+            )
+        else:
+            hint = f"Install {top!r} in this environment and in the image, or import it lazily."
+    return (
+        f"The code generated from the notebook ({module.name}) does not import in a fresh "
+        f"interpreter: {error}{where}. Nothing was uploaded. {hint}"
+    )

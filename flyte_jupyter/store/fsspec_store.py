@@ -1,0 +1,354 @@
+"""``BundleStore``: content-addressed archives in any fsspec folder, with a local index."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import time
+import uuid
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import fsspec.core
+
+from flyte_jupyter.bundle.model import archive_name
+from flyte_jupyter.errors import StoreError
+from flyte_jupyter.store.errors import (
+    Where,
+    integrity_error,
+    is_missing_bucket,
+    open_error,
+    translate,
+)
+from flyte_jupyter.store.index import IndexRow, PublishIndex
+from flyte_jupyter.store.model import ProgressCallback, Published
+from flyte_jupyter.store.retry import call_with_retries
+from flyte_jupyter.store.transport import Transport
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
+
+__all__ = ["BundleStore", "default_store_url", "open_store"]
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+_HASH_CHUNK = 1024 * 1024
+_DIGEST_CHARS = frozenset("0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_-")
+_MAX_DIGEST_LEN = 128
+
+
+def default_store_url(home: Path) -> str:
+    """Return the default store: the folder ``store`` under ``home``, as a ``file://`` URL."""
+    return "file://" + str(home / "store")
+
+
+def normalize_url(url: str) -> str:
+    """Return ``url`` with a bare or ``file://`` path made absolute and trailing ``/`` cut."""
+    if "://" not in url:
+        url = "file://" + url
+    scheme, rest = url.split("://", 1)
+    if scheme in ("file", "local"):
+        # abspath, not resolve(): keep the symlinked path the user chose.
+        return "file://" + os.path.abspath(os.path.expanduser(rest))
+    return f"{scheme}://{rest.rstrip('/')}"
+
+
+def sha256_file(path: Path) -> str:
+    """Return the sha256 (hex) of the file at ``path``, read in chunks."""
+    digest = hashlib.sha256()
+    with path.open("rb") as src:
+        while chunk := src.read(_HASH_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _check_digest(digest: str) -> None:
+    if not digest or len(digest) > _MAX_DIGEST_LEN or not set(digest) <= _DIGEST_CHARS:
+        raise ValueError(f"Not a bundle digest: {digest!r} (expected letters, digits, _ or -)")
+
+
+def _with_defaults(url: str, options: Mapping[str, Any]) -> dict[str, Any]:
+    """Return fsspec options for ``url`` with this store's defaults filled in.
+
+    For S3, botocore's own retries are turned off unless the caller configured them: s3fs
+    already retries throttling and dropped connections per request, and this store retries each
+    whole step, so a third layer only made an unreachable endpoint take a minute to report.
+    """
+    out = dict(options)
+    if url.split("://", 1)[0] in ("s3", "s3a"):
+        config = dict(out.get("config_kwargs") or {})
+        config.setdefault("retries", {"max_attempts": 1})
+        out["config_kwargs"] = config
+    return out
+
+
+def _endpoint(options: Mapping[str, Any]) -> str | None:
+    endpoint = options.get("endpoint_url") or dict(options.get("client_kwargs") or {}).get(
+        "endpoint_url"
+    )
+    return None if endpoint is None else str(endpoint)
+
+
+class BundleStore:
+    """Content-addressed bundle archives under one fsspec URL.
+
+    Parameters
+    ----------
+    url
+        The store folder: a local path, ``file://...``, ``s3://bucket/prefix`` or any fsspec URL.
+    index_path
+        The local SQLite index that remembers what was published where.
+    storage_options
+        Passed to fsspec (e.g. ``{"endpoint_url": ...}`` for an S3-compatible service).
+    verify_after
+        Seconds for which an index entry is trusted without asking the store; 0 always asks.
+    retries
+        How many times a transient error (connection, timeout, throttling, 5xx) is retried.
+    backoff
+        First wait between retries in seconds; it doubles each time.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        index_path: Path,
+        storage_options: Mapping[str, Any] | None = None,
+        verify_after: float = 300.0,
+        retries: int = 4,
+        backoff: float = 0.2,
+    ) -> None:
+        self.url = normalize_url(url)
+        options = _with_defaults(self.url, storage_options or {})
+        try:
+            fs, root = fsspec.core.url_to_fs(self.url, skip_instance_cache=True, **options)
+        except (ImportError, ValueError) as exc:
+            raise open_error(self.url, exc) from exc
+        self._transport = Transport(fs, str(root))
+        endpoint = _endpoint(options)
+        self._where = Where(self.url, local=self._transport.local, endpoint=endpoint)
+        # Same bucket name on two endpoints (AWS and a local MinIO) must not share index rows.
+        self._index_key = self.url if endpoint is None else f"{self.url}#endpoint={endpoint}"
+        self._index = PublishIndex(index_path)
+        self.verify_after = verify_after
+        self.retries = retries
+        self.backoff = backoff
+
+    def __repr__(self) -> str:
+        return f"BundleStore({self.url!r})"
+
+    def uri_for(self, digest: str) -> str:
+        """Return the full URL the archive of ``digest`` has (or would have) in this store."""
+        _check_digest(digest)
+        return self._transport.uri(archive_name(digest))
+
+    def _step(self, action: str, what: str, func: Callable[[], T]) -> T:
+        """Run one store step with retries; translate what escapes into a ``StoreError``."""
+        try:
+            return call_with_retries(func, what=what, retries=self.retries, backoff=self.backoff)
+        except Exception as exc:
+            raise translate(self._where, action, exc) from exc
+
+    def exists(self, digest: str) -> bool:
+        """Ask the store (never the index) whether the archive of ``digest`` is there.
+
+        Parameters
+        ----------
+        digest
+            The bundle digest.
+
+        Returns
+        -------
+        bool
+            True when the archive and its ``.sha256`` sidecar are both in the store.
+        """
+        uri = self.uri_for(digest)
+        name = archive_name(digest)
+        return self._step("check", f"check {uri}", lambda: self._transport.probe(name))
+
+    def _fresh(self, row: IndexRow, now: float) -> bool:
+        return self.verify_after > 0 and now - row.verified_at < self.verify_after
+
+    def publish(
+        self,
+        archive: Path,
+        digest: str,
+        *,
+        progress: ProgressCallback | None = None,
+        verify: bool = False,
+    ) -> Published:
+        """Make sure the store holds ``archive`` under ``digest``; upload only if needed.
+
+        Parameters
+        ----------
+        archive
+            The local ``fast<digest>.tar.gz`` file.
+        digest
+            The bundle digest (the object key is ``fast<digest>.tar.gz``).
+        progress
+            Called as ``progress(done, total)`` while bytes are sent (not called on reuse).
+        verify
+            Ask the store even when the index entry is fresh.
+
+        Returns
+        -------
+        Published
+            Where the archive is, and whether this call sent it.
+        """
+        uri = self.uri_for(digest)
+        name = archive_name(digest)
+        now = time.time()
+        row = self._index.get(self._index_key, digest)
+        if row is not None and not verify and self._fresh(row, now):
+            logger.debug("Reusing %s (index entry verified %.0f s ago)", uri, now - row.verified_at)
+            return Published(row.uri, reused=True, sha256=row.sha256, size=row.size)
+        size = self._archive_size(archive)
+        if self._step("publish to", f"check {uri}", lambda: self._transport.probe(name)):
+            return self._record_reuse(row, archive, digest, uri, size)
+        sha256 = sha256_file(archive)
+        tracker = _FinalProgress(progress, size)
+        logger.info("Uploading %s (%d bytes) to %s", archive, size, uri)
+        self._step(
+            "publish to",
+            f"upload {uri}",
+            lambda: self._transport.upload(archive, name, sha256, tracker),
+        )
+        tracker.finish()
+        stamp = time.time()
+        self._index.put(IndexRow(self._index_key, digest, uri, sha256, size, stamp, stamp))
+        return Published(uri, reused=False, sha256=sha256, size=size)
+
+    def _archive_size(self, archive: Path) -> int:
+        try:
+            return archive.stat().st_size
+        except OSError as exc:
+            raise StoreError(
+                f"Cannot publish {archive} to {self.url}: {exc}. Build the bundle archive first."
+            ) from exc
+
+    def _record_reuse(
+        self, row: IndexRow | None, archive: Path, digest: str, uri: str, size: int
+    ) -> Published:
+        now = time.time()
+        if row is not None:
+            self._index.touch(self._index_key, digest, now)
+            logger.debug("Reusing %s (re-verified at the store)", uri)
+            return Published(uri, reused=True, sha256=row.sha256, size=row.size)
+        sha256 = sha256_file(archive)
+        self._index.put(IndexRow(self._index_key, digest, uri, sha256, size, now, now))
+        logger.info("Reusing %s (already in the store)", uri)
+        return Published(uri, reused=True, sha256=sha256, size=size)
+
+    def fetch(self, digest: str, dest: Path) -> Path:
+        """Download the archive of ``digest`` to the file ``dest`` and check its sha256.
+
+        Parameters
+        ----------
+        digest
+            The bundle digest.
+        dest
+            The local file to write; written only once its bytes are verified.
+
+        Returns
+        -------
+        Path
+            ``dest``.
+        """
+        uri = self.uri_for(digest)
+        name = archive_name(digest)
+        expected = self._step(
+            "read from", f"read {uri}.sha256", lambda: self._transport.read_sidecar(name)
+        )
+        if expected is None:
+            raise self._not_found(uri)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        temp = dest.with_name(f".{dest.name}.{uuid.uuid4().hex}.part")
+        try:
+            if not self._step("read from", f"download {uri}", lambda: self._download(name, temp)):
+                raise self._not_found(uri)
+            actual = sha256_file(temp)
+            if actual != expected:
+                self._index.delete(self._index_key, digest)
+                raise integrity_error(uri, actual, expected)
+            temp.replace(dest)
+        finally:
+            temp.unlink(missing_ok=True)
+        return dest
+
+    def _download(self, name: str, temp: Path) -> bool:
+        """Download ``name`` to ``temp``; False when the object is missing."""
+        try:
+            self._transport.download(name, temp)
+        except FileNotFoundError as exc:
+            if is_missing_bucket(exc):
+                raise
+            return False
+        return True
+
+    def _not_found(self, uri: str) -> StoreError:
+        return StoreError(
+            f"{uri} is not in the store {self.url} (or has no readable {uri}.sha256 beside it). "
+            "Publish the bundle first (run the cell again), or check the store URL."
+        )
+
+
+class _FinalProgress:
+    """Pass progress through and make sure the last call reports ``(total, total)``."""
+
+    def __init__(self, progress: ProgressCallback | None, total: int) -> None:
+        self._progress = progress
+        self._total = total
+        self._last: tuple[int, int] | None = None
+
+    def __call__(self, done: int, total: int) -> None:
+        self._last = (done, total)
+        if self._progress is not None:
+            self._progress(done, total)
+
+    def finish(self) -> None:
+        if self._progress is not None and self._last != (self._total, self._total):
+            self._progress(self._total, self._total)
+
+
+def open_store(
+    url: str,
+    *,
+    home: Path,
+    storage_options: Mapping[str, Any] | None = None,
+    verify_after: float = 300.0,
+    retries: int = 4,
+    backoff: float = 0.2,
+) -> BundleStore:
+    """Open the store at ``url`` with its index at ``home / "index.sqlite"``.
+
+    Parameters
+    ----------
+    url
+        A local folder (bare path or ``file://``), ``s3://bucket/prefix``, or any fsspec URL.
+    home
+        The flyte_jupyter home folder (holds the index).
+    storage_options
+        Passed to fsspec.
+    verify_after
+        See `BundleStore`.
+    retries
+        See `BundleStore`.
+    backoff
+        See `BundleStore`.
+
+    Returns
+    -------
+    BundleStore
+        The store; opening it makes no network call.
+    """
+    return BundleStore(
+        url,
+        index_path=Path(home) / "index.sqlite",
+        storage_options=storage_options,
+        verify_after=verify_after,
+        retries=retries,
+        backoff=backoff,
+    )

@@ -1,0 +1,182 @@
+"""Local SQLite index of what was published to which store.
+
+One table, keyed by ``(store_url, digest)``. A row is written only after its object is fully
+published, so a row never claims an object that was not there when it was written; rows can
+still go stale (someone deletes the object), which is why callers re-check rows older than
+``verify_after`` seconds. The database runs in WAL mode so that several kernels can use it at
+once. A corrupt file is renamed aside (with a warning) and replaced by an empty index: the
+index is a cache, losing it costs one existence check per bundle.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import sqlite3
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, TypeVar
+
+from flyte_jupyter.errors import StoreError
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
+    from pathlib import Path
+
+__all__ = ["IndexRow", "PublishIndex"]
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS published (
+    store_url    TEXT NOT NULL,
+    digest       TEXT NOT NULL,
+    uri          TEXT NOT NULL,
+    sha256       TEXT NOT NULL,
+    size         INTEGER NOT NULL,
+    published_at REAL NOT NULL,
+    verified_at  REAL NOT NULL,
+    PRIMARY KEY (store_url, digest)
+)
+"""
+# SQLITE_CORRUPT and SQLITE_NOTADB: the file is damaged or is not a database at all.
+_CORRUPT_CODES = frozenset({11, 26})
+_CORRUPT_WORDS = ("file is not a database", "malformed", "corrupt")
+_BUSY_TIMEOUT_S = 30.0
+
+
+@dataclass(frozen=True)
+class IndexRow:
+    """One published archive, as recorded in the index."""
+
+    store_url: str
+    digest: str
+    uri: str
+    sha256: str
+    size: int
+    published_at: float
+    verified_at: float
+
+
+def _is_corrupt(exc: sqlite3.DatabaseError) -> bool:
+    code = getattr(exc, "sqlite_errorcode", None)
+    if code is not None:
+        return code in _CORRUPT_CODES
+    return any(word in str(exc).lower() for word in _CORRUPT_WORDS)
+
+
+class PublishIndex:
+    """The index file at ``path`` (created on first use, with its parent folder).
+
+    Parameters
+    ----------
+    path
+        Where the SQLite file lives, e.g. ``~/.flyte_jupyter/index.sqlite``.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    @contextlib.contextmanager
+    def _connect(self) -> Iterator[sqlite3.Connection]:
+        # One short-lived connection per operation: safe across threads and forks, and the
+        # cost (well under a millisecond) is nothing next to any store round trip.
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(self.path, timeout=_BUSY_TIMEOUT_S, isolation_level=None)
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute(_SCHEMA)
+            yield conn
+        finally:
+            conn.close()
+
+    def _run(self, op: Callable[[sqlite3.Connection], T]) -> T:
+        """Run ``op`` on a connection; rebuild the index once if the file is corrupt."""
+        for attempt in range(2):
+            try:
+                with self._connect() as conn:
+                    return op(conn)
+            except sqlite3.DatabaseError as exc:  # noqa: PERF203 - at most two passes
+                if attempt == 0 and _is_corrupt(exc):
+                    self._set_aside(exc)
+                    continue
+                raise self._error(exc) from exc
+            except OSError as exc:
+                raise self._error(exc) from exc
+        raise AssertionError  # pragma: no cover - the loop returns or raises
+
+    def _error(self, exc: Exception) -> StoreError:
+        return StoreError(
+            f"Cannot use the store index {self.path} ({exc}). Make its folder writable, or "
+            "delete the file (it is only a cache of what was uploaded where)."
+        )
+
+    def _set_aside(self, exc: sqlite3.DatabaseError) -> None:
+        aside = self.path.with_name(f"{self.path.name}.corrupt-{time.strftime('%Y%m%d%H%M%S')}")
+        logger.warning(
+            "The store index %s is corrupt (%s); moved it to %s and started an empty one. "
+            "Bundles will be re-checked at the store once.",
+            self.path,
+            exc,
+            aside,
+        )
+        self.path.replace(aside)
+        for suffix in ("-wal", "-shm"):
+            side = self.path.with_name(self.path.name + suffix)
+            with contextlib.suppress(FileNotFoundError):
+                side.replace(aside.with_name(aside.name + suffix))
+
+    def get(self, store_url: str, digest: str) -> IndexRow | None:
+        """Return the row for ``digest`` in ``store_url``, or None."""
+
+        def op(conn: sqlite3.Connection) -> IndexRow | None:
+            row = conn.execute(
+                "SELECT store_url, digest, uri, sha256, size, published_at, verified_at "
+                "FROM published WHERE store_url = ? AND digest = ?",
+                (store_url, digest),
+            ).fetchone()
+            return None if row is None else IndexRow(*row)
+
+        return self._run(op)
+
+    def put(self, row: IndexRow) -> None:
+        """Insert or replace ``row``."""
+
+        def op(conn: sqlite3.Connection) -> None:
+            conn.execute(
+                "INSERT OR REPLACE INTO published VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    row.store_url,
+                    row.digest,
+                    row.uri,
+                    row.sha256,
+                    row.size,
+                    row.published_at,
+                    row.verified_at,
+                ),
+            )
+
+        self._run(op)
+
+    def touch(self, store_url: str, digest: str, verified_at: float) -> None:
+        """Record that the object of ``digest`` was seen in the store at ``verified_at``."""
+
+        def op(conn: sqlite3.Connection) -> None:
+            conn.execute(
+                "UPDATE published SET verified_at = ? WHERE store_url = ? AND digest = ?",
+                (verified_at, store_url, digest),
+            )
+
+        self._run(op)
+
+    def delete(self, store_url: str, digest: str) -> None:
+        """Forget ``digest`` in ``store_url`` (its object is gone or bad)."""
+
+        def op(conn: sqlite3.Connection) -> None:
+            conn.execute(
+                "DELETE FROM published WHERE store_url = ? AND digest = ?", (store_url, digest)
+            )
+
+        self._run(op)

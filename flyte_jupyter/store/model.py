@@ -1,0 +1,33 @@
+"""Value types of the bundle store."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+__all__ = ["ProgressCallback", "Published"]
+
+ProgressCallback = Callable[[int, int], None]
+"""Called as ``progress(bytes_done, bytes_total)`` while an archive is sent."""
+
+
+@dataclass(frozen=True)
+class Published:
+    """Where an archive lives in the store, and whether this call had to send it.
+
+    Parameters
+    ----------
+    uri
+        Full URL of the object, e.g. ``s3://bucket/prefix/fast<digest>.tar.gz``.
+    reused
+        True when no bytes were sent: the object was already in the store.
+    sha256
+        sha256 of the archive bytes (hex).
+    size
+        Size of the archive in bytes.
+    """
+
+    uri: str
+    reused: bool
+    sha256: str
+    size: int

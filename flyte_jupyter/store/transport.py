@@ -1,0 +1,207 @@
+"""Moving bytes to and from one store folder: probe, atomic upload, download.
+
+Layout under the store prefix, per archive ``name`` (``fast<digest>.tar.gz``)::
+
+    <name>          the archive
+    <name>.sha256   one line "<sha256 hex>  <name>" (sha256sum format), written BEFORE <name>
+
+An archive counts as present only when both are there, so a reader that sees the archive can
+always check its bytes. Local folders get their own atomic write (temp file in the same
+folder, then ``os.replace``) because fsspec's local ``put_file`` writes in place. Other
+protocols use ``put_file``, which is atomic per object on object stores (s3fs: one PUT below
+its chunk size, a completed multipart upload above it).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import posixpath
+import re
+import tempfile
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from fsspec.callbacks import Callback
+
+from flyte_jupyter.store.errors import is_missing_bucket
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+    from fsspec import AbstractFileSystem
+
+    from flyte_jupyter.store.model import ProgressCallback
+
+__all__ = ["SIDECAR_SUFFIX", "Transport", "format_sidecar", "parse_sidecar"]
+
+SIDECAR_SUFFIX = ".sha256"
+_SHA256_HEX = re.compile(r"[0-9a-f]{64}")
+_SHA256_HEX_LEN = 64
+_COPY_CHUNK = 1024 * 1024
+_STALE_TEMP_S = 3600.0
+
+
+def format_sidecar(sha256: str, name: str) -> bytes:
+    """Return the sidecar content for archive ``name`` (sha256sum format)."""
+    return f"{sha256}  {name}\n".encode("ascii")
+
+
+def parse_sidecar(data: bytes) -> str | None:
+    """Return the sha256 recorded in sidecar ``data``, or None when it is unreadable."""
+    words = data.decode("ascii", errors="replace").split()
+    if words and _SHA256_HEX.fullmatch(words[0]):
+        return words[0]
+    return None
+
+
+class _ProgressAdapter(Callback):  # type: ignore[misc]  # fsspec ships no type hints
+    """Forward fsspec callback updates to a ``progress(done, total)`` function."""
+
+    def __init__(self, progress: ProgressCallback) -> None:
+        super().__init__()
+        self._progress = progress
+
+    def call(self, *_args: Any, **_kwargs: Any) -> None:
+        if self.size is not None:
+            self._progress(int(self.value), int(self.size))
+
+
+def _is_local(fs: AbstractFileSystem) -> bool:
+    protocols = (fs.protocol,) if isinstance(fs.protocol, str) else tuple(fs.protocol)
+    return "file" in protocols or "local" in protocols
+
+
+def _is_s3(fs: AbstractFileSystem) -> bool:
+    protocols = (fs.protocol,) if isinstance(fs.protocol, str) else tuple(fs.protocol)
+    return "s3" in protocols
+
+
+class Transport:
+    """Byte movement for one store folder.
+
+    Parameters
+    ----------
+    fs
+        The fsspec file system.
+    root
+        The store folder as a path of ``fs`` (protocol stripped).
+    chunksize
+        Part size for multipart uploads, passed to ``put_file`` when set (s3fs default:
+        50 MiB, multipart from 100 MiB).
+    """
+
+    def __init__(self, fs: AbstractFileSystem, root: str, *, chunksize: int | None = None) -> None:
+        self.fs = fs
+        self.root = root
+        self.local = _is_local(fs)
+        self.chunksize = chunksize
+
+    def path(self, name: str) -> str:
+        """Path of ``name`` inside the store folder, in ``fs`` terms."""
+        return posixpath.join(self.root, name) if self.root else name
+
+    def uri(self, name: str) -> str:
+        """Full URL of ``name``."""
+        return str(self.fs.unstrip_protocol(self.path(name)))
+
+    def probe(self, name: str) -> bool:
+        """Tell whether archive ``name`` and a readable sidecar are both in the store.
+
+        On S3 this is one ListObjectsV2 request (prefix ``<name>``) that sees both keys.
+        """
+        if _is_s3(self.fs):
+            listing = self.fs.find(self.root, prefix=name, maxdepth=1, detail=True, refresh=True)
+            side = listing.get(self.path(name + SIDECAR_SUFFIX))
+            return self.path(name) in listing and side is not None and _sidecar_size_ok(side)
+        try:
+            self.fs.info(self.path(name))
+        except FileNotFoundError as exc:
+            if is_missing_bucket(exc):
+                raise
+            return False
+        return self.read_sidecar(name) is not None
+
+    def read_sidecar(self, name: str) -> str | None:
+        """Return the sha256 recorded beside archive ``name``, or None if absent/unreadable."""
+        try:
+            data = self.fs.cat_file(self.path(name + SIDECAR_SUFFIX))
+        except FileNotFoundError as exc:
+            if is_missing_bucket(exc):
+                raise
+            return None
+        return parse_sidecar(bytes(data))
+
+    def upload(
+        self, archive: Path, name: str, sha256: str, progress: ProgressCallback | None
+    ) -> None:
+        """Publish the sidecar, then the archive, each atomically."""
+        sidecar = format_sidecar(sha256, name)
+        if self.local:
+            root = Path(self.root)
+            root.mkdir(parents=True, exist_ok=True)
+            _remove_stale_temps(root, name)
+            _write_atomic(root / (name + SIDECAR_SUFFIX), [sidecar], None, len(sidecar))
+            _write_atomic(root / name, _chunks(archive), progress, archive.stat().st_size)
+            return
+        self.fs.pipe_file(self.path(name + SIDECAR_SUFFIX), sidecar)
+        kwargs: dict[str, Any] = {}
+        if self.chunksize is not None and _is_s3(self.fs):
+            kwargs["chunksize"] = self.chunksize
+        if progress is not None:
+            kwargs["callback"] = _ProgressAdapter(progress)
+        self.fs.put_file(str(archive), self.path(name), **kwargs)
+
+    def download(self, name: str, dest: Path) -> None:
+        """Copy archive ``name`` to the local file ``dest`` (no checks)."""
+        self.fs.get_file(self.path(name), str(dest))
+
+
+def _sidecar_size_ok(info: dict[str, Any]) -> bool:
+    return int(info.get("size") or 0) >= _SHA256_HEX_LEN
+
+
+def _chunks(path: Path) -> Iterable[bytes]:
+    with path.open("rb") as src:
+        while chunk := src.read(_COPY_CHUNK):
+            yield chunk
+
+
+def _temp_prefix(name: str) -> str:
+    # Leading dot and ".tmp" suffix: never equal to "<name>" or "<name>.sha256".
+    return f".{name}."
+
+
+def _remove_stale_temps(root: Path, name: str) -> None:
+    """Delete temp files of uploads of ``name`` that were killed more than an hour ago."""
+    cutoff = time.time() - _STALE_TEMP_S
+    for temp in root.glob(f"{_temp_prefix(name)}*.tmp"):
+        with contextlib.suppress(OSError):
+            if temp.stat().st_mtime < cutoff:
+                temp.unlink()
+
+
+def _write_atomic(
+    final: Path, chunks: Iterable[bytes], progress: ProgressCallback | None, total: int
+) -> None:
+    """Write ``chunks`` to a temp file beside ``final``, fsync it, then rename it over."""
+    fd, temp_name = tempfile.mkstemp(
+        prefix=_temp_prefix(final.name), suffix=".tmp", dir=final.parent
+    )
+    temp = Path(temp_name)
+    try:
+        done = 0
+        with os.fdopen(fd, "wb") as out:
+            for chunk in chunks:
+                out.write(chunk)
+                done += len(chunk)
+                if progress is not None:
+                    progress(done, total)
+            out.flush()
+            os.fsync(out.fileno())
+        temp.chmod(0o644)  # mkstemp makes 0600; readers may be other users (containers)
+        temp.replace(final)
+    except BaseException:
+        temp.unlink(missing_ok=True)
+        raise
