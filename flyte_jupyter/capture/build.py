@@ -107,7 +107,7 @@ def build_module(
         closure.add_target(target)
     closure.raise_unresolved()
     futures = sorted({s.text for s in stmts if s.future})
-    kept = [s for s in stmts if s.index in closure.needed and not s.future]
+    kept = [stmts[i] for i in closure.ordered() if not stmts[i].future]
     dropped = tuple(
         Dropped(cell=s.cell.label, line=s.node.lineno, code=display_code(s), reason=s.drop)
         for s in stmts
@@ -156,6 +156,7 @@ class _Closure:
                 self.binders[bound].append(stmt)
         self.needed: set[int] = set()
         self.unresolved: dict[str, Statement] = {}
+        self.before: dict[int, set[int]] = defaultdict(set)  # user -> what must precede it
 
     def add_target(self, target: str) -> None:
         binders = self.binders.get(target)
@@ -175,7 +176,9 @@ class _Closure:
                 continue
             self.needed.add(current.index)
             for name in sorted(current.early):
-                pending.extend(self._resolve(name, current, early=True))
+                found = self._resolve(name, current, early=True)
+                self.before[current.index].update(b.index for b in found if b is not current)
+                pending.extend(found)
             for name in sorted(current.late):
                 pending.extend(self._resolve(name, current, early=False))
 
@@ -191,6 +194,21 @@ class _Closure:
             return stars
         self.unresolved.setdefault(name, user)
         return []
+
+    def ordered(self) -> list[int]:
+        """Needed statements in execution order, moved only where a definition-time
+        dependency ran later (a re-executed cell moves to the end of the log)."""
+        remaining = {i: self.before[i] & self.needed for i in self.needed}
+        out: list[int] = []
+        while remaining:
+            ready = [i for i, deps in remaining.items() if not deps]
+            # a cycle cannot be satisfied: fall back to execution order for the rest
+            pick = min(ready) if ready else min(remaining)
+            out.append(pick)
+            del remaining[pick]
+            for deps in remaining.values():
+                deps.discard(pick)
+        return out
 
     def raise_unresolved(self) -> None:
         if not self.unresolved:

@@ -1,0 +1,171 @@
+"""Which files ship, which do not, and why."""
+
+import os
+
+import pytest
+
+from flyte_jupyter.bundle import BundleLimits, BundleRequest, make_bundle
+from flyte_jupyter.capture import CellLog, build_module
+from flyte_jupyter.errors import BundleError, BundleTooLargeError, FileChangedError, IgnoredModuleError
+
+JUNK = {
+    "main.py": "x = 1\n",
+    ".git/HEAD": "ref\n",
+    "__pycache__/main.cpython-311.pyc": b"\x00",
+    "pkg/__pycache__/m.pyc": b"\x00",
+    ".venv/lib/site.py": "",
+    ".ipynb_checkpoints/nb-checkpoint.ipynb": "{}",
+    "build/lib/x.py": "",
+    ".env": "TOKEN=1\n",
+    ".env.example": "TOKEN=\n",
+    "keys/id_rsa": "-----BEGIN",
+    "certs/server.pem": "-----BEGIN",
+    ".aws/credentials": "[default]\n",
+    "run.log": "log\n",
+    "notes/.flyteignore": "*.md\n",
+    "notes/a.md": "# a\n",
+    "notes/b.txt": "b\n",
+    ".gitignore": "# logs\n*.log\n",
+}
+
+
+def excluded_of(bundle):
+    return {e.path: e.reason for e in bundle.excluded}
+
+
+def test_all_applies_standard_gitignore_flyteignore_and_secret_rules(tree, cache):
+    b = make_bundle(BundleRequest(root_dir=tree(JUNK), copy_style="all"), cache_dir=cache)
+    assert b.files == [".env.example", ".gitignore", "main.py", "notes/.flyteignore", "notes/b.txt"]
+    why = excluded_of(b)
+    assert why[".git/"] == "standard ignore (.git/)"
+    assert why[".venv/"] == "standard ignore (.venv/)"
+    assert why["run.log"] == "ignored by .gitignore:2 (*.log)"
+    assert why["notes/a.md"] == "ignored by notes/.flyteignore:1 (*.md)"
+    for secret in (".env", "keys/id_rsa", "certs/server.pem", ".aws/credentials"):
+        assert "looks like a secret" in why[secret]
+
+
+def test_secrets_ship_when_explicitly_included(tree, cache):
+    request = BundleRequest(root_dir=tree(JUNK), copy_style="all", include=(".env",))
+    b = make_bundle(request, cache_dir=cache)
+    assert ".env" in b.files
+    assert "keys/id_rsa" not in b.files
+
+
+def module_for(source, name="nb_t", target="t"):
+    log = CellLog().add(None, source)
+    return build_module(log.records, [target], name)
+
+
+def test_auto_ships_loaded_and_lazily_imported_local_modules_only(tree, cache):
+    root = tree(
+        {
+            "helpers/__init__.py": "",
+            "helpers/util.py": "from . import deep\n",
+            "helpers/deep.py": "",
+            "lazy.py": "",
+            "unused.py": "",
+            "data.csv": "1\n",
+        }
+    )
+    module = module_for("from helpers import util\ndef t():\n    import lazy\n    return util\n")
+    loaded = {"helpers.util": str(root / "helpers/util.py"), "json": "/usr/lib/python3/json.py"}
+    request = BundleRequest(root_dir=root, module=module, loaded_modules=loaded)
+    b = make_bundle(request, cache_dir=cache)
+    assert b.files == ["helpers/__init__.py", "helpers/deep.py", "helpers/util.py", "lazy.py", "nb_t.py"]
+    assert b.module == "nb_t"
+    assert b.source == module.source
+
+
+def test_auto_refuses_a_needed_module_excluded_by_a_rule(tree, cache):
+    root = tree({"secret_stuff.py": "", ".flyteignore": "secret_stuff.py\n"})
+    module = module_for("def t():\n    import secret_stuff\n")
+    with pytest.raises(IgnoredModuleError, match=r"secret_stuff\.py.*\.flyteignore:1"):
+        make_bundle(BundleRequest(root_dir=root, module=module), cache_dir=cache)
+
+
+def test_bundle_root_is_first_folder_without_init(tree, cache):
+    root = tree({"pkg/__init__.py": "", "pkg/sub/__init__.py": "", "pkg/sub/m.py": ""})
+    b = make_bundle(BundleRequest(root_dir=root / "pkg/sub", copy_style="all"), cache_dir=cache)
+    assert b.root == root
+    assert b.files == ["pkg/sub/__init__.py", "pkg/sub/m.py"]
+
+
+def test_generated_module_name_clash_is_an_error(tree, cache):
+    root = tree({"nb_t.py": "x = 1\n"})
+    with pytest.raises(BundleError, match="has the name of the module generated"):
+        make_bundle(BundleRequest(root_dir=root, module=module_for("def t(): pass\n")), cache_dir=cache)
+
+
+def test_symlinks_inside_are_followed_escaping_ones_reported(tree, tmp_path, cache):
+    outside = tree({"secret.py": "x = 1\n"}, "outside")
+    root = tree({"real/m.py": "y = 2\n"})
+    os.symlink(root / "real", root / "alias")
+    os.symlink(outside / "secret.py", root / "escape.py")
+    os.symlink(root / "nowhere", root / "broken.py")
+    os.symlink(root, root / "real/loop")
+    b = make_bundle(BundleRequest(root_dir=root, copy_style="all"), cache_dir=cache)
+    assert b.files == ["alias/m.py", "real/m.py"]
+    why = excluded_of(b)
+    assert why["escape.py"].startswith("symlink escapes root_dir")
+    assert why["broken.py"].startswith("broken symlink")
+
+
+@pytest.mark.parametrize("bad", ["missing", "file.txt"])
+def test_bad_root_dir(tree, cache, bad):
+    root = tree({"file.txt": "x"})
+    with pytest.raises(BundleError, match="root_dir .* (does not exist|is not a folder)"):
+        make_bundle(BundleRequest(root_dir=root / bad, copy_style="all"), cache_dir=cache)
+
+
+def test_size_limits_warn_then_refuse_naming_largest_files(tree, cache):
+    root = tree({"big.bin": b"x" * 5000, "small.py": "x"})
+    warn = BundleLimits(warn_bytes=1000, max_bytes=10_000)
+    b = make_bundle(BundleRequest(root_dir=root, copy_style="all", limits=warn), cache_dir=cache)
+    assert "big.bin" in b.warnings[0]
+    refuse = BundleLimits(warn_bytes=1000, max_bytes=2000)
+    other = cache.parent / "other-cache"
+    with pytest.raises(BundleTooLargeError, match=r"over the limit.*big\.bin"):
+        make_bundle(BundleRequest(root_dir=root, copy_style="all", limits=refuse), cache_dir=other)
+    assert not list((other / "bundles").glob("*"))
+
+
+def test_a_file_that_keeps_changing_never_yields_a_lying_archive(tree, cache, monkeypatch):
+    from flyte_jupyter.bundle import tarball
+
+    root = tree({"a.py": "a = 1\n", "b.py": "b = 2\n"})
+    original = tarball._HashingReader.read
+
+    def grow(self, size=-1):
+        data = original(self, size)
+        with open(root / "a.py", "a") as f:
+            f.write("more = 1\n")
+        return data
+
+    monkeypatch.setattr(tarball._HashingReader, "read", grow)
+    with pytest.raises(FileChangedError, match=r"a\.py changed while it was being bundled"):
+        make_bundle(BundleRequest(root_dir=root, copy_style="all"), cache_dir=cache)
+    assert not list((cache / "bundles").glob("*"))
+
+
+def test_a_file_that_vanishes_is_reported(tree, cache, monkeypatch):
+    from flyte_jupyter.bundle import walk
+
+    root = tree({"a.py": "a = 1\n"})
+    original = walk.select
+
+    def select_then_delete(request):
+        (root / "a.py").write_text("a = 1\n")
+        selection = original(request)
+        (root / "a.py").unlink()
+        return selection
+
+    monkeypatch.setattr("flyte_jupyter.bundle.build.select", select_then_delete)
+    with pytest.raises(FileChangedError, match="vanished"):
+        make_bundle(BundleRequest(root_dir=root, copy_style="all"), cache_dir=cache)
+
+
+def test_copy_style_none_makes_no_bundle(tree, cache):
+    root = tree({"a.py": ""})
+    with pytest.raises(BundleError, match="copy style 'none'"):
+        make_bundle(BundleRequest(root_dir=root, copy_style="none"), cache_dir=cache)

@@ -1,0 +1,79 @@
+"""The magics in a real IPython shell: recording cells, %flyte_bundle, errors as UsageError."""
+
+import textwrap
+
+import pytest
+from IPython.core.error import UsageError
+import IPython
+from IPython.testing.globalipapp import start_ipython
+
+
+@pytest.fixture
+def ip(tmp_path, monkeypatch):
+    monkeypatch.setenv("FLYTE_JUPYTER_HOME", str(tmp_path / "home"))
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.syspath_prepend(str(tmp_path))  # a kernel has its folder on sys.path
+    monkeypatch.setenv("JPY_SESSION_NAME", str(tmp_path / "My Analysis.ipynb"))
+    shell = start_ipython() or IPython.get_ipython()  # None once already started
+    shell.run_line_magic("load_ext", "flyte_jupyter")
+    yield shell
+    shell.run_line_magic("unload_ext", "flyte_jupyter")
+    shell.user_ns.pop("__session__", None)
+    for name in ("square", "helper", "notatask", "b"):
+        shell.user_ns.pop(name, None)
+
+
+def run(ip, source, cell_id=None):
+    result = ip.run_cell(textwrap.dedent(source), cell_id=cell_id)
+    if result.error_before_exec or result.error_in_exec:
+        raise result.error_before_exec or result.error_in_exec
+    return result.result
+
+
+def test_flyte_bundle_ships_the_notebook_module(ip, tmp_path):
+    (tmp_path / "helper.py").write_text("def double(v):\n    return 2 * v\n")
+    run(ip, "from flytekit import task\nimport helper\n%env FOO=1\n", cell_id="a")
+    run(ip, "@task\ndef square(x: int) -> int:\n    return helper.double(x) * x\n", cell_id="b")
+    bundle = run(ip, "%flyte_bundle")
+    assert bundle.module == "nb_my_analysis"
+    assert bundle.files == ["helper.py", "nb_my_analysis.py"]
+    assert [d.code for d in bundle.dropped] == ["%env FOO=1"]
+    assert "<details>" in bundle._repr_html_()
+    assert run(ip, "%flyte_bundle square").digest == bundle.digest
+
+
+def test_a_re_executed_cell_replaces_its_earlier_version(ip):
+    run(ip, "from flytekit import task\ndef helper():\n    return 'v1'\n", cell_id="a")
+    run(ip, "@task\ndef square(x: int) -> int:\n    return len(helper()) * x\n", cell_id="b")
+    run(ip, "from flytekit import task\ndef helper():\n    return 'v2'\n", cell_id="a")
+    source = run(ip, "%flyte_bundle square").source
+    assert "'v2'" in source
+    assert "'v1'" not in source
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ("%flyte_bundle nothere", "'nothere' is not defined in this kernel"),
+        ("%flyte_bundle notatask", "'notatask' is a function, not a Flyte task"),
+        ("%flyte_bundle --root-dir /does/not/exist", "does not exist"),
+        ("%flyte_bundle --copy-style none", "copy style 'none' ships no code"),
+        ("%flyte_bundle --copy-style sideways", "invalid choice"),
+    ],
+)
+def test_bad_input_is_a_usage_error_that_says_what_to_do(ip, line, message):
+    run(ip, "from flytekit import task\ndef notatask():\n    pass\n")
+    run(ip, "@task\ndef square(x: int) -> int:\n    return x * x\n")
+    with pytest.raises(UsageError, match=message):
+        ip.run_line_magic(line.split()[0][1:], line.partition(" ")[2])
+
+
+def test_no_entities_yet_says_how_to_define_one(ip):
+    with pytest.raises(UsageError, match="No task or workflow is defined"):
+        ip.run_line_magic("flyte_bundle", "")
+
+
+def test_help_documents_every_option(ip):
+    doc = ip.find_line_magic("flyte_bundle").__doc__
+    for option in ("--copy-style", "--root-dir", "entities"):
+        assert option in doc
