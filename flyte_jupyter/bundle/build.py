@@ -10,6 +10,7 @@ import hashlib
 import logging
 import os
 import uuid
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from flyte_jupyter.bundle.manifest import manifest_digest, normal_mode
@@ -72,10 +73,12 @@ def _build(
     bundles = cache_dir / "bundles"
     bundles.mkdir(parents=True, exist_ok=True)
     cache = StatCache(cache_dir / "stat.sqlite", str(selection.bundle_root) + os.sep)
-    entries, complete = _known_entries(selection, cache)
+    entries, unknown = _known_entries(selection, cache)
     warnings = _check_size(entries, request.limits)
-    archive = bundles / archive_name(manifest_digest(entries)) if complete else None
-    if archive is None or not archive.exists():
+    if unknown:  # hash just these (read only): the archive may exist already
+        entries = _hash_unknown(selection, entries, unknown, cache)
+    archive = bundles / archive_name(manifest_digest(entries))
+    if not archive.exists():
         entries, archive = _write(selection, bundles, cache, progress, entries)
     module = request.module
     return Bundle(
@@ -91,11 +94,13 @@ def _build(
     )
 
 
-def _known_entries(selection: Selection, cache: StatCache) -> tuple[list[ManifestEntry], bool]:
-    """Entries with hashes from the stat cache; ``complete`` is False if any is unknown."""
+def _known_entries(
+    selection: Selection, cache: StatCache
+) -> tuple[list[ManifestEntry], dict[int, StatKey]]:
+    """Entries with hashes from the stat cache, and the positions (with stats) of the rest."""
     entries = []
-    complete = True
-    for ref in selection.files:
+    unknown: dict[int, StatKey] = {}
+    for index, ref in enumerate(selection.files):
         if ref.data is not None:
             digest = hashlib.sha256(ref.data).hexdigest()
             entries.append(ManifestEntry(ref.arcname, 0o644, len(ref.data), digest))
@@ -106,11 +111,42 @@ def _known_entries(selection: Selection, cache: StatCache) -> tuple[list[Manifes
         except FileNotFoundError as exc:
             msg = f"{ref.path} vanished while it was being bundled. Run again."
             raise FileChangedError(msg) from exc
-        cached = cache.lookup(str(ref.path), StatKey.of(st))
-        complete = complete and cached is not None
+        key = StatKey.of(st)
+        cached = cache.lookup(str(ref.path), key)
+        if cached is None:
+            unknown[index] = key
         mode = normal_mode(st.st_mode)
         entries.append(ManifestEntry(ref.arcname, mode, st.st_size, cached or ""))
-    return entries, complete
+    return entries, unknown
+
+
+def _hash_unknown(
+    selection: Selection,
+    entries: list[ManifestEntry],
+    unknown: dict[int, StatKey],
+    cache: StatCache,
+) -> list[ManifestEntry]:
+    """Fill in the hashes the stat cache could not vouch for, and remember them."""
+    out = list(entries)
+    for index, key in unknown.items():
+        path = selection.files[index].path
+        assert path is not None  # noqa: S101 - only files on disk are unknown
+        sha = hashlib.sha256()
+        try:
+            with path.open("rb") as handle:
+                while chunk := handle.read(1 << 20):
+                    sha.update(chunk)
+                after = StatKey.of(os.fstat(handle.fileno()))
+        except FileNotFoundError as exc:
+            msg = f"{path} vanished while it was being bundled. Run again."
+            raise FileChangedError(msg) from exc
+        if after != key:
+            msg = f"{path} changed while it was being bundled. Run again."
+            raise FileChangedError(msg)
+        out[index] = replace(entries[index], sha256=sha.hexdigest())
+        cache.record(str(path), key, out[index].sha256)
+    cache.save()
+    return out
 
 
 def _write(

@@ -67,9 +67,9 @@ def select(request: BundleRequest) -> Selection:
         raise BundleError(msg)
     module = request.module
     if module is not None:
-        if module.filename in files:
+        if module.filename in files or (bundle_root / module.filename).exists():
             msg = (
-                f"{root_dir / module.filename} has the name of the module generated from the "
+                f"{bundle_root / module.filename} has the name of the module generated from the "
                 f"notebook ({module.name}). Rename that file or the notebook."
             )
             raise BundleError(msg)
