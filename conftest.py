@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
 _HOME = tempfile.mkdtemp(prefix="flyte-jupyter-home-")
 os.environ["FLYTE_JUPYTER_HOME"] = _HOME  # before any kernel starts: they inherit it
@@ -20,6 +23,7 @@ os.environ["FLYTE_JUPYTER_HOME"] = _HOME  # before any kernel starts: they inher
 
 @pytest.hookimpl(hookwrapper=True, tryfirst=True)
 def pytest_runtest_setup(item: pytest.Item) -> Iterator[None]:
+    """Name the notebook to the kernel nbval starts for it, as jupyter_server would."""
     path = Path(str(item.fspath))
     if path.suffix == ".ipynb":
         os.environ["JPY_SESSION_NAME"] = str(path)

@@ -196,8 +196,11 @@ class _Closure:
         return []
 
     def ordered(self) -> list[int]:
-        """Needed statements in execution order, moved only where a definition-time
-        dependency ran later (a re-executed cell moves to the end of the log)."""
+        """Needed statements in execution order, except where a dependency must move.
+
+        A definition-time dependency that ran later (a re-executed cell moves to the end of
+        the log) is placed before the statement that needs it.
+        """
         remaining = {i: self.before[i] & self.needed for i in self.needed}
         out: list[int] = []
         while remaining:

@@ -36,7 +36,6 @@ when settings are resolved or serialized.
 from __future__ import annotations
 
 from flyte_jupyter.settings.context import activate, activated, active_settings, current_domain
-from flyte_jupyter.settings.describe import describe, describe_text
 from flyte_jupyter.settings.fields import (
     BACKENDS,
     ENV_PREFIX,
@@ -55,6 +54,7 @@ from flyte_jupyter.settings.images import (
     parse_image_specs,
 )
 from flyte_jupyter.settings.model import DEFAULT_DOMAINS, Settings
+from flyte_jupyter.settings.report import describe, describe_text
 from flyte_jupyter.settings.resolve import resolve_settings
 from flyte_jupyter.settings.serialization import serialization_settings
 from flyte_jupyter.settings.version import auto_version, effective_version

@@ -76,7 +76,7 @@ def coerce(spec: FieldSpec, value: object, origin: str, *, base_dir: Path) -> ob
 
 def _fail(spec: FieldSpec, origin: str, expected: str, value: object) -> SettingsError:
     secret_kind = spec.kind in {"str_map", "option_map"}
-    shown = f"a {type(value).__name__}" if secret_kind else repr(value)
+    shown = f"a value of type {type(value).__name__}" if secret_kind else repr(value)
     where = f"{origin}: " if origin else ""
     return SettingsError(f"{where}{spec.key} must be {expected}, got {shown}. {spec.help}")
 
@@ -157,7 +157,7 @@ def _pairs(spec: FieldSpec, value: object, origin: str) -> list[tuple[str, objec
         if not isinstance(val, str | int | float | bool):
             raise SettingsError(
                 f"{origin}: {spec.key}.{key} must be a string, number or boolean, "
-                f"got a {type(val).__name__}."
+                f"got a value of type {type(val).__name__}."
             )
         out[key] = val
     return sorted(out.items())

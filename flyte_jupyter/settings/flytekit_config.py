@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from flyte_jupyter.errors import SettingsError
-from flyte_jupyter.settings.images import parse_image_specs
+from flyte_jupyter.settings.images import DEFAULT_IMAGE_NAME, parse_image_specs
 from flyte_jupyter.settings.sources import Layer, home_dir
 
 if TYPE_CHECKING:
@@ -134,8 +134,11 @@ def _images(cfg: Any, origin: str) -> list[tuple[str, str]]:
     specified = Images.get_specified_images(cfg) if cfg is not None else {}
     if not isinstance(specified, dict):
         raise SettingsError(f"{origin}: 'images' must map names to image URIs.")
-    values = [str(uri) if name == "default" else f"{name}={uri}" for name, uri in specified.items()]
-    return parse_image_specs(values, origin, allow_untagged=True)
+    named = [f"{name}={uri}" for name, uri in specified.items() if name != DEFAULT_IMAGE_NAME]
+    images = parse_image_specs(named, origin, allow_untagged=True)  # as ImageConfig.auto
+    if DEFAULT_IMAGE_NAME in specified:  # a default needs a tag: {{.image.default.version}}
+        images.extend(parse_image_specs([str(specified[DEFAULT_IMAGE_NAME])], origin))
+    return images
 
 
 def flytekit_layer(location: tuple[Path, str] | None, *, environ: Mapping[str, str]) -> Layer:

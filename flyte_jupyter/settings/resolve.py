@@ -7,6 +7,7 @@ the same name, and ``provenance`` records the source of each entry.
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, cast
@@ -34,6 +35,8 @@ if TYPE_CHECKING:
 
 __all__ = ["apply_changes", "resolve_settings"]
 
+logger = logging.getLogger(__name__)
+
 _EMPTY: Mapping[str, Any] = MappingProxyType({})
 _MERGED = ("images", "env", "storage_options")
 DEFAULT_SOURCE = "default"
@@ -41,7 +44,7 @@ DEFAULT_SOURCE = "default"
 
 def resolve_settings(
     *,
-    start_dir: Path,
+    start_dir: Path | str,
     environ: Mapping[str, str],
     traits: Mapping[str, Any] = _EMPTY,
     panel: Mapping[str, Any] = _EMPTY,
@@ -76,7 +79,13 @@ def resolve_settings(
         For any bad value, unknown key, missing or unparsable config file, or a ``root_dir``
         that is not a folder.
     """
-    start_dir = _folder(Path(start_dir), "start_dir", "the notebook's folder")
+    # absolute(), not resolve(): keep the user's symlinked paths as they wrote them
+    start_dir = _folder(
+        Path(start_dir).absolute(),
+        "start_dir",
+        "the notebook's folder",
+        "Pass the folder of the notebook (or the kernel's working folder).",
+    )
     upper = [
         layer
         for layer in (
@@ -100,8 +109,10 @@ def resolve_settings(
             explicit_origin = layer.origins["config_file"]
     location = locate_config_file(explicit, explicit_origin, environ=environ, start_dir=start_dir)
     values, provenance = _defaults(start_dir, environ)
-    for layer in (flytekit_layer(location, environ=environ), *upper):
+    layers = [flytekit_layer(location, environ=environ), *upper]
+    for layer in layers:
         _apply(values, provenance, layer, merge=True)
+    logger.debug("Resolving settings from %s", ", ".join(layer.source for layer in layers))
     return _build(values, provenance)
 
 
@@ -121,11 +132,10 @@ def _option_origin(key: str) -> str:
     return f"option {FIELD_SPECS[key].option or '--' + key.replace('_', '-')}"
 
 
-def _folder(path: Path, key: str, what: str) -> Path:
+def _folder(path: Path, what: str, source: str, fix: str) -> Path:
     if not path.is_dir():
-        raise SettingsError(
-            f"{key} {str(path)!r} is not an existing folder; give {what} as a folder that exists."
-        )
+        problem = "is a file, not a folder" if path.exists() else "does not exist"
+        raise SettingsError(f"{what} {str(path)!r} ({source}) {problem}. {fix}")
     return path
 
 
@@ -191,8 +201,9 @@ def _build(values: dict[str, Any], provenance: dict[str, str]) -> Settings:
     if settings.root_dir is not None:
         _folder(
             settings.root_dir,
-            f"root_dir (from {provenance['root_dir']})",
-            "--root-dir",
+            "root_dir",
+            f"from {provenance['root_dir']}",
+            "Give an existing folder (e.g. --root-dir . for the notebook's folder).",
         )
     return settings
 

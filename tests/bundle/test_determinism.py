@@ -6,7 +6,6 @@ import os
 import tarfile
 
 from conftest import age
-
 from flyte_jupyter.bundle import BundleRequest, make_bundle
 from flyte_jupyter.bundle.tarball import BlockGzipWriter
 

@@ -6,7 +6,12 @@ import pytest
 
 from flyte_jupyter.bundle import BundleLimits, BundleRequest, make_bundle
 from flyte_jupyter.capture import CellLog, build_module
-from flyte_jupyter.errors import BundleError, BundleTooLargeError, FileChangedError, IgnoredModuleError
+from flyte_jupyter.errors import (
+    BundleError,
+    BundleTooLargeError,
+    FileChangedError,
+    IgnoredModuleError,
+)
 
 JUNK = {
     "main.py": "x = 1\n",
@@ -72,7 +77,13 @@ def test_auto_ships_loaded_and_lazily_imported_local_modules_only(tree, cache):
     loaded = {"helpers.util": str(root / "helpers/util.py"), "json": "/usr/lib/python3/json.py"}
     request = BundleRequest(root_dir=root, module=module, loaded_modules=loaded)
     b = make_bundle(request, cache_dir=cache)
-    assert b.files == ["helpers/__init__.py", "helpers/deep.py", "helpers/util.py", "lazy.py", "nb_t.py"]
+    assert b.files == [
+        "helpers/__init__.py",
+        "helpers/deep.py",
+        "helpers/util.py",
+        "lazy.py",
+        "nb_t.py",
+    ]
     assert b.module == "nb_t"
     assert b.source == module.source
 
@@ -94,10 +105,12 @@ def test_bundle_root_is_first_folder_without_init(tree, cache):
 def test_generated_module_name_clash_is_an_error(tree, cache):
     root = tree({"nb_t.py": "x = 1\n"})
     with pytest.raises(BundleError, match="has the name of the module generated"):
-        make_bundle(BundleRequest(root_dir=root, module=module_for("def t(): pass\n")), cache_dir=cache)
+        make_bundle(
+            BundleRequest(root_dir=root, module=module_for("def t(): pass\n")), cache_dir=cache
+        )
 
 
-def test_symlinks_inside_are_followed_escaping_ones_reported(tree, tmp_path, cache):
+def test_symlinks_inside_are_followed_escaping_ones_reported(tree, cache):
     outside = tree({"secret.py": "x = 1\n"}, "outside")
     root = tree({"real/m.py": "y = 2\n"})
     os.symlink(root / "real", root / "alias")
@@ -114,7 +127,7 @@ def test_symlinks_inside_are_followed_escaping_ones_reported(tree, tmp_path, cac
 @pytest.mark.parametrize("bad", ["missing", "file.txt"])
 def test_bad_root_dir(tree, cache, bad):
     root = tree({"file.txt": "x"})
-    with pytest.raises(BundleError, match="root_dir .* (does not exist|is not a folder)"):
+    with pytest.raises(BundleError, match=r"root_dir .* (does not exist|is not a folder)"):
         make_bundle(BundleRequest(root_dir=root / bad, copy_style="all"), cache_dir=cache)
 
 

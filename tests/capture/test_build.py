@@ -40,7 +40,7 @@ def test_an_edit_to_a_used_function_changes_the_module():
 
 def test_text_does_not_depend_on_cell_ids_or_execution_counts():
     cells = [("import os\n"), ("def t():\n    return os.sep\n")]
-    with_ids = log_of(*(("id%d" % i, c) for i, c in enumerate(cells)))
+    with_ids = log_of(*((f"id{i}", c) for i, c in enumerate(cells)))
     without = log_of(*((None, c) for c in cells))
     shifted = CellLog(counter=41)
     for c in cells:
@@ -170,7 +170,9 @@ def test_compound_definitions_are_kept():
 
 
 def test_blank_lines_and_comments_between_adjacent_statements_are_kept():
-    log = log_of((None, "import os\n\n# the separator\nSEP = os.sep\n"), (None, "def t(): return SEP\n"))
+    log = log_of(
+        (None, "import os\n\n# the separator\nSEP = os.sep\n"), (None, "def t(): return SEP\n")
+    )
     assert "import os\n\n# the separator\nSEP = os.sep\n" in source_for(log, "t")
 
 

@@ -1,0 +1,167 @@
+"""Serialize a bundle's entities to flyteidl protobuf, cached by what determines the result.
+
+The work happens in ``flyte_jupyter.runtime.serialize_worker`` in a fresh interpreter that
+imports the module from the extracted archive, so the specs describe the code that ships,
+not whatever the notebook holds in memory.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import subprocess
+import sys
+import tarfile
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+from flyte_jupyter.errors import SerializationError
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from flyte_jupyter.bundle import Bundle
+
+TIMEOUT = 600
+ResourceKind = Literal["task", "workflow", "launch plan"]
+_KINDS: dict[str, ResourceKind] = {"1": "task", "2": "workflow", "3": "launch plan"}
+
+
+@dataclass(frozen=True)
+class SerializedFile:
+    """One ``<index>_<name>_<resource type>.pb`` file, as ``pyflyte package`` names them."""
+
+    path: Path
+    kind: ResourceKind
+    name: str
+
+    def read(self) -> Any:
+        """Parse the file into its flyteidl message (TaskSpec, WorkflowSpec or LaunchPlan)."""
+        from flyteidl.admin import launch_plan_pb2, task_pb2, workflow_pb2
+
+        message: Any = {
+            "task": task_pb2.TaskSpec,
+            "workflow": workflow_pb2.WorkflowSpec,
+            "launch plan": launch_plan_pb2.LaunchPlan,
+        }[self.kind]()
+        message.ParseFromString(self.path.read_bytes())
+        return message
+
+
+@dataclass(frozen=True)
+class Serialized:
+    """The serialized entities of one bundle under one set of serialization settings.
+
+    ``names`` maps each requested Python name (``square``) to its Flyte name
+    (``nb_quickstart.square``).
+    """
+
+    folder: Path
+    files: tuple[SerializedFile, ...]
+    names: dict[str, str]
+
+    def find(self, name: str, kind: ResourceKind | None = None) -> SerializedFile:
+        """The file of entity ``name`` (Python or Flyte name), optionally of one kind."""
+        flyte_name = self.names.get(name, name)
+        for item in self.files:
+            if item.name == flyte_name and kind in (None, item.kind):
+                return item
+        msg = f"{name!r} was not serialized; serialized: {sorted(f.name for f in self.files)}"
+        raise SerializationError(msg)
+
+    def task_spec(self, name: str) -> Any:
+        """The flyteidl ``TaskSpec`` of task ``name``."""
+        return self.find(name, "task").read()
+
+    def container_args(self, name: str) -> list[str]:
+        """The container command of task ``name`` exactly as serialized."""
+        return list(self.task_spec(name).template.container.args)
+
+
+def serialize_bundle(
+    bundle: Bundle,
+    entities: Sequence[str],
+    settings_json: str,
+    *,
+    cache_dir: Path,
+) -> Serialized:
+    """Serialize ``entities`` of ``bundle`` with flytekit ``SerializationSettings`` (as JSON).
+
+    Results are cached under ``cache_dir/serialized`` by (bundle digest, entities, settings):
+    the same code and settings are serialized once.
+    """
+    if bundle.module is None:
+        msg = "This bundle has no generated module to serialize entities from."
+        raise SerializationError(msg)
+    key = hashlib.sha256(
+        json.dumps([bundle.digest, sorted(entities), settings_json]).encode()
+    ).hexdigest()[:32]
+    folder = cache_dir / "serialized" / key
+    summary = folder / "summary.json"
+    if not summary.exists():
+        _run_worker(bundle, list(entities), settings_json, folder)
+    names = json.loads(summary.read_text())["names"]
+    return Serialized(folder=folder, files=_files(folder), names=names)
+
+
+def _files(folder: Path) -> tuple[SerializedFile, ...]:
+    out = []
+    for path in sorted(folder.glob("*.pb")):
+        stem = path.stem
+        _, rest = stem.split("_", 1)
+        name, kind = rest.rsplit("_", 1)
+        out.append(SerializedFile(path=path, kind=_KINDS[kind], name=name))
+    return tuple(out)
+
+
+def _run_worker(bundle: Bundle, entities: list[str], settings_json: str, folder: Path) -> None:
+    with tempfile.TemporaryDirectory(prefix="fj-serialize-") as tmp:
+        root = Path(tmp) / "bundle"
+        with tarfile.open(bundle.path) as tar:
+            tar.extractall(root, filter="data")
+        staging = Path(tmp) / "out"
+        request = {
+            "root": str(root),
+            "module": bundle.module,
+            "entities": entities,
+            "settings": settings_json,
+            "out": str(staging),
+        }
+        request_file = Path(tmp) / "request.json"
+        request_file.write_text(json.dumps(request), encoding="utf-8")
+        cmd = [sys.executable, "-I", "-m", "flyte_jupyter.runtime.serialize_worker"]
+        try:
+            proc = subprocess.run(  # noqa: PLW1510 - the result is read from the JSON line
+                [*cmd, str(request_file)], capture_output=True, text=True, timeout=TIMEOUT, cwd=tmp
+            )
+        except subprocess.TimeoutExpired as exc:
+            msg = f"Serializing {', '.join(entities)} took over {TIMEOUT} s and was stopped."
+            raise SerializationError(msg) from exc
+        result = _parse(proc)
+        if not result.get("ok"):
+            msg = (
+                f"flytekit could not serialize {', '.join(entities)}: "
+                f"{result['type']}: {result['message']}\n{result.get('traceback', '')}"
+            )
+            raise SerializationError(msg)
+        (staging / "summary.json").write_text(json.dumps(result, sort_keys=True))
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        if folder.exists():  # another kernel finished first: same inputs, same result
+            return
+        shutil.move(str(staging), folder)
+
+
+def _parse(proc: subprocess.CompletedProcess[str]) -> dict[str, Any]:
+    lines = proc.stdout.strip().splitlines()
+    try:
+        parsed: dict[str, Any] = json.loads(lines[-1]) if lines else {}
+    except json.JSONDecodeError:
+        parsed = {}
+    if not parsed:
+        detail = (proc.stderr or proc.stdout).strip()[-3000:]
+        msg = f"The serialization process failed (exit {proc.returncode}):\n{detail}"
+        raise SerializationError(msg)
+    return parsed
