@@ -1,7 +1,7 @@
 """IPython adapter: record executed cells, and the ``%flyte_*`` magics.
 
-Thin by design: each magic parses its arguments, builds a request from the kernel's state and
-calls one core function; errors from the core become ``UsageError`` with the core's message,
+Thin by design: each magic parses its arguments, resolves settings, calls the core and turns
+core errors into ``UsageError`` (shown without a traceback) carrying the core's message,
 which says what to do.
 """
 
@@ -9,26 +9,92 @@ from __future__ import annotations
 
 import contextlib
 import os
-import sys
+import shutil
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
 
+from flyte_jupyter import _kernel
+from flyte_jupyter._traits import FlyteJupyter, trait_values
 from flyte_jupyter.bundle.model import COPY_STYLES
-from flyte_jupyter.capture import CellLog, defined_names, module_name_for
+from flyte_jupyter.capture import CellLog
 from flyte_jupyter.errors import FlyteJupyterError
+from flyte_jupyter.settings import BACKENDS
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    import argparse
+    from collections.abc import Callable, Iterator
 
     from IPython.core.interactiveshell import ExecutionResult, InteractiveShell
 
     from flyte_jupyter.bundle import Bundle
+    from flyte_jupyter.settings import Settings
 
-_CELL_MAGICS_RECORDED_BY_THEMSELVES = ("%%flyte_run",)
+_SELF_RECORDING = ("%%flyte_run",)
+# argparse dest -> settings key
+_OPTION_KEYS = {
+    "project": "project",
+    "domain": "domain",
+    "version": "version",
+    "copy_style": "copy_style",
+    "root_dir": "root_dir",
+    "image": "images",
+    "env": "env",
+    "backend": "backend",
+    "store": "store",
+}
+
+
+_CODE_OPTIONS: tuple[tuple[str, dict[str, Any]], ...] = (
+    (
+        "--copy-style",
+        {
+            "choices": COPY_STYLES,
+            "help": "auto: notebook module + local modules it uses; "
+            "all: every file under root_dir; none: no bundle (code in the image).",
+        },
+    ),
+    ("--root-dir", {"help": "Folder whose files may ship (default: the notebook's folder)."}),
+    ("--store", {"help": "fsspec URL of the bundle store (default: under FLYTE_JUPYTER_HOME)."}),
+)
+_TARGET_OPTIONS: tuple[tuple[str, dict[str, Any]], ...] = (
+    ("--project", {"help": "Flyte project."}),
+    ("--domain", {"help": "Flyte domain."}),
+    ("--version", {"help": "Version to register under (default: hash of code and settings)."}),
+    (
+        "--image",
+        {
+            "action": "append",
+            "metavar": "[NAME=]URI",
+            "help": "URI sets the default image; NAME=URI adds a named ref (repeatable).",
+        },
+    ),
+    (
+        "--env",
+        {
+            "action": "append",
+            "metavar": "KEY=VALUE",
+            "help": "Environment variable for task containers (repeatable).",
+        },
+    ),
+    ("--backend", {"choices": BACKENDS, "help": "local (embedded) or remote (a Flyte cluster)."}),
+)
+
+
+def _options(table: tuple[tuple[str, dict[str, Any]], ...]) -> Callable[[Any], Any]:
+    def apply(func: Any) -> Any:
+        for flag, kwargs in reversed(table):
+            func = argument(flag, **kwargs)(func)
+        return func
+
+    return apply
+
+
+code_options = _options(_CODE_OPTIONS)
+target_options = _options(_TARGET_OPTIONS)
 
 
 @magics_class
@@ -39,6 +105,8 @@ class FlyteMagics(Magics):
         super().__init__(shell)
         self.cells = CellLog()
         self.start_dir = Path.cwd()
+        self.config_object = FlyteJupyter(parent=shell)
+        self.panel: dict[str, Any] = {}
 
     @property
     def ip(self) -> InteractiveShell:
@@ -57,103 +125,136 @@ class FlyteMagics(Magics):
         if info is None or info.silent or result.error_before_exec is not None:
             return
         raw = info.raw_cell or ""
-        if raw.lstrip().startswith(_CELL_MAGICS_RECORDED_BY_THEMSELVES) or not raw.strip():
+        if raw.lstrip().startswith(_SELF_RECORDING) or not raw.strip():
             return
         self.add_cell(getattr(info, "cell_id", None), raw)
 
     def add_cell(self, cell_id: str | None, raw: str) -> None:
         """Record one executed cell (IPython syntax is transformed to Python first)."""
-        source = self.ip.transform_cell(raw)
-        self.cells = self.cells.add(cell_id, source, raw)
+        self.cells = self.cells.add(cell_id, self.ip.transform_cell(raw), raw)
 
     def backfill(self) -> None:
         """Record cells executed before ``%load_ext`` from the kernel's input history."""
-        history = getattr(self.ip.history_manager, "input_hist_raw", [])
-        for raw in history[1:]:
+        for raw in getattr(self.ip.history_manager, "input_hist_raw", [])[1:]:
             if raw.strip() and "load_ext flyte_jupyter" not in raw:
                 self.add_cell(None, raw)
 
-    # -- kernel state --------------------------------------------------------------------------
+    # -- shared steps ---------------------------------------------------------------------------
 
-    def notebook_path(self) -> str | None:
-        """The notebook's path as the server named the session, if known."""
-        session = self.ip.user_ns.get("__session__") or os.environ.get("JPY_SESSION_NAME")
-        return str(session) if session else None
+    def settings(self, args: argparse.Namespace | None = None) -> Settings:
+        """Resolve settings from every source, with this call's options on top."""
+        from flyte_jupyter.settings import activate, resolve_settings
 
-    def home(self) -> Path:
-        """``$FLYTE_JUPYTER_HOME`` (read now, not at import), default ``~/.flyte_jupyter``."""
-        return Path(os.environ.get("FLYTE_JUPYTER_HOME") or "~/.flyte_jupyter").expanduser()
+        options = {}
+        for dest, key in _OPTION_KEYS.items():
+            value = getattr(args, dest, None)
+            if value is not None:
+                options[key] = value
+        with usage_errors():
+            settings = resolve_settings(
+                start_dir=self.start_dir,
+                environ=os.environ,
+                # the raw %config dict, not just known traits: unknown names must be errors
+                traits={
+                    **trait_values(self.config_object),
+                    **dict(self.ip.config.get("FlyteJupyter", {})),
+                },
+                panel=self.panel,
+                options=options,
+            )
+        activate(settings)
+        return settings
 
-    def entities(self, names: list[str]) -> tuple[list[str], list[str]]:
-        """Validate target names; return them and those defined in notebook cells."""
-        from flyte_jupyter.serialize import defined_in_notebook, entity_kind
+    def bundle(self, settings: Settings, names: list[str]) -> tuple[Bundle | None, tuple[str, ...]]:
+        """Prepare the checked bundle of ``names`` (default: all entities of the notebook)."""
+        from flyte_jupyter.prepare import job_for, prepare_bundle
 
-        ns = self.ip.user_ns
-        if not names:
-            names = [n for n in defined_names(self.cells.records) if entity_kind(ns.get(n))]
-            if not names:
-                msg = (
-                    "No task or workflow is defined in this notebook yet. Define one with "
-                    "@task or @workflow in a cell, run it, then try again."
-                )
-                raise UsageError(msg)
-        for name in names:
-            if name not in ns:
-                msg = f"{name!r} is not defined in this kernel. Run the cell that defines it."
-                raise UsageError(msg)
-            if entity_kind(ns[name]) is None:
-                kind = type(ns[name]).__name__
-                msg = f"{name!r} is a {kind}, not a Flyte task or workflow: decorate it."
-                raise UsageError(msg)
-        return names, [n for n in names if defined_in_notebook(ns[n])]
+        targets, in_notebook = _kernel.entities(self.ip.user_ns, self.cells.records, names)
+        job = job_for(
+            settings,
+            cells=self.cells.records,
+            targets=targets,
+            notebook_defined=in_notebook,
+            notebook=_kernel.notebook_path(self.ip.user_ns),
+            loaded_modules=_kernel.loaded_modules(),
+        )
+        with usage_errors():
+            return prepare_bundle(job), targets
 
     # -- magics --------------------------------------------------------------------------------
 
     @magic_arguments()
     @argument("entities", nargs="*", help="Tasks/workflows to ship (default: all in the notebook).")
-    @argument("--copy-style", choices=COPY_STYLES, default="auto", help="Which files to ship.")
-    @argument("--root-dir", help="Folder whose files may ship (default: the notebook's folder).")
+    @argument("--upload", action="store_true", help="Also put the archive in the store.")
+    @code_options
     @line_magic
-    def flyte_bundle(self, line: str) -> Bundle | None:
-        """Build the source bundle for tasks/workflows, without uploading it.
+    def flyte_bundle(self, line: str) -> Bundle:
+        """Build the source bundle of tasks/workflows: a preview of what would ship.
 
         Shows the files, sizes, digest, the module generated from the notebook, the
         statements left out of it and the files excluded, with the rule that excluded each.
+        With ``--upload`` the archive also goes to the store (``uri``; ``reused`` is True when
+        the store had it already and nothing was sent).
         """
-        from flyte_jupyter.prepare import BundleJob, prepare_bundle
-
         args = parse_argstring(self.flyte_bundle, line)
-        names, in_notebook = self.entities(list(args.entities))
-        job = BundleJob(
-            cells=self.cells.records,
-            targets=tuple(names),
-            notebook_defined=tuple(in_notebook),
-            module_name=module_name_for(self.notebook_path()),
-            root_dir=Path(args.root_dir).expanduser() if args.root_dir else self.start_dir,
-            copy_style=args.copy_style,
-            cache_dir=self.home() / "cache",
-            loaded_modules=_loaded_modules(),
-        )
-        with _usage_errors():
-            bundle = prepare_bundle(job)
+        settings = self.settings(args)
+        bundle, _ = self.bundle(settings, list(args.entities))
         if bundle is None:
             msg = "copy style 'none' makes no bundle: the code must already be in the image."
             raise UsageError(msg)
+        if args.upload:
+            from flyte_jupyter.prepare import publish_bundle
+
+            with usage_errors():
+                bundle = publish_bundle(bundle, settings)
         return bundle
 
+    @magic_arguments()
+    @target_options
+    @code_options
+    @line_magic
+    def flyte_settings(self, line: str) -> Any:
+        """Show the resolved settings and where each value came from (secrets redacted)."""
+        from flyte_jupyter.display import SettingsView
 
-def _loaded_modules() -> dict[str, str]:
-    return {
-        name: file
-        for name, module in list(sys.modules.items())
-        if name != "__main__"  # the kernel's launcher script, never user code
-        and (file := getattr(module, "__file__", None))
-        and isinstance(file, str)
-    }
+        return SettingsView(self.settings(parse_argstring(self.flyte_settings, line)))
+
+    @magic_arguments()
+    @argument("entities", nargs="*", help="Tasks/workflows to serialize (default: all).")
+    @argument("--folder", required=True, help="Folder to write the .pb files and the archive to.")
+    @target_options
+    @code_options
+    @line_magic
+    def flyte_serialize(self, line: str) -> list[Path]:
+        """Serialize tasks/workflows to flyteidl protobuf files, like ``pyflyte package``.
+
+        Writes ``<index>_<name>_<1 task|2 workflow|3 launch plan>.pb`` and the bundle archive
+        into ``--folder``; the container args are flytekit's fast-execute command pointing at
+        the archive's URI in the store, so a stock flytekit image runs them.
+        """
+        from flyte_jupyter.prepare import publish_bundle, serialize_for
+
+        args = parse_argstring(self.flyte_serialize, line)
+        settings = self.settings(args)
+        bundle, targets = self.bundle(settings, list(args.entities))
+        with usage_errors():
+            if bundle is not None:
+                bundle = publish_bundle(bundle, settings)
+            modules = _kernel.entity_modules(self.ip.user_ns, targets, bundle)
+            serialized = serialize_for(bundle, modules, settings)
+        folder = Path(args.folder).expanduser()
+        folder.mkdir(parents=True, exist_ok=True)
+        written = [Path(shutil.copy2(f.path, folder / f.path.name)) for f in serialized.files]
+        if bundle is not None:
+            written.append(Path(shutil.copy2(bundle.path, folder / bundle.filename)))
+        print(f"Wrote {len(written)} files to {folder}:")  # noqa: T201 - the magic reports
+        for path in written:
+            print(f"  {path.name}")  # noqa: T201
+        return written
 
 
 @contextlib.contextmanager
-def _usage_errors() -> Iterator[None]:
+def usage_errors() -> Iterator[None]:
     """Translate core errors into UsageError, which IPython shows without a traceback."""
     try:
         yield
@@ -162,18 +263,22 @@ def _usage_errors() -> Iterator[None]:
 
 
 def load(ipython: InteractiveShell) -> None:
-    """Register the magics and the ``post_run_cell`` recorder (idempotent)."""
+    """Register the magics, the ``%config`` object and the cell recorder (idempotent)."""
     if any(isinstance(m, FlyteMagics) for m in ipython.magics_manager.registry.values()):
         return
     magics = FlyteMagics(ipython)
     magics.backfill()
     ipython.register_magics(magics)
+    # IPython annotates configurables as list[InteractiveShell]; any Configurable belongs there
+    ipython.configurables.append(magics.config_object)  # type: ignore[arg-type]
     ipython.events.register("post_run_cell", magics.record)
 
 
 def unload(ipython: InteractiveShell) -> None:
-    """Stop recording cells."""
+    """Stop recording cells and forget the magics' state."""
     for magics in list(ipython.magics_manager.registry.values()):
         if isinstance(magics, FlyteMagics):
             ipython.events.unregister("post_run_cell", magics.record)
+            with contextlib.suppress(ValueError):
+                ipython.configurables.remove(magics.config_object)  # type: ignore[arg-type]
             del ipython.magics_manager.registry[type(magics).__name__]

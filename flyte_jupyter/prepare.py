@@ -6,12 +6,13 @@ so they cannot disagree about what a bundle holds.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from flyte_jupyter.bundle import BundleLimits, BundleRequest, make_bundle
 from flyte_jupyter.bundle.selfcheck import self_check
-from flyte_jupyter.capture import build_module
+from flyte_jupyter.capture import build_module, module_name_for
 from flyte_jupyter.errors import BundleError
 
 if TYPE_CHECKING:
@@ -20,6 +21,9 @@ if TYPE_CHECKING:
 
     from flyte_jupyter.bundle import Bundle, CopyStyle
     from flyte_jupyter.capture import CellRecord
+    from flyte_jupyter.serialize.api import Serialized
+    from flyte_jupyter.settings import Settings
+    from flyte_jupyter.store import BundleStore
 
 
 @dataclass(frozen=True)
@@ -92,3 +96,59 @@ def prepare_bundle(
     bundle = make_bundle(request, cache_dir=job.cache_dir, progress=progress)
     self_check(bundle, module, cache_dir=job.cache_dir, loaded_modules=job.loaded_modules)
     return bundle
+
+
+def job_for(
+    settings: Settings,
+    *,
+    cells: tuple[CellRecord, ...],
+    targets: tuple[str, ...],
+    notebook_defined: tuple[str, ...],
+    notebook: str | None,
+    loaded_modules: Mapping[str, str],
+) -> BundleJob:
+    """The bundle job that ``settings`` describe for these cells and targets."""
+    if settings.root_dir is None:  # pragma: no cover - resolve_settings always fills it
+        msg = "root_dir is not set"
+        raise BundleError(msg)
+    return BundleJob(
+        cells=cells,
+        targets=targets,
+        notebook_defined=notebook_defined,
+        module_name=settings.module_name or module_name_for(notebook),
+        root_dir=settings.root_dir,
+        copy_style=settings.copy_style,
+        cache_dir=settings.home / "cache",
+        loaded_modules=loaded_modules,
+        include=settings.include_secrets,
+        limits=settings.limits,
+    )
+
+
+def store_for(settings: Settings) -> BundleStore:
+    """The bundle store the settings name (default: a folder under ``home``)."""
+    from flyte_jupyter.store import default_store_url, open_store
+
+    url = settings.store or default_store_url(settings.home)
+    options = settings.storage_options_dict if url.startswith("s3") else {}
+    return open_store(url, home=settings.home, storage_options=options)
+
+
+def publish_bundle(
+    bundle: Bundle, settings: Settings, *, progress: Callable[[int, int], None] | None = None
+) -> Bundle:
+    """Put the archive in the store (unless it is there already); return it with its URI."""
+    published = store_for(settings).publish(bundle.path, bundle.digest, progress=progress)
+    return dataclasses.replace(bundle, uri=published.uri, reused=published.reused)
+
+
+def serialize_for(
+    bundle: Bundle | None, targets: list[tuple[str, str]], settings: Settings
+) -> Serialized:
+    """Serialize ``(name, module)`` targets of a published bundle (None: installed code)."""
+    from flyte_jupyter.serialize.api import serialize_bundle
+
+    flytekit_settings = settings.serialization_settings(bundle)
+    return serialize_bundle(
+        bundle, targets, flytekit_settings.to_json(), cache_dir=settings.home / "cache"
+    )

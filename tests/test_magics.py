@@ -1,33 +1,13 @@
 """The magics in a real IPython shell: recording cells, %flyte_bundle, errors as UsageError."""
 
-import textwrap
-
 import pytest
 from IPython.core.error import UsageError
-import IPython
-from IPython.testing.globalipapp import start_ipython
 
-
-@pytest.fixture
-def ip(tmp_path, monkeypatch):
-    monkeypatch.setenv("FLYTE_JUPYTER_HOME", str(tmp_path / "home"))
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.syspath_prepend(str(tmp_path))  # a kernel has its folder on sys.path
-    monkeypatch.setenv("JPY_SESSION_NAME", str(tmp_path / "My Analysis.ipynb"))
-    shell = start_ipython() or IPython.get_ipython()  # None once already started
-    shell.run_line_magic("load_ext", "flyte_jupyter")
-    yield shell
-    shell.run_line_magic("unload_ext", "flyte_jupyter")
-    shell.user_ns.pop("__session__", None)
-    for name in ("square", "helper", "notatask", "b"):
-        shell.user_ns.pop(name, None)
+from conftest import run_cell
 
 
 def run(ip, source, cell_id=None):
-    result = ip.run_cell(textwrap.dedent(source), cell_id=cell_id)
-    if result.error_before_exec or result.error_in_exec:
-        raise result.error_before_exec or result.error_in_exec
-    return result.result
+    return run_cell(ip, source, cell_id)
 
 
 def test_flyte_bundle_ships_the_notebook_module(ip, tmp_path):
@@ -57,7 +37,11 @@ def test_a_re_executed_cell_replaces_its_earlier_version(ip):
         ("%flyte_bundle nothere", "'nothere' is not defined in this kernel"),
         ("%flyte_bundle notatask", "'notatask' is a function, not a Flyte task"),
         ("%flyte_bundle --root-dir /does/not/exist", "does not exist"),
-        ("%flyte_bundle --copy-style none", "copy style 'none' ships no code"),
+        ("%flyte_bundle --copy-style none", "Give an explicit version"),
+        ("%flyte_serialize --folder x --copy-style none --version v1", "ships no code, but square"),
+        ("%flyte_settings --image a=b=c", "image 'a=b=c' is not valid"),
+        ("%flyte_settings --env NOEQUALS", "NOEQUALS"),
+        ("%flyte_settings --project Bad_Project", "Bad_Project"),
         ("%flyte_bundle --copy-style sideways", "invalid choice"),
     ],
 )

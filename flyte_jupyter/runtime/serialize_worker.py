@@ -1,8 +1,9 @@
 """Serialize entities of a bundle's generated module with flytekit, in a fresh interpreter.
 
 Usage: ``python -I -m flyte_jupyter.runtime.serialize_worker REQUEST.json``. The request names
-the extracted bundle folder, the module, the entities, flytekit ``SerializationSettings`` as
-JSON, and the output folder. The entities are imported from the bundle (serialize what you
+the extracted bundle folder (or None when the code is installed, copy style ``none``), the
+``[name, module]`` of each entity, flytekit ``SerializationSettings`` as JSON, and the output
+folder. The entities are imported from the bundle (serialize what you
 ship) and written with flytekit's own ``get_serializable`` and ``persist_registrable_entities``,
 exactly like ``pyflyte package``. A JSON summary is the last line of stdout.
 """
@@ -31,8 +32,8 @@ def serialize(request: dict[str, Any]) -> dict[str, Any]:
     )
     from flytekit.tools.translator import get_serializable
 
-    sys.path.insert(0, request["root"])
-    module = importlib.import_module(request["module"])
+    if request["root"]:
+        sys.path.insert(0, request["root"])
     settings = SerializationSettings.from_json(request["settings"])
     out = Path(request["out"])
     out.mkdir(parents=True, exist_ok=True)
@@ -42,8 +43,8 @@ def serialize(request: dict[str, Any]) -> dict[str, Any]:
     with context_manager.FlyteContextManager.with_context(
         base.with_serialization_settings(settings)
     ) as ctx:
-        for name in request["entities"]:
-            entity = getattr(module, name)
+        for name, module in request["targets"]:
+            entity = getattr(importlib.import_module(module), name)
             names[name] = entity.name
             get_serializable(mapping, settings, entity)
             if isinstance(entity, WorkflowBase):

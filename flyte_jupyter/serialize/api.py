@@ -82,27 +82,35 @@ class Serialized:
 
 
 def serialize_bundle(
-    bundle: Bundle,
-    entities: Sequence[str],
+    bundle: Bundle | None,
+    targets: Sequence[tuple[str, str]],
     settings_json: str,
     *,
     cache_dir: Path,
 ) -> Serialized:
-    """Serialize ``entities`` of ``bundle`` with flytekit ``SerializationSettings`` (as JSON).
+    """Serialize entities with flytekit ``SerializationSettings`` (given as JSON).
 
-    Results are cached under ``cache_dir/serialized`` by (bundle digest, entities, settings):
-    the same code and settings are serialized once.
+    Parameters
+    ----------
+    bundle
+        The bundle to import the entities from; None when the code is installed in the
+        environment and the image (copy style ``none``).
+    targets
+        ``(name, module)`` of each entity.
+    settings_json
+        ``SerializationSettings.to_json()``.
+    cache_dir
+        Results are cached under ``cache_dir/serialized`` by (bundle digest, targets,
+        settings): the same code and settings are serialized once.
     """
-    if bundle.module is None:
-        msg = "This bundle has no generated module to serialize entities from."
-        raise SerializationError(msg)
-    key = hashlib.sha256(
-        json.dumps([bundle.digest, sorted(entities), settings_json]).encode()
-    ).hexdigest()[:32]
+    digest = bundle.digest if bundle else None
+    key = hashlib.sha256(json.dumps([digest, sorted(targets), settings_json]).encode()).hexdigest()[
+        :32
+    ]
     folder = cache_dir / "serialized" / key
     summary = folder / "summary.json"
     if not summary.exists():
-        _run_worker(bundle, list(entities), settings_json, folder)
+        _run_worker(bundle, [list(t) for t in targets], settings_json, folder)
     names = json.loads(summary.read_text())["names"]
     return Serialized(folder=folder, files=_files(folder), names=names)
 
@@ -117,16 +125,20 @@ def _files(folder: Path) -> tuple[SerializedFile, ...]:
     return tuple(out)
 
 
-def _run_worker(bundle: Bundle, entities: list[str], settings_json: str, folder: Path) -> None:
+def _run_worker(
+    bundle: Bundle | None, targets: list[list[str]], settings_json: str, folder: Path
+) -> None:
+    entities = [name for name, _ in targets]
     with tempfile.TemporaryDirectory(prefix="fj-serialize-") as tmp:
-        root = Path(tmp) / "bundle"
-        with tarfile.open(bundle.path) as tar:
-            tar.extractall(root, filter="data")
+        root = None
+        if bundle is not None:
+            root = Path(tmp) / "bundle"
+            with tarfile.open(bundle.path) as tar:
+                tar.extractall(root, filter="data")
         staging = Path(tmp) / "out"
         request = {
-            "root": str(root),
-            "module": bundle.module,
-            "entities": entities,
+            "root": str(root) if root else None,
+            "targets": targets,
             "settings": settings_json,
             "out": str(staging),
         }

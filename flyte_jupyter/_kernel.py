@@ -1,0 +1,79 @@
+"""What the adapters read from the kernel: loaded modules, the notebook's name, entities."""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import TYPE_CHECKING, Any
+
+from IPython.core.error import UsageError
+
+from flyte_jupyter.capture import defined_names
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from flyte_jupyter.capture import CellRecord
+
+
+def loaded_modules() -> dict[str, str]:
+    """``{module name: file}`` of ``sys.modules`` (without the kernel's launcher script)."""
+    return {
+        name: file
+        for name, module in list(sys.modules.items())
+        if name != "__main__"
+        and (file := getattr(module, "__file__", None))
+        and isinstance(file, str)
+    }
+
+
+def notebook_path(user_ns: Mapping[str, Any]) -> str | None:
+    """The notebook's path as the server named the session (``__session__``), if known."""
+    session = user_ns.get("__session__") or os.environ.get("JPY_SESSION_NAME")
+    return str(session) if session else None
+
+
+def entities(
+    user_ns: Mapping[str, Any], cells: tuple[CellRecord, ...], names: list[str]
+) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """Validate target names (default: every entity the cells define).
+
+    Returns the names and those of them whose code lives in notebook cells.
+    """
+    from flyte_jupyter.serialize import defined_in_notebook, entity_kind
+
+    if not names:
+        names = [n for n in defined_names(cells) if entity_kind(user_ns.get(n))]
+        if not names:
+            msg = (
+                "No task or workflow is defined in this notebook yet. Define one with "
+                "@task or @workflow in a cell, run it, then try again."
+            )
+            raise UsageError(msg)
+    for name in names:
+        if name not in user_ns:
+            msg = f"{name!r} is not defined in this kernel. Run the cell that defines it."
+            raise UsageError(msg)
+        if entity_kind(user_ns[name]) is None:
+            kind = type(user_ns[name]).__name__
+            msg = f"{name!r} is a {kind}, not a Flyte task or workflow: decorate it."
+            raise UsageError(msg)
+    in_notebook = tuple(n for n in names if defined_in_notebook(user_ns[n]))
+    return tuple(names), in_notebook
+
+
+def entity_modules(
+    user_ns: Mapping[str, Any], targets: tuple[str, ...], bundle: Any
+) -> list[tuple[str, str]]:
+    """``(name, module)`` to import each target from: the bundle's generated module, or, for
+    copy style ``none``, the installed module the entity was defined in.
+    """
+    if bundle is not None:
+        return [(name, bundle.module) for name in targets]
+    out = []
+    for name in targets:
+        obj = user_ns[name]
+        fn = getattr(obj, "task_function", None) or getattr(obj, "_workflow_function", None)
+        module = getattr(fn, "__module__", None) or getattr(obj, "instantiated_in", None)
+        out.append((getattr(fn, "__name__", name), str(module)))
+    return out
