@@ -65,8 +65,10 @@ def entities(
 def entity_modules(
     user_ns: Mapping[str, Any], targets: tuple[str, ...], bundle: Any
 ) -> list[tuple[str, str]]:
-    """``(name, module)`` to import each target from: the bundle's generated module, or, for
-    copy style ``none``, the installed module the entity was defined in.
+    """``(name, module)`` to import each target from.
+
+    That is the bundle's generated module, or, for copy style ``none``, the installed module
+    the entity was defined in.
     """
     if bundle is not None:
         return [(name, bundle.module) for name in targets]

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from IPython.core.error import UsageError
-from IPython.core.magic import Magics, line_magic, magics_class
+from IPython.core.magic import Magics, line_cell_magic, line_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
 
 from flyte_jupyter import _kernel
@@ -104,6 +104,7 @@ class FlyteMagics(Magics):
     def __init__(self, shell: InteractiveShell) -> None:
         super().__init__(shell)
         self.cells = CellLog()
+        self.current_cell_id: str | None = None
         self.start_dir = Path.cwd()
         self.config_object = FlyteJupyter(parent=shell)
         self.panel: dict[str, Any] = {}
@@ -118,6 +119,10 @@ class FlyteMagics(Magics):
         return shell
 
     # -- recording -------------------------------------------------------------------------
+
+    def remember_cell(self, info: Any) -> None:
+        """``pre_run_cell`` hook: note the running cell's id (``%%flyte_run`` records itself)."""
+        self.current_cell_id = getattr(info, "cell_id", None)
 
     def record(self, result: ExecutionResult) -> None:
         """``post_run_cell`` hook: keep the cell if it ran (its definitions now exist)."""
@@ -252,6 +257,26 @@ class FlyteMagics(Magics):
             print(f"  {path.name}")  # noqa: T201
         return written
 
+    @magic_arguments()
+    @argument("call", nargs="*", help="Line form: the call to launch, e.g. square(x=7).")
+    @argument("--wait", action="store_true", help="Block until the run ends.")
+    @argument("--dry-run", action="store_true", help="Bundle and serialize; launch nothing.")
+    @target_options
+    @code_options
+    @line_cell_magic
+    def flyte_run(self, line: str, cell: str | None = None) -> Any:
+        """Launch a task or workflow on the configured backend and show its run.
+
+        Cell form: the cell's definitions run in the notebook as usual; its last statement
+        must call a task or workflow with inputs by name (``square(x=7)``), or assign that
+        call (``r = square(x=7)`` binds the Run to ``r``). Line form:
+        ``%flyte_run [options] square(x=7)``. Returns a Run with ``id``, ``url``,
+        ``status``, ``wait()``, ``outputs``, ``logs()`` and ``cancel()``.
+        """
+        from flyte_jupyter import _launching
+
+        return _launching.run_magic(self, line, cell)
+
 
 @contextlib.contextmanager
 def usage_errors() -> Iterator[None]:
@@ -271,6 +296,7 @@ def load(ipython: InteractiveShell) -> None:
     ipython.register_magics(magics)
     # IPython annotates configurables as list[InteractiveShell]; any Configurable belongs there
     ipython.configurables.append(magics.config_object)  # type: ignore[arg-type]
+    ipython.events.register("pre_run_cell", magics.remember_cell)
     ipython.events.register("post_run_cell", magics.record)
 
 
@@ -278,6 +304,7 @@ def unload(ipython: InteractiveShell) -> None:
     """Stop recording cells and forget the magics' state."""
     for magics in list(ipython.magics_manager.registry.values()):
         if isinstance(magics, FlyteMagics):
+            ipython.events.unregister("pre_run_cell", magics.remember_cell)
             ipython.events.unregister("post_run_cell", magics.record)
             with contextlib.suppress(ValueError):
                 ipython.configurables.remove(magics.config_object)  # type: ignore[arg-type]

@@ -1,0 +1,168 @@
+"""``%%flyte_run``: split the cell, run its definitions, launch its final call."""
+
+from __future__ import annotations
+
+import ast
+import shlex
+from typing import TYPE_CHECKING, Any
+
+from IPython.core.error import UsageError
+from IPython.core.magic_arguments import parse_argstring
+
+from flyte_jupyter import _kernel
+
+if TYPE_CHECKING:
+    from flyte_jupyter.magics import FlyteMagics
+
+_HOW = (
+    "End the cell with a call of a task or workflow, inputs by name: "
+    "square(x=7) or r = square(x=7)."
+)
+
+
+def split_line(line: str) -> tuple[str, str | None]:
+    """Split ``[options] call(...)`` of the line form into options and the call text."""
+    stripped = line.strip()
+    if not stripped or stripped.endswith(")") is False:
+        return stripped, None
+    positions = [0] + [i + 1 for i, ch in enumerate(stripped) if ch.isspace()]
+    for start in positions:
+        candidate = stripped[start:].strip()
+        if not candidate or candidate.startswith("-"):
+            continue
+        try:
+            node = ast.parse(candidate, mode="eval").body
+        except SyntaxError:
+            continue
+        if isinstance(node, ast.Call):
+            try:
+                shlex.split(stripped[:start])
+            except ValueError:
+                continue
+            return stripped[:start], candidate
+    return stripped, None
+
+
+def split_cell(cell: str) -> tuple[str, ast.Call, str | None]:
+    """The cell's definitions, its final call, and the name the call is assigned to."""
+    try:
+        tree = ast.parse(cell)
+    except SyntaxError as exc:
+        msg = f"The cell has a syntax error at line {exc.lineno}: {exc.msg}"
+        raise UsageError(msg) from exc
+    if not tree.body:
+        raise UsageError(f"The cell is empty. {_HOW}")
+    last = tree.body[-1]
+    target = None
+    value: ast.expr | None = None
+    if isinstance(last, ast.Expr):
+        value = last.value
+    elif (
+        isinstance(last, ast.Assign)
+        and len(last.targets) == 1
+        and isinstance(last.targets[0], ast.Name)
+    ):
+        target, value = last.targets[0].id, last.value
+    if not isinstance(value, ast.Call):
+        code = ast.get_source_segment(cell, last) or ast.unparse(last)
+        msg = f"The last statement, `{code.strip()}`, is not a call. {_HOW}"
+        raise UsageError(msg)
+    lines = cell.splitlines(keepends=True)
+    body = "".join(lines[: last.lineno - 1])
+    return body, value, target
+
+
+def run_definitions(magics: FlyteMagics, body: str) -> None:
+    """Run the cell's definitions in the notebook namespace, as a plain cell would.
+
+    The code goes through IPython's caching compiler so ``inspect.getsource`` (which flytekit
+    uses on task functions) finds it, exactly as for a cell run normally.
+    """
+    ip = magics.ip
+    transformed = ip.transform_cell(body)
+    filename = ip.compile.cache(transformed, ip.execution_count, raw_code=body)
+    code = compile(transformed, filename, "exec", flags=ip.compile.flags, dont_inherit=True)
+    exec(code, ip.user_global_ns, ip.user_ns)  # noqa: S102 - the user's own cell
+
+
+def evaluate_call(magics: FlyteMagics, call: ast.Call) -> tuple[str, Any, dict[str, Any]]:
+    """Entity name, entity object and input values of the final call."""
+    if not isinstance(call.func, ast.Name):
+        got = ast.unparse(call.func)
+        msg = f"Call the task or workflow by its name, e.g. square(x=7); got {got}."
+        raise UsageError(msg)
+    if call.args:
+        msg = f"Pass inputs by name: {call.func.id}(x=...), as Flyte requires."
+        raise UsageError(msg)
+    name = call.func.id
+    if name not in magics.ip.user_ns:
+        msg = f"{name!r} is not defined in this kernel. Run the cell that defines it."
+        raise UsageError(msg)
+    inputs: dict[str, Any] = {}
+    for keyword in call.keywords:
+        value = magics.ip.ev(ast.unparse(keyword.value))
+        if keyword.arg is None:
+            inputs.update(value)
+        else:
+            inputs[keyword.arg] = value
+    return name, magics.ip.user_ns[name], inputs
+
+
+def run_magic(magics: FlyteMagics, line: str, cell: str | None) -> Any:
+    """Body of ``%flyte_run`` / ``%%flyte_run``."""
+    from flyte_jupyter.launch import LaunchRequest, Run, launch
+    from flyte_jupyter.magics import usage_errors
+    from flyte_jupyter.prepare import job_for
+
+    target = None
+    if cell is None:
+        options, call_text = split_line(line)
+        if call_text is None:
+            raise UsageError(f"%flyte_run needs a call, e.g. %flyte_run square(x=7). {_HOW}")
+        call = ast.parse(call_text, mode="eval").body
+        assert isinstance(call, ast.Call)  # noqa: S101 - split_line only returns calls
+    else:
+        options = line
+        body, call, target = split_cell(cell)
+        if body.strip():
+            run_definitions(magics, body)
+            magics.add_cell(magics.current_cell_id, body)
+    args = parse_argstring(magics.flyte_run, options)
+    if args.call:
+        raise UsageError(f"Unexpected text before the call: {' '.join(args.call)}")
+    settings = magics.settings(args)
+    name, entity, inputs = evaluate_call(magics, call)
+    targets, in_notebook = _kernel.entities(magics.ip.user_ns, magics.cells.records, [name])
+    notebook = _kernel.notebook_path(magics.ip.user_ns)
+    job = job_for(
+        settings,
+        cells=magics.cells.records,
+        targets=targets,
+        notebook_defined=in_notebook,
+        notebook=notebook,
+        loaded_modules=_kernel.loaded_modules(),
+    )
+    modules = dict(_kernel.entity_modules(magics.ip.user_ns, targets, None))
+    request = LaunchRequest(
+        entity_name=name,
+        entity=entity,
+        inputs=inputs,
+        job=job,
+        settings=settings,
+        module=modules.get(name),
+        notebook=notebook,
+    )
+    with usage_errors():
+        run = launch(request, dry_run=args.dry_run)
+        if args.wait and isinstance(run, Run):
+            try:
+                run.wait()
+            except KeyboardInterrupt:
+                print(f"Stopped waiting; run {run.id} goes on. Call .cancel() on it to stop it.")  # noqa: T201
+    if target is not None:
+        magics.ip.user_ns[target] = run
+        from IPython.display import display
+
+        display(run)
+        return None
+    return run

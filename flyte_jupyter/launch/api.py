@@ -1,0 +1,150 @@
+"""Launch a task or workflow: check inputs, bundle, publish, serialize, submit.
+
+``%%flyte_run``, the panel's Run button and the server all call :func:`launch`. Inputs are
+checked against the entity's interface first, so a typo costs nothing: no bundle is built and
+no byte is uploaded before the inputs are known to fit.
+"""
+
+from __future__ import annotations
+
+import importlib
+import secrets
+import string
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any
+
+from flyte_jupyter.errors import InputError, LaunchError
+from flyte_jupyter.launch.model import LaunchSpec
+from flyte_jupyter.launch.run import Run
+from flyte_jupyter.prepare import prepare_bundle, publish_bundle, serialize_for
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
+
+    from flyte_jupyter.bundle import Bundle
+    from flyte_jupyter.launch.model import Launcher
+    from flyte_jupyter.prepare import BundleJob
+    from flyte_jupyter.serialize.api import Serialized
+    from flyte_jupyter.settings import Settings
+
+# backend -> (module:class, install hint); imported on first use
+_LAUNCHERS = {
+    "local": ("flyte_jupyter.launch.local:LocalLauncher", ""),
+    "remote": ("flyte_jupyter.launch.remote:RemoteLauncher", "pip install flytekit"),
+}
+LAUNCHERS = MappingProxyType(_LAUNCHERS)
+_ALPHABET = string.ascii_lowercase + string.digits
+
+
+@dataclass(frozen=True)
+class LaunchRequest:
+    """One launch, as an adapter found it.
+
+    Parameters
+    ----------
+    entity_name
+        The task/workflow's name in the notebook (``square``).
+    entity
+        The kernel's object: its interface checks the inputs and types the outputs.
+    inputs
+        Python input values by name.
+    job
+        What to bundle (see :func:`flyte_jupyter.prepare.job_for`).
+    settings
+        The resolved settings.
+    module
+        Module to import the entity from when nothing is bundled (copy style ``none``).
+    notebook
+        The notebook's path, recorded with the run.
+    """
+
+    entity_name: str
+    entity: Any
+    inputs: Mapping[str, Any]
+    job: BundleJob
+    settings: Settings
+    module: str | None = None
+    notebook: str | None = None
+
+
+@dataclass(frozen=True)
+class DryRun:
+    """What a launch would submit: the bundle and the serialized specs, nothing started."""
+
+    bundle: Bundle | None
+    serialized: Serialized
+    inputs: Mapping[str, str]
+
+    def _repr_html_(self) -> str:
+        from flyte_jupyter.bundle.model import escape
+
+        files = "".join(
+            f"<li><code>{escape(f.path.name)}</code></li>" for f in self.serialized.files
+        )
+        bundle = self.bundle._repr_html_() if self.bundle else "<p>no bundle (copy style none)</p>"
+        return f"<div><b>Dry run</b>: nothing was launched.<ul>{files}</ul>{bundle}</div>"
+
+
+def new_run_id() -> str:
+    """A fresh run id: 'f' + 19 lowercase letters/digits, a valid Flyte execution name."""
+    return "f" + "".join(secrets.choice(_ALPHABET) for _ in range(19))
+
+
+def launcher_for(settings: Settings) -> Launcher:
+    """The backend the settings name (imported on first use)."""
+    target, hint = _LAUNCHERS[settings.backend]
+    module_name, _, class_name = target.partition(":")
+    try:
+        cls = getattr(importlib.import_module(module_name), class_name)
+    except ImportError as exc:
+        msg = f"The {settings.backend} backend needs a package that is missing ({exc}). {hint}"
+        raise LaunchError(msg) from exc
+    launcher: Launcher = cls.from_settings(settings)
+    return launcher
+
+
+def launch(
+    request: LaunchRequest,
+    *,
+    dry_run: bool = False,
+    progress: Callable[[int, int], None] | None = None,
+) -> Run | DryRun:
+    """Check inputs, bundle, publish, serialize and submit one run."""
+    from flyte_jupyter.launch.inputs import check_inputs
+    from flyte_jupyter.serialize import entity_kind
+    from flyte_jupyter.settings import effective_version
+
+    kind = entity_kind(request.entity)
+    if kind not in ("task", "workflow"):
+        what = kind or type(request.entity).__name__
+        msg = f"{request.entity_name!r} is a {what}; launch a task or workflow."
+        raise InputError(msg)
+    inputs_pb, shown = check_inputs(request.entity_name, request.entity, request.inputs)
+    settings = request.settings
+    bundle = prepare_bundle(request.job, progress=progress)
+    if bundle is not None:
+        bundle = publish_bundle(bundle, settings, progress=progress)
+    module = bundle.module if bundle is not None else request.module
+    if module is None:
+        msg = f"Cannot tell which installed module defines {request.entity_name!r}."
+        raise LaunchError(msg)
+    serialized = serialize_for(bundle, [(request.entity_name, module)], settings)
+    if dry_run:
+        return DryRun(bundle=bundle, serialized=serialized, inputs=shown)
+    spec = LaunchSpec(
+        run_id=new_run_id(),
+        entity=request.entity_name,
+        flyte_name=serialized.names[request.entity_name],
+        kind=kind,
+        module=module,
+        inputs_pb=inputs_pb,
+        inputs_display=shown,
+        serialized=serialized,
+        bundle=bundle,
+        settings=settings,
+        version=effective_version(bundle.digest if bundle else None, settings),
+        notebook=request.notebook,
+    )
+    launcher = launcher_for(settings)
+    return Run(launcher.submit(spec), launcher, request.entity)

@@ -1,0 +1,280 @@
+"""The embedded backend: runs the serialized container command on this machine.
+
+A task runs exactly as a Flyte pod would run it: flytekit's ``pyflyte-fast-execute`` downloads
+the bundle from the store URI into the run's working folder and hands over to
+``pyflyte-execute`` with the task's resolver, reading ``inputs.pb`` and writing ``outputs.pb``
+or ``error.pb``. A workflow runs with flytekit's local execution in a process that imports it
+from the same extracted bundle. Each run has a supervisor process in its own session (see
+:mod:`flyte_jupyter.launch.supervisor`), so runs outlive kernel restarts and cancel ends the
+whole process group.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import sysconfig
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from flyte_jupyter.errors import LaunchError
+from flyte_jupyter.launch.model import RunPaths, RunRecord
+from flyte_jupyter.launch.runstore import RunStore
+from flyte_jupyter.launch.urls import run_url
+
+if TYPE_CHECKING:
+    from flyte_jupyter.launch.model import LaunchSpec
+    from flyte_jupyter.settings import Settings
+
+CANCEL_GRACE = 5.0
+_FLYTE_S3_VARIABLES = (
+    ("endpoint_url", "FLYTE_AWS_ENDPOINT"),
+    ("key", "FLYTE_AWS_ACCESS_KEY_ID"),
+    ("secret", "FLYTE_AWS_SECRET_ACCESS_KEY"),
+)
+# Variables of the kernel's environment that must not leak into a run.
+_KERNEL_ONLY = ("PYTHONPATH", "JPY_PARENT_PID", "JPY_SESSION_NAME", "MPLBACKEND", "PYTHONSTARTUP")
+
+
+class LocalLauncher:
+    """Start and follow runs on this machine."""
+
+    name = "local"
+
+    def __init__(self, home: Path, *, max_parallel: int | None, server_url: str | None) -> None:
+        self.home = home
+        self.store = RunStore(home / "runs.sqlite")
+        self.max_parallel = max_parallel or os.cpu_count() or 1
+        self.server_url = server_url
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> LocalLauncher:
+        """The local launcher for these settings."""
+        return cls(
+            settings.home,
+            max_parallel=settings.max_parallel_runs,
+            server_url=settings.server_url,
+        )
+
+    def submit(self, spec: LaunchSpec) -> RunRecord:
+        """Write the run's files, record it, start its supervisor."""
+        paths = RunPaths(self.home / "runs" / spec.run_id)
+        for folder in (paths.root, paths.work, paths.outputs, paths.raw):
+            folder.mkdir(parents=True, exist_ok=True)
+        paths.inputs.write_bytes(spec.inputs_pb)
+        command = {
+            "argv": self._argv(spec, paths),
+            "env": self._env(spec),
+            "cwd": str(paths.work),
+            "max_parallel": self.max_parallel,
+        }
+        paths.command.write_text(json.dumps(command, indent=1), encoding="utf-8")
+        record = _record(spec, paths, run_url(self.server_url, spec.run_id))
+        self.store.add(record)
+        try:
+            with paths.log.open("ab") as log:
+                proc = subprocess.Popen(
+                    [
+                        sys.executable,
+                        "-m",
+                        "flyte_jupyter.launch.supervisor",
+                        str(self.home),
+                        spec.run_id,
+                        str(paths.root),
+                    ],
+                    start_new_session=True,  # its own process group: cancel ends all of it
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    stdin=subprocess.DEVNULL,
+                )
+            self.store.update(
+                spec.run_id, extra={"pid": proc.pid, "started": _start_time(proc.pid)}
+            )
+        except BaseException as exc:  # interrupted or failed: never leave a QUEUED ghost
+            self.store.update(
+                spec.run_id, "FAILED", "launch interrupted", error=f"launch failed: {exc!r}"
+            )
+            raise
+        return self.refresh(record)
+
+    def _argv(self, spec: LaunchSpec, paths: RunPaths) -> list[str]:
+        if spec.kind == "task":
+            args = spec.serialized.container_args(spec.entity)
+            values = {
+                "{{.input}}": str(paths.inputs),
+                "{{.outputPrefix}}": str(paths.outputs),
+                "{{.rawOutputDataPrefix}}": str(paths.raw),
+                "{{.checkpointOutputPrefix}}": str(paths.checkpoint),
+                "{{.prevCheckpointPrefix}}": "",
+            }
+            args = [values.get(a, a) for a in args]
+        else:
+            args = [
+                sys.executable,
+                "-m",
+                "flyte_jupyter.runtime.run_workflow",
+                "--module",
+                spec.module,
+                "--name",
+                spec.entity,
+                "--inputs",
+                str(paths.inputs),
+                "--output-prefix",
+                str(paths.outputs),
+            ]
+            if spec.bundle is not None:
+                args = [
+                    "pyflyte-fast-execute",
+                    "--additional-distribution",
+                    str(spec.bundle.uri),
+                    "--dest-dir",
+                    ".",
+                    "--",
+                    *args,
+                ]
+        return [_executable(args[0]), *args[1:]]
+
+    def _env(self, spec: LaunchSpec) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if k not in _KERNEL_ONLY}
+        env.update(spec.settings.env_dict)
+        settings = spec.settings
+        env.update(
+            {
+                "FLYTE_INTERNAL_EXECUTION_ID": spec.run_id,
+                "FLYTE_INTERNAL_EXECUTION_PROJECT": settings.project,
+                "FLYTE_INTERNAL_EXECUTION_DOMAIN": settings.domain,
+                "FLYTE_INTERNAL_TASK_PROJECT": settings.project,
+                "FLYTE_INTERNAL_TASK_DOMAIN": settings.domain,
+                "FLYTE_INTERNAL_TASK_NAME": spec.flyte_name,
+                "FLYTE_INTERNAL_TASK_VERSION": spec.version,
+            }
+        )
+        options = settings.storage_options_dict
+        if spec.bundle is not None and str(spec.bundle.uri).startswith("s3://"):
+            # flytekit's data layer reads its own variables for S3-compatible endpoints
+            for option, variable in (
+                ("endpoint_url", "FLYTE_AWS_ENDPOINT"),
+                ("key", "FLYTE_AWS_ACCESS_KEY_ID"),
+                ("secret", "FLYTE_AWS_SECRET_ACCESS_KEY"),
+            ):
+                if options.get(option):
+                    env[variable] = str(options[option])
+        return env
+
+    def refresh(self, record: RunRecord) -> RunRecord:
+        """The run's current record; a run whose processes vanished is marked FAILED."""
+        current = self.store.get(record.id) or record
+        if not current.done and not _alive(current.extra):
+            time.sleep(0.2)  # the supervisor may be writing its last update right now
+            current = self.store.get(record.id) or current
+            if not current.done and not _alive(current.extra):
+                message = "The run's process vanished (killed, or the machine restarted)."
+                self.store.update(record.id, "FAILED", message, error=message)
+                current = self.store.get(record.id) or current
+        return current
+
+    def outputs_pb(self, record: RunRecord) -> bytes | None:
+        """``outputs.pb`` of a finished run."""
+        if record.run_dir is None or record.status != "SUCCEEDED":
+            return None
+        path = RunPaths(Path(record.run_dir)).outputs / "outputs.pb"
+        return path.read_bytes() if path.exists() else None
+
+    def logs(self, record: RunRecord) -> str:
+        """The run's log so far."""
+        if not record.log_path or not Path(record.log_path).exists():
+            return ""
+        return Path(record.log_path).read_text(encoding="utf-8", errors="replace")
+
+    def cancel(self, record: RunRecord) -> RunRecord:
+        """End the run's process group: SIGTERM, then SIGKILL after a grace period."""
+        current = self.refresh(record)
+        pid = current.extra.get("pid")
+        if current.done or not pid:
+            return current
+        _signal_group(int(pid), signal.SIGTERM)
+        deadline = time.monotonic() + CANCEL_GRACE
+        while time.monotonic() < deadline and _alive(current.extra):
+            time.sleep(0.05)
+        if _alive(current.extra):
+            _signal_group(int(pid), signal.SIGKILL)
+        self.store.update(record.id, "ABORTED", "cancelled")
+        return self.refresh(record)
+
+
+def _record(spec: LaunchSpec, paths: RunPaths, url: str) -> RunRecord:
+    now = time.time()
+    return RunRecord(
+        id=spec.run_id,
+        backend="local",
+        entity=spec.entity,
+        flyte_name=spec.flyte_name,
+        kind=spec.kind,
+        project=spec.settings.project,
+        domain=spec.settings.domain,
+        version=spec.version,
+        status="QUEUED",
+        created_at=now,
+        updated_at=now,
+        url=url,
+        notebook=spec.notebook,
+        bundle_digest=spec.bundle.digest if spec.bundle else None,
+        bundle_uri=spec.bundle.uri if spec.bundle else None,
+        inputs=dict(spec.inputs_display),
+        run_dir=str(paths.root),
+        log_path=str(paths.log),
+    )
+
+
+def _executable(name: str) -> str:
+    """A console script of this environment (flytekit's entrypoints), else from PATH."""
+    if os.sep in name:
+        return name
+    found = shutil.which(name, path=sysconfig.get_path("scripts")) or shutil.which(name)
+    if found is None:
+        msg = f"{name} is not installed in this environment. Install flytekit: pip install flytekit"
+        raise LaunchError(msg)
+    return found
+
+
+def _start_time(pid: int) -> str | None:
+    """The process's start time (from /proc), to tell it from a later process with its pid."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19]
+    except (OSError, IndexError):
+        return None
+
+
+def _alive(extra: Any) -> bool:
+    pid = extra.get("pid") if extra else None
+    if not pid:
+        return True  # not started yet: the launcher is still writing
+    started = extra.get("started")
+    if started is not None and _start_time(int(pid)) != started:
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return not _zombie(int(pid))
+
+
+def _zombie(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state == "Z"
+
+
+def _signal_group(pid: int, sig: int) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pid, sig)

@@ -1,0 +1,166 @@
+"""What a launch needs and what it records: plain data shared by every backend."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal, Protocol
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+    from pathlib import Path
+
+    from flyte_jupyter.bundle import Bundle
+    from flyte_jupyter.serialize.api import Serialized
+    from flyte_jupyter.settings import Settings
+
+Status = Literal["QUEUED", "RUNNING", "SUCCEEDED", "FAILED", "ABORTED"]
+TERMINAL: frozenset[str] = frozenset({"SUCCEEDED", "FAILED", "ABORTED"})
+EntityKind = Literal["task", "workflow", "launch plan"]
+
+
+@dataclass(frozen=True)
+class LaunchSpec:
+    """Everything a backend needs to start one run.
+
+    Parameters
+    ----------
+    run_id
+        The run's id (also its Flyte execution name).
+    entity
+        Python name of the task/workflow in the generated module (``square``).
+    flyte_name
+        Its Flyte name (``nb_quickstart.square``).
+    kind
+        ``task`` or ``workflow``.
+    module
+        Module to import it from (the generated module, or an installed one).
+    inputs_pb
+        The inputs as a serialized flyteidl ``LiteralMap``.
+    inputs_display
+        ``{name: repr}`` of the inputs, for run lists and pages.
+    serialized
+        The serialized specs (TaskSpec/WorkflowSpec/LaunchPlan files).
+    bundle
+        The published bundle (None for copy style ``none``).
+    settings
+        The resolved settings.
+    version
+        The version the entities were serialized under.
+    notebook
+        The notebook path, if known.
+    """
+
+    run_id: str
+    entity: str
+    flyte_name: str
+    kind: EntityKind
+    module: str
+    inputs_pb: bytes
+    inputs_display: Mapping[str, str]
+    serialized: Serialized
+    bundle: Bundle | None
+    settings: Settings
+    version: str
+    notebook: str | None = None
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """A run as the run store keeps it (one row, plus its status history)."""
+
+    id: str
+    backend: str
+    entity: str
+    flyte_name: str
+    kind: str
+    project: str
+    domain: str
+    version: str
+    status: Status
+    created_at: float
+    updated_at: float
+    url: str | None = None
+    notebook: str | None = None
+    bundle_digest: str | None = None
+    bundle_uri: str | None = None
+    inputs: Mapping[str, str] = field(default_factory=dict)
+    outputs: Mapping[str, str] | None = None
+    error: str | None = None
+    run_dir: str | None = None
+    log_path: str | None = None
+    remote_id: str | None = None
+    extra: Mapping[str, Any] = field(default_factory=dict)
+    events: tuple[tuple[float, str, str], ...] = ()
+
+    @property
+    def done(self) -> bool:
+        """True once the run reached a terminal status."""
+        return self.status in TERMINAL
+
+
+class Launcher(Protocol):
+    """A backend: starts runs and answers for them. Implementations: local, remote."""
+
+    name: str
+
+    def submit(self, spec: LaunchSpec) -> RunRecord:
+        """Start the run; return its record as soon as it is submitted (status QUEUED)."""
+        ...
+
+    def refresh(self, record: RunRecord) -> RunRecord:
+        """Return the run's current record (polling the backend if it is remote)."""
+        ...
+
+    def outputs_pb(self, record: RunRecord) -> bytes | None:
+        """The outputs as a serialized flyteidl ``LiteralMap`` once SUCCEEDED, else None."""
+        ...
+
+    def logs(self, record: RunRecord) -> str:
+        """The run's log text so far."""
+        ...
+
+    def cancel(self, record: RunRecord) -> RunRecord:
+        """Stop the run (its whole process group locally); record ABORTED."""
+        ...
+
+
+@dataclass(frozen=True)
+class RunPaths:
+    """Where a local run keeps its files (``<home>/runs/<id>/``)."""
+
+    root: Path
+
+    @property
+    def inputs(self) -> Path:
+        """The inputs ``LiteralMap`` (``{{.input}}``)."""
+        return self.root / "inputs.pb"
+
+    @property
+    def outputs(self) -> Path:
+        """The output prefix (``{{.outputPrefix}}``): ``outputs.pb`` or ``error.pb`` go here."""
+        return self.root / "outputs"
+
+    @property
+    def raw(self) -> Path:
+        """The raw output data prefix (``{{.rawOutputDataPrefix}}``)."""
+        return self.root / "raw"
+
+    @property
+    def checkpoint(self) -> Path:
+        """The checkpoint prefix (``{{.checkpointOutputPrefix}}``)."""
+        return self.root / "checkpoint"
+
+    @property
+    def work(self) -> Path:
+        """The run's working folder; the bundle is extracted here (``--dest-dir .``)."""
+        return self.root / "work"
+
+    @property
+    def log(self) -> Path:
+        """Everything the run's processes print."""
+        return self.root / "run.log"
+
+    @property
+    def command(self) -> Path:
+        """The command and environment the supervisor runs (JSON)."""
+        return self.root / "command.json"

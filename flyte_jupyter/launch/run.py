@@ -1,0 +1,206 @@
+"""A run as the notebook sees it: id, URL, live status, outputs as Python values, logs, cancel."""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import TYPE_CHECKING, Any
+
+from flyte_jupyter.bundle.model import escape
+from flyte_jupyter.errors import LaunchError
+
+if TYPE_CHECKING:
+    from flyte_jupyter.launch.model import Launcher, RunRecord
+
+POLL = 0.25
+_COLORS = {
+    "QUEUED": "#777",
+    "RUNNING": "#1f6feb",
+    "SUCCEEDED": "#1a7f37",
+    "FAILED": "#cf222e",
+    "ABORTED": "#9a6700",
+}
+
+
+class Run:
+    """Handle on one run. Attributes read the run store; ``wait`` blocks until it ends.
+
+    Parameters
+    ----------
+    record
+        The run's record when the handle was made.
+    launcher
+        The backend that started it.
+    entity
+        The kernel's task/workflow object, whose interface turns outputs into Python values
+        (None for runs loaded from the store after a restart: outputs are then previews).
+    """
+
+    def __init__(self, record: RunRecord, launcher: Launcher, entity: Any = None) -> None:
+        self._record = record
+        self._launcher = launcher
+        self._entity = entity
+
+    # -- state -----------------------------------------------------------------------------------
+
+    @property
+    def record(self) -> RunRecord:
+        """The current record (refreshed from the backend unless the run has ended)."""
+        if not self._record.done:
+            self._record = self._launcher.refresh(self._record)
+        return self._record
+
+    @property
+    def id(self) -> str:
+        """The run's id (its Flyte execution name)."""
+        return self._record.id
+
+    @property
+    def url(self) -> str | None:
+        """Where to watch the run: its JupyterLab page (local) or the Flyte console (remote)."""
+        return self._record.url
+
+    @property
+    def status(self) -> str:
+        """QUEUED, RUNNING, SUCCEEDED, FAILED or ABORTED."""
+        return self.record.status
+
+    @property
+    def entity(self) -> str:
+        """The Flyte name of the task or workflow."""
+        return self._record.flyte_name
+
+    @property
+    def version(self) -> str:
+        """The version its entities were registered under."""
+        return self._record.version
+
+    @property
+    def bundle(self) -> tuple[str | None, str | None]:
+        """``(digest, uri)`` of the bundle it runs."""
+        return self._record.bundle_digest, self._record.bundle_uri
+
+    @property
+    def error(self) -> str | None:
+        """The error message of a failed run."""
+        return self.record.error
+
+    # -- actions ---------------------------------------------------------------------------------
+
+    def wait(self, timeout: float | None = None) -> Run:
+        """Block until the run ends (or ``timeout`` seconds pass: LaunchError)."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while not self.record.done:
+            if deadline is not None and time.monotonic() > deadline:
+                msg = f"Run {self.id} is still {self._record.status} after {timeout} s."
+                raise LaunchError(msg)
+            time.sleep(POLL)
+        return self
+
+    @property
+    def outputs(self) -> Any:
+        """The outputs as Python values: one value for one output, a tuple for several.
+
+        Raises
+        ------
+        LaunchError
+            The run has not succeeded (the message has the run's error).
+        """
+        record = self.record
+        if record.status != "SUCCEEDED":
+            detail = f": {record.error}" if record.error else ""
+            msg = f"Run {self.id} is {record.status}{detail}. Outputs exist once it SUCCEEDED."
+            raise LaunchError(msg)
+        data = self._launcher.outputs_pb(record)
+        if self._entity is None or data is None:
+            return dict(record.outputs or {})
+        return _to_python(self._entity, data)
+
+    def logs(self) -> str:
+        """Everything the run printed so far."""
+        return self._launcher.logs(self.record)
+
+    def cancel(self) -> Run:
+        """Stop the run; it ends ABORTED."""
+        self._record = self._launcher.cancel(self._record)
+        return self
+
+    # -- display ---------------------------------------------------------------------------------
+
+    def __repr__(self) -> str:
+        return (
+            f"Run(id={self.id!r}, entity={self.entity!r}, status={self.status!r}, url={self.url!r})"
+        )
+
+    def _repr_html_(self) -> str:
+        return run_html(self.record)
+
+    def _ipython_display_(self) -> None:
+        from IPython.display import HTML, display
+
+        handle = display(HTML(run_html(self.record)), display_id=True)  # type: ignore[no-untyped-call]
+        if not self._record.done and handle is not None:
+            threading.Thread(target=self._follow, args=(handle,), daemon=True).start()
+
+    def _follow(self, handle: Any) -> None:
+        from IPython.display import HTML
+
+        shown = self._record
+        while True:
+            time.sleep(POLL)
+            current = self.record
+            if current.status != shown.status or current.done:
+                handle.update(HTML(run_html(current)))  # type: ignore[no-untyped-call]
+                shown = current
+            if current.done:
+                return
+
+
+def _to_python(entity: Any, data: bytes) -> Any:
+    from flyteidl.core import literals_pb2
+    from flytekit.core.context_manager import FlyteContextManager
+    from flytekit.core.type_engine import TypeEngine
+    from flytekit.models.literals import LiteralMap
+
+    message = literals_pb2.LiteralMap()
+    message.ParseFromString(data)
+    types = entity.python_interface.outputs
+    values = TypeEngine.literal_map_to_kwargs(
+        FlyteContextManager.current_context(), LiteralMap.from_flyte_idl(message), types
+    )
+    ordered = [values[name] for name in types]
+    if not ordered:
+        return None
+    return ordered[0] if len(ordered) == 1 else tuple(ordered)
+
+
+def run_html(record: RunRecord) -> str:
+    """A run's summary: status, link, inputs, and outputs or error once it ended."""
+    color = _COLORS.get(record.status, "#777")
+    link = (
+        f"<a href='{escape(record.url)}' target='_blank'>{escape(record.url)}</a>"
+        if record.url
+        else ""
+    )
+    title = (
+        f"<b>{escape(record.flyte_name)}</b> &nbsp;<span style='color:{color};font-weight:bold'>"
+        f"{escape(record.status)}</span> &nbsp;<code>{escape(record.id)}</code>"
+    )
+    where = (
+        f"{escape(record.project)}/{escape(record.domain)} &middot; version "
+        f"<code>{escape(record.version)}</code> &middot; {link}"
+    )
+    rows = [title, where]
+    if record.inputs:
+        rows.append(
+            "inputs: " + ", ".join(f"{escape(k)}={escape(v)}" for k, v in record.inputs.items())
+        )
+    if record.outputs:
+        rows.append(
+            "outputs: " + ", ".join(f"{escape(k)}={escape(v)}" for k, v in record.outputs.items())
+        )
+    if record.error:
+        rows.append(
+            f"<pre style='color:#cf222e;white-space:pre-wrap'>{escape(record.error[-4000:])}</pre>"
+        )
+    return "<div class='flyte-jupyter-run'>" + "<br>".join(rows) + "</div>"
