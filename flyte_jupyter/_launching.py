@@ -126,7 +126,7 @@ def run_magic(magics: FlyteMagics, line: str, cell: str | None) -> Any:
         body, call, target = split_cell(cell)
         if body.strip():
             run_definitions(magics, body)
-            magics.add_cell(magics.current_cell_id, body)
+            magics.add_cell(magics.current_cell_id, body, magics.ip.execution_count)
     args = parse_argstring(magics.flyte_run, options)
     if args.call:
         raise UsageError(f"Unexpected text before the call: {' '.join(args.call)}")

@@ -34,6 +34,8 @@ if TYPE_CHECKING:
     from flyte_jupyter.settings import Settings
 
 _SELF_RECORDING = ("%%flyte_run",)
+# Cell magics that run their body in the notebook namespace: the body's definitions count.
+_TRANSPARENT_CELL_MAGICS = frozenset({"time", "capture"})
 # argparse dest -> settings key
 _OPTION_KEYS = {
     "project": "project",
@@ -105,6 +107,8 @@ class FlyteMagics(Magics):
         super().__init__(shell)
         self.cells = CellLog()
         self.current_cell_id: str | None = None
+        # what a run starts from: the environment before any %env in the notebook
+        self.environ = dict(os.environ)
         self.start_dir = Path.cwd()
         self.config_object = FlyteJupyter(parent=shell)
         self.panel: dict[str, Any] = {}
@@ -132,11 +136,15 @@ class FlyteMagics(Magics):
         raw = info.raw_cell or ""
         if raw.lstrip().startswith(_SELF_RECORDING) or not raw.strip():
             return
-        self.add_cell(getattr(info, "cell_id", None), raw)
+        first, _, body = raw.lstrip().partition("\n")
+        if first.startswith("%%") and first[2:].split(" ", 1)[0] in _TRANSPARENT_CELL_MAGICS:
+            raw = body
+        self.add_cell(getattr(info, "cell_id", None), raw, result.execution_count)
 
-    def add_cell(self, cell_id: str | None, raw: str) -> None:
+    def add_cell(self, cell_id: str | None, raw: str, execution_count: int | None = None) -> None:
         """Record one executed cell (IPython syntax is transformed to Python first)."""
-        self.cells = self.cells.add(cell_id, self.ip.transform_cell(raw), raw)
+        source = self.ip.transform_cell(raw)
+        self.cells = self.cells.add(cell_id, source, raw, execution_count)
 
     def backfill(self) -> None:
         """Record cells executed before ``%load_ext`` from the kernel's input history."""
@@ -182,6 +190,7 @@ class FlyteMagics(Magics):
             notebook_defined=in_notebook,
             notebook=_kernel.notebook_path(self.ip.user_ns),
             loaded_modules=_kernel.loaded_modules(),
+            environ=self.environ,
         )
         with usage_errors():
             return prepare_bundle(job), targets

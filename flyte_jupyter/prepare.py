@@ -7,6 +7,7 @@ so they cannot disagree about what a bundle holds.
 from __future__ import annotations
 
 import dataclasses
+import os
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -46,6 +47,10 @@ class BundleJob:
         ``{name: file}`` of the kernel's ``sys.modules``.
     cache_dir
         Where archives, the stat cache and self-check results are kept.
+    environ
+        The environment a run starts from: the kernel's environment when the extension was
+        loaded, so a later ``%env`` (which the run does not see) cannot make the self-check
+        pass where the run would fail. None: this process's environment.
     """
 
     cells: tuple[CellRecord, ...]
@@ -58,6 +63,7 @@ class BundleJob:
     loaded_modules: Mapping[str, str] = field(default_factory=dict)
     include: tuple[str, ...] = ()
     limits: BundleLimits = field(default_factory=BundleLimits)
+    environ: Mapping[str, str] | None = None
 
 
 def prepare_bundle(
@@ -94,7 +100,13 @@ def prepare_bundle(
         limits=job.limits,
     )
     bundle = make_bundle(request, cache_dir=job.cache_dir, progress=progress)
-    self_check(bundle, module, cache_dir=job.cache_dir, loaded_modules=job.loaded_modules)
+    self_check(
+        bundle,
+        module,
+        cache_dir=job.cache_dir,
+        loaded_modules=job.loaded_modules,
+        environ=job.environ,
+    )
     return bundle
 
 
@@ -106,6 +118,7 @@ def job_for(
     notebook_defined: tuple[str, ...],
     notebook: str | None,
     loaded_modules: Mapping[str, str],
+    environ: Mapping[str, str] | None = None,
 ) -> BundleJob:
     """The bundle job that ``settings`` describe for these cells and targets."""
     if settings.root_dir is None:  # pragma: no cover - resolve_settings always fills it
@@ -122,6 +135,8 @@ def job_for(
         loaded_modules=loaded_modules,
         include=settings.include_secrets,
         limits=settings.limits,
+        # the run sees the kernel's start-up environment plus the settings' env
+        environ={**(os.environ if environ is None else environ), **settings.env_dict},
     )
 
 

@@ -20,12 +20,3 @@ def ip(tmp_path, monkeypatch):
     for name in set(shell.user_ns) - names:
         shell.user_ns.pop(name, None)
     shell.user_ns.pop("__session__", None)
-
-
-def run_cell(ip, source, cell_id=None):
-    import textwrap
-
-    result = ip.run_cell(textwrap.dedent(source), cell_id=cell_id)
-    if result.error_before_exec or result.error_in_exec:
-        raise result.error_before_exec or result.error_in_exec
-    return result.result

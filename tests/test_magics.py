@@ -2,8 +2,7 @@
 
 import pytest
 from IPython.core.error import UsageError
-
-from conftest import run_cell
+from shell_helpers import run_cell
 
 
 def run(ip, source, cell_id=None):
@@ -37,7 +36,7 @@ def test_a_re_executed_cell_replaces_its_earlier_version(ip):
         ("%flyte_bundle nothere", "'nothere' is not defined in this kernel"),
         ("%flyte_bundle notatask", "'notatask' is a function, not a Flyte task"),
         ("%flyte_bundle --root-dir /does/not/exist", "does not exist"),
-        ("%flyte_bundle --copy-style none", "Give an explicit version"),
+        ("%flyte_bundle --copy-style none", "ships no code, but square is defined in the notebook"),
         ("%flyte_serialize --folder x --copy-style none --version v1", "ships no code, but square"),
         ("%flyte_settings --image a=b=c", "image 'a=b=c' is not valid"),
         ("%flyte_settings --env NOEQUALS", "NOEQUALS"),

@@ -7,8 +7,7 @@ import tarfile
 import pytest
 from flyteidl.admin import task_pb2, workflow_pb2
 from google.protobuf.json_format import MessageToDict
-
-from conftest import run_cell
+from shell_helpers import run_cell
 
 CODE = """
 from flytekit import task, workflow

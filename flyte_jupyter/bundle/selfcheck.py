@@ -62,15 +62,20 @@ def self_check(
     *,
     cache_dir: Path,
     loaded_modules: Mapping[str, str],
+    environ: Mapping[str, str] | None = None,
 ) -> None:
-    """Raise :class:`SelfCheckError` unless ``module`` imports from ``bundle`` alone."""
-    marker = _marker(cache_dir, bundle.digest, module.entities)
+    """Raise :class:`SelfCheckError` unless ``module`` imports from ``bundle`` alone.
+
+    ``environ`` is the environment the run will start from (None: this process's).
+    """
+    env_key = sorted((environ or {}).items()) if environ is not None else None
+    marker = _marker(cache_dir, bundle.digest, module.entities, env_key)
     if marker.exists():
         return
     with tempfile.TemporaryDirectory(prefix="fj-check-") as tmp:
         with tarfile.open(bundle.path) as tar:
             tar.extractall(tmp, filter="data")
-        result = _run(Path(tmp), module.name, module.entities)
+        result = _run(Path(tmp), module.name, module.entities, environ)
     if not result.get("ok"):
         raise SelfCheckError(_message(result, module, bundle, loaded_modules))
     for name, (kind, _) in result["kinds"].items():
@@ -84,16 +89,19 @@ def self_check(
     marker.write_text(json.dumps(result["kinds"], sort_keys=True))
 
 
-def _marker(cache_dir: Path, digest: str, entities: Sequence[str]) -> Path:
-    key = hashlib.sha256(json.dumps([digest, sorted(entities)]).encode()).hexdigest()[:32]
+def _marker(cache_dir: Path, digest: str, entities: Sequence[str], env: object) -> Path:
+    key = hashlib.sha256(json.dumps([digest, sorted(entities), env]).encode()).hexdigest()[:32]
     return cache_dir / "checked" / key
 
 
-def _run(root: Path, module: str, targets: Sequence[str]) -> dict[str, Any]:
+def _run(
+    root: Path, module: str, targets: Sequence[str], environ: Mapping[str, str] | None
+) -> dict[str, Any]:
     cmd = [sys.executable, "-I", "-c", _SCRIPT, str(root), module, json.dumps(list(targets))]
+    env = None if environ is None else dict(environ)
     try:
         proc = subprocess.run(  # noqa: PLW1510 - the exit code is read from the JSON line
-            cmd, capture_output=True, text=True, timeout=TIMEOUT, cwd=root
+            cmd, capture_output=True, text=True, timeout=TIMEOUT, cwd=root, env=env
         )
     except subprocess.TimeoutExpired as exc:
         msg = (

@@ -20,6 +20,7 @@ reported; an unrelated cell never reaches the module.
 
 from __future__ import annotations
 
+import ast
 import builtins
 import re
 from collections import defaultdict
@@ -119,6 +120,14 @@ def build_module(
     )
 
 
+def _use_line(stmt: Statement, name: str) -> int:
+    """The cell line where ``stmt`` first uses ``name`` (its first line if not found)."""
+    for node in ast.walk(stmt.node):
+        if isinstance(node, ast.Name) and node.id == name:
+            return node.lineno
+    return stmt.node.lineno
+
+
 def _render(
     futures: list[str], kept: list[Statement]
 ) -> tuple[str, tuple[tuple[int, str, int], ...]]:
@@ -157,6 +166,11 @@ class _Closure:
         self.needed: set[int] = set()
         self.unresolved: dict[str, Statement] = {}
         self.before: dict[int, set[int]] = defaultdict(set)  # user -> what must precede it
+        self.dropped_magics = [
+            Dropped(cell=s.cell.label, line=s.node.lineno, code=display_code(s), reason=s.drop)
+            for s in stmts
+            if s.drop and "magic" in s.drop
+        ]
 
     def add_target(self, target: str) -> None:
         binders = self.binders.get(target)
@@ -213,20 +227,32 @@ class _Closure:
                 deps.discard(pick)
         return out
 
+    def _defined_in_magic(self, name: str) -> Dropped | None:
+        pattern = re.compile(rf"\b{re.escape(name)}\s*=(?!=)")
+        for stmt in self.dropped_magics:
+            if pattern.search(stmt.code):
+                return stmt
+        return None
+
     def raise_unresolved(self) -> None:
         if not self.unresolved:
             return
         lines = []
         for name, user in sorted(self.unresolved.items()):
-            where = f"{user.cell.label}, line {user.node.lineno}"
-            code = display_code(user).splitlines()
-            first = code[min(user.node.lineno - user.first_line, len(code) - 1)].strip()
-            hint = (
-                "it exists only inside IPython, not in a Flyte run"
-                if name in IPYTHON_ONLY or _IPYTHON_HISTORY.match(name)
-                else "no executed cell defines or imports it"
-            )
-            lines.append(f"  - {name!r} used by `{first}` ({where}): {hint}")
+            line = _use_line(user, name)
+            where = f"{user.cell.label}, line {line}"
+            code = user.cell.raw.splitlines() or [""]
+            shown = code[min(line, len(code)) - 1].strip()
+            if name in IPYTHON_ONLY or _IPYTHON_HISTORY.match(name):
+                hint = "it exists only inside IPython, not in a Flyte run"
+            elif magic := self._defined_in_magic(name):
+                hint = (
+                    f"it is set inside `{magic.code}` ({magic.cell}), an IPython magic that is "
+                    "not captured; assign it in a plain statement"
+                )
+            else:
+                hint = "no executed cell defines or imports it"
+            lines.append(f"  - {name!r} used by `{shown}` ({where}): {hint}")
         msg = (
             "The notebook code uses names that would be undefined in the run:\n"
             + "\n".join(lines)

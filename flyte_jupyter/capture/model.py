@@ -21,16 +21,22 @@ class CellRecord:
         The cell as typed, for error messages.
     order
         Position in execution order (monotonic within a kernel session).
+    execution_count
+        The ``[N]`` the notebook shows for this execution, for messages only (it never
+        reaches the module text).
     """
 
     cell_id: str | None
     source: str
     raw: str
     order: int
+    execution_count: int | None = None
 
     @property
     def label(self) -> str:
-        """How messages name this cell."""
+        """How messages name this cell: ``cell [5]`` as the notebook shows it."""
+        if self.execution_count:
+            return f"cell [{self.execution_count}]"
         return f"cell {self.cell_id}" if self.cell_id else f"cell #{self.order + 1}"
 
 

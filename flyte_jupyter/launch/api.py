@@ -145,6 +145,7 @@ def launch(
         settings=settings,
         version=effective_version(bundle.digest if bundle else None, settings),
         notebook=request.notebook,
+        environ=request.job.environ,
     )
     launcher = launcher_for(settings)
     return Run(launcher.submit(spec), launcher, request.entity)

@@ -141,7 +141,8 @@ class LocalLauncher:
         return [_executable(args[0]), *args[1:]]
 
     def _env(self, spec: LaunchSpec) -> dict[str, str]:
-        env = {k: v for k, v in os.environ.items() if k not in _KERNEL_ONLY}
+        base = os.environ if spec.environ is None else spec.environ
+        env = {k: v for k, v in base.items() if k not in _KERNEL_ONLY}
         env.update(spec.settings.env_dict)
         settings = spec.settings
         env.update(

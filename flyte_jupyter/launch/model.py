@@ -48,6 +48,9 @@ class LaunchSpec:
         The version the entities were serialized under.
     notebook
         The notebook path, if known.
+    environ
+        The environment the run starts from (the kernel's at ``%load_ext``), before the
+        settings' ``env``; None: this process's environment.
     """
 
     run_id: str
@@ -62,6 +65,7 @@ class LaunchSpec:
     settings: Settings
     version: str
     notebook: str | None = None
+    environ: Mapping[str, str] | None = None
 
 
 @dataclass(frozen=True)

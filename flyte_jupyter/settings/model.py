@@ -111,18 +111,26 @@ class Settings:
             )
         if self.backend not in BACKENDS:
             raise SettingsError(f"backend {self.backend!r} is not one of {', '.join(BACKENDS)}.")
-        if self.copy_style == "none" and self.version is None:
+        if self.module_name is not None and not _MODULE.fullmatch(self.module_name):
+            raise SettingsError(
+                f"module_name {self.module_name!r} ({self._source('module_name')}) is not a "
+                "Python module name; use letters, digits and '_' (dots between parts)."
+            )
+
+    def require_version(self) -> str:
+        """The explicit version; with copy style ``none`` one is required.
+
+        Checked where a version is needed (serializing, launching), not when settings are
+        resolved: previewing a bundle needs none.
+        """
+        if self.version is None:
             raise SettingsError(
                 f"copy style 'none' ({self._source('copy_style')}) ships no bundle, so there "
                 "is no digest to derive a version from. Give an explicit version "
                 "(--version v1, or version = ... in [tool.flyte_jupyter]) that names the "
                 "image holding the code."
             )
-        if self.module_name is not None and not _MODULE.fullmatch(self.module_name):
-            raise SettingsError(
-                f"module_name {self.module_name!r} ({self._source('module_name')}) is not a "
-                "Python module name; use letters, digits and '_' (dots between parts)."
-            )
+        return self.version
 
     def _check_numbers(self) -> None:
         warn, hard = self.limits.warn_bytes, self.limits.max_bytes

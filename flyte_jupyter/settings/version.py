@@ -71,5 +71,15 @@ def auto_version(digest: str | None, settings: Settings) -> str:
 
 
 def effective_version(digest: str | None, settings: Settings) -> str:
-    """Return ``settings.version`` when given, else :func:`auto_version`."""
-    return settings.version if settings.version is not None else auto_version(digest, settings)
+    """Return ``settings.version`` when given, else :func:`auto_version`.
+
+    Raises
+    ------
+    SettingsError
+        Copy style ``none`` (no digest) without an explicit version.
+    """
+    if settings.version is not None:
+        return settings.version
+    if settings.copy_style == "none" or digest is None:
+        return settings.require_version()
+    return auto_version(digest, settings)

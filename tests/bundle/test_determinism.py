@@ -5,7 +5,8 @@ import io
 import os
 import tarfile
 
-from conftest import age
+from tree_helpers import age
+
 from flyte_jupyter.bundle import BundleRequest, make_bundle
 from flyte_jupyter.bundle.tarball import BlockGzipWriter
 

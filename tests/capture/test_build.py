@@ -129,7 +129,10 @@ def test_class_bodies_decorators_and_annotations_are_followed():
 
 def test_undefined_names_are_reported_with_cell_and_line():
     log = log_of(("c1", "def t():\n    return missing_helper()\n"))
-    with pytest.raises(CaptureError, match=r"'missing_helper'.*cell c1, line 1"):
+    with pytest.raises(
+        CaptureError,
+        match=r"'missing_helper' used by `return missing_helper\(\)` \(cell c1, line 2\)",
+    ):
         build_module(log.records, ["t"], "nb_t")
 
 
@@ -225,3 +228,36 @@ def test_kernel_value_after_re_execution_wins():
     namespace: dict[str, object] = {}
     exec(compile(source_for(log, "t"), "nb_t.py", "exec"), namespace)  # noqa: S102
     assert namespace["t"]() == 1  # the kernel ran cell a last: K is 1 there
+
+
+def test_re_running_an_unchanged_cell_keeps_the_module_text():
+    cells = [("a", "def helper():\n    return 1\n"), ("b", "def t():\n    return helper()\n")]
+    before = source_for(log_of(*cells), "t")
+    assert source_for(log_of(*cells, cells[0]), "t") == before
+
+
+def test_re_running_an_unchanged_cell_still_wins_over_a_later_rebinding():
+    log = log_of(
+        ("a", "K = 1\n"), ("b", "def t():\n    return K\n"), ("c", "K = 2\n"), ("a", "K = 1\n")
+    )
+    namespace: dict[str, object] = {}
+    exec(compile(source_for(log, "t"), "nb_t.py", "exec"), namespace)  # noqa: S102
+    assert namespace["t"]() == 1
+
+
+def test_cells_are_labelled_with_the_execution_count_the_notebook_shows():
+    log = CellLog().add(None, "def t():\n    return nope\n", execution_count=12)
+    with pytest.raises(CaptureError, match=r"cell \[12\], line 2"):
+        build_module(log.records, ["t"], "nb_t")
+
+
+def test_a_name_set_inside_a_line_magic_is_explained():
+    from IPython.core.inputtransformer2 import TransformerManager
+
+    raw = "%time LIMIT = 3\n"
+    log = CellLog().add("m", TransformerManager().transform_cell(raw), raw)
+    log = log.add("t", "def t():\n    return LIMIT\n")
+    with pytest.raises(
+        CaptureError, match=r"set inside `%time LIMIT = 3`.*assign it in a plain statement"
+    ):
+        build_module(log.records, ["t"], "nb_t")

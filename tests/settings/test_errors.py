@@ -40,7 +40,6 @@ def raises(*fragments: str):
         ({"version": "v 1"}, ["'v 1'", "not a valid version", "option --version"]),
         ({"version": "a/b"}, ["'a/b'", "no spaces, '/'"]),
         ({"copy_style": "some"}, ["option --copy-style", "auto, all, none", "'some'"]),
-        ({"copy_style": "none"}, ["copy style 'none'", "explicit version", "--version"]),
         ({"backend": "k8s"}, ["local, remote"]),
         ({"root_dir": "missing"}, ["root_dir", "missing", "does not exist", "option --root-dir"]),
         ({"bundle_max_bytes": "lots"}, ["bundle_max_bytes", "size in bytes", "'lots'"]),
@@ -55,6 +54,16 @@ def raises(*fragments: str):
 def test_bad_options(resolve, options, fragments):
     with raises(*fragments):
         resolve(options=options)
+
+
+def test_copy_style_none_needs_an_explicit_version_where_one_is_used(resolve):
+    from flyte_jupyter.settings import effective_version
+
+    settings = resolve(options={"copy_style": "none"})  # previewing needs no version
+    with raises("copy style 'none'", "explicit version", "--version"):
+        effective_version(None, settings)
+    with raises("copy style 'none'", "explicit version"):
+        settings.serialization_settings(None)
 
 
 def test_copy_style_none_with_explicit_version_is_fine(resolve):
@@ -142,7 +151,6 @@ def test_replace_rejects_and_leaves_settings_unchanged(resolve):
 
 
 def test_direct_construction_validates():
-    with raises("copy style 'none'"):
-        Settings(copy_style="none")
+    Settings(copy_style="none")  # a version is required where one is used, not here
     with raises("'UPPER'"):
         Settings(project="UPPER")

@@ -1,0 +1,472 @@
+"""The remote backend: register and execute on a Flyte cluster with flytekit's ``FlyteRemote``.
+
+A launch registers the serialized specs exactly as ``pyflyte register`` does (tasks first, then
+workflows and launch plans, each through ``FlyteRemote.raw_register`` under the settings'
+version; an entity that already exists with that version is kept), then creates the execution
+with the inputs as the literal map that was checked against the entity's interface. The run's
+URL is the execution's page in the Flyte console; status, outputs and cancel go through the
+same ``FlyteRemote`` client.
+
+The cluster must be able to read the bundle: either the configured store is a bucket the
+cluster reads (``s3://...``), or the store is ``flyte`` and the bundle goes through Flyte's
+data proxy (:meth:`RemoteLauncher.upload_bundle`, as ``pyflyte register`` uploads its
+package).
+
+The connection comes from the flytekit config (``Config.auto`` of the settings' config file:
+TLS, auth, console endpoint, storage) with the settings' ``endpoint`` on top. gRPC errors become
+:class:`~flyte_jupyter.errors.LaunchError` with the server's message.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from flyte_jupyter.errors import FlyteJupyterError, LaunchError, StoreError
+from flyte_jupyter.launch.literals import preview_map
+from flyte_jupyter.launch.model import RunRecord, Status
+from flyte_jupyter.launch.runstore import RunStore
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    from flyte_jupyter.bundle import Bundle
+    from flyte_jupyter.launch.model import LaunchSpec
+    from flyte_jupyter.settings import Settings
+
+__all__ = ["FLYTE_STORE", "RemoteLauncher", "flyte_config", "publish_to_flyte"]
+
+FLYTE_STORE = "flyte"
+"""The ``store`` value that sends bundles through Flyte's data proxy instead of a bucket."""
+RPC_TIMEOUT = 60.0
+"""Deadline of each call to Flyte admin, in seconds."""
+CANCEL_CAUSE = "cancelled from flyte_jupyter"
+
+# flyteidl core.WorkflowExecution.Phase -> run status
+_PHASES: dict[int, Status] = {
+    0: "QUEUED",  # UNDEFINED
+    1: "QUEUED",
+    2: "RUNNING",
+    3: "RUNNING",  # SUCCEEDING
+    4: "SUCCEEDED",
+    5: "RUNNING",  # FAILING
+    6: "FAILED",
+    7: "ABORTED",
+    8: "FAILED",  # TIMED_OUT
+    9: "RUNNING",  # ABORTING
+}
+_PHASE_NAMES = (
+    "UNDEFINED",
+    "QUEUED",
+    "RUNNING",
+    "SUCCEEDING",
+    "SUCCEEDED",
+    "FAILING",
+    "FAILED",
+    "ABORTED",
+    "TIMED_OUT",
+    "ABORTING",
+)
+_HOW_TO_CONFIGURE = (
+    "set endpoint (FLYTE_JUPYTER_ENDPOINT=dns:///flyte.example.com, endpoint = ... in "
+    "[tool.flyte_jupyter], or %config FlyteJupyter.endpoint) or a flytekit config file with "
+    "admin.endpoint (`flytectl config init --host flyte.example.com`, or `flytectl demo start` "
+    "for a local sandbox; found at $FLYTECTL_CONFIG, ./flytekit.config, ~/.flyte/config or "
+    "~/.flyte/config.yaml, or set config_file)"
+)
+_NOT_READABLE = ("file", "local", "memory")
+
+
+def flyte_config(settings: Settings) -> Any:
+    """flytekit ``Config`` for the settings: the config file's, with ``endpoint`` on top.
+
+    An endpoint written ``http://host:port`` is plaintext gRPC (``insecure``), ``https://...``
+    TLS; ``dns:///host:port`` or ``host:port`` keep the config file's ``admin.insecure``.
+
+    Raises
+    ------
+    LaunchError
+        No endpoint is configured, or the config file cannot be read.
+    """
+    if not settings.endpoint:
+        where = (
+            f"{settings.config_file} has no admin.endpoint"
+            if settings.config_file
+            else "no endpoint is set and no flytekit config file was found"
+        )
+        msg = f"The remote backend needs a Flyte endpoint ({where}): {_HOW_TO_CONFIGURE}."
+        raise LaunchError(msg)
+    from flytekit.configuration import Config
+
+    try:
+        config = Config.auto(str(settings.config_file) if settings.config_file else None)
+    except Exception as exc:  # noqa: BLE001 - flytekit raises many kinds for one bad file
+        msg = (
+            f"Cannot read the flytekit config file {settings.config_file}: {exc}. Fix it, or "
+            "point config_file (FLYTECTL_CONFIG) at a working one."
+        )
+        raise LaunchError(msg) from exc
+    endpoint, insecure = split_endpoint(settings.endpoint)
+    platform = dataclasses.replace(config.platform, endpoint=endpoint)
+    if insecure is not None:
+        platform = dataclasses.replace(platform, insecure=insecure)
+    return config.with_params(platform=platform)
+
+
+def split_endpoint(endpoint: str) -> tuple[str, bool | None]:
+    """``(gRPC target, insecure)`` of an endpoint; ``insecure`` is None when not implied."""
+    text = endpoint.strip().rstrip("/")
+    for scheme, insecure in (("http://", True), ("https://", False)):
+        if text.lower().startswith(scheme):
+            return text[len(scheme) :], insecure
+    return text, None
+
+
+def publish_to_flyte(bundle: Bundle, settings: Settings) -> Bundle:
+    """Upload the bundle through Flyte's data proxy; return it with its remote URI.
+
+    This is what publishing does when ``store`` is ``flyte``.
+    """
+    uri = RemoteLauncher.from_settings(settings).upload_bundle(bundle)
+    return dataclasses.replace(bundle, uri=uri, reused=False)
+
+
+class RemoteLauncher:
+    """Start and follow runs on a Flyte cluster, recording them in the shared run store.
+
+    Parameters
+    ----------
+    home
+        flyte_jupyter's state folder (the run store is ``home/runs.sqlite``).
+    config
+        flytekit ``Config`` (see :func:`flyte_config`).
+    project, domain
+        Defaults for the ``FlyteRemote``.
+    """
+
+    name = "remote"
+    poll_interval = 1.0
+    """Ask admin for a run's status at most this often (seconds); in between, the store answers."""
+
+    def __init__(self, home: Path, *, config: Any, project: str, domain: str) -> None:
+        self.home = home
+        self.store = RunStore(home / "runs.sqlite")
+        self.config = config
+        self.endpoint: str = config.platform.endpoint
+        self.project = project
+        self.domain = domain
+        self._remote: Any = None
+        self._lock = threading.Lock()
+        self._polled: dict[str, float] = {}
+        self._outputs: dict[str, bytes] = {}
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> RemoteLauncher:
+        """The remote launcher for these settings (no network call yet)."""
+        return cls(
+            settings.home,
+            config=flyte_config(settings),
+            project=settings.project,
+            domain=settings.domain,
+        )
+
+    @property
+    def remote(self) -> Any:
+        """The ``FlyteRemote`` (made on first use; its gRPC channel connects lazily)."""
+        with self._lock:
+            if self._remote is None:
+                from flytekit.remote import FlyteRemote
+
+                self._remote = FlyteRemote(
+                    config=self.config,
+                    default_project=self.project,
+                    default_domain=self.domain,
+                    interactive_mode_enabled=False,  # the code ships as a bundle, not pickled
+                )
+            return self._remote
+
+    @contextlib.contextmanager
+    def _admin(self, action: str, error: type[FlyteJupyterError] = LaunchError) -> Iterator[None]:
+        """Bound each call by :data:`RPC_TIMEOUT`; turn failures into ``error`` with a message."""
+        from flytekit.clients.grpc_utils.deadline_interceptor import scoped_grpc_deadline
+
+        try:
+            with scoped_grpc_deadline(RPC_TIMEOUT):
+                yield
+        except FlyteJupyterError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - flytekit wraps gRPC and HTTP errors in many types
+            raise error(explain(exc, action, self.endpoint)) from exc
+
+    # -- bundle ----------------------------------------------------------------------------------
+
+    def upload_bundle(self, bundle: Bundle) -> str:
+        """Upload the archive through Flyte's data proxy; return its URI for the cluster.
+
+        ``FlyteRemote.upload_file``: ``CreateUploadLocation`` (with the archive's MD5) gives a
+        signed URL, and the archive is PUT there.
+
+        Raises
+        ------
+        StoreError
+            Admin refused the upload location, or the PUT failed.
+        """
+        with self._admin("upload the bundle through Flyte's data proxy", StoreError):
+            _, native_url = self.remote.upload_file(
+                bundle.path, project=self.project, domain=self.domain
+            )
+        return str(native_url)
+
+    # -- launcher --------------------------------------------------------------------------------
+
+    def submit(self, spec: LaunchSpec) -> RunRecord:
+        """Register the serialized entities, create the execution, record the run (QUEUED)."""
+        if spec.bundle is not None:
+            _check_readable(str(spec.bundle.uri))
+        settings = spec.settings
+        target = self._register(spec)
+        execution_id = self._create_execution(spec, target)
+        now = time.time()
+        record = RunRecord(
+            id=spec.run_id,
+            backend=self.name,
+            entity=spec.entity,
+            flyte_name=spec.flyte_name,
+            kind=spec.kind,
+            project=settings.project,
+            domain=settings.domain,
+            version=spec.version,
+            status="QUEUED",
+            created_at=now,
+            updated_at=now,
+            url=str(self.remote.generate_console_url(execution_id)),
+            notebook=spec.notebook,
+            bundle_digest=spec.bundle.digest if spec.bundle else None,
+            bundle_uri=spec.bundle.uri if spec.bundle else None,
+            inputs=dict(spec.inputs_display),
+            remote_id=f"{execution_id.project}/{execution_id.domain}/{execution_id.name}",
+            extra={"endpoint": self.endpoint},
+        )
+        self.store.add(record, f"execution created on {self.endpoint}")
+        return record
+
+    def _register(self, spec: LaunchSpec) -> Any:
+        """Register every serialized file; return the identifier to execute.
+
+        Like ``pyflyte register``: tasks first, then workflows and launch plans in
+        serialization order (dependencies first), with no default launch plan made on the
+        side (the serialized one is registered).
+        """
+        from flytekit.models import launch_plan as launch_plan_models
+        from flytekit.models import task as task_models
+        from flytekit.models.admin import workflow as workflow_models
+
+        models = {
+            "task": task_models.TaskSpec,
+            "workflow": workflow_models.WorkflowSpec,
+            "launch plan": launch_plan_models.LaunchPlan,
+        }
+        settings = spec.settings.serialization_settings(spec.bundle, version=spec.version)
+        files = sorted(spec.serialized.files, key=lambda f: f.kind != "task")  # stable
+        wanted = "task" if spec.kind == "task" else "launch plan"
+        target = None
+        for item in files:
+            entity = models[item.kind].from_flyte_idl(item.read())
+            with self._admin(f"register {item.kind} {item.name} version {spec.version}"):
+                ident = self.remote.raw_register(
+                    entity, settings, version=spec.version, create_default_launchplan=False
+                )
+            if item.kind == wanted and item.name == spec.flyte_name:
+                target = ident
+        if target is None:
+            msg = f"No {wanted} {spec.flyte_name!r} among the serialized entities to register."
+            raise LaunchError(msg)
+        return target
+
+    def _create_execution(self, spec: LaunchSpec, target: Any) -> Any:
+        """``CreateExecution`` of ``target`` named after the run, with the literal inputs."""
+        from flyteidl.core import literals_pb2
+        from flytekit.exceptions.user import FlyteEntityAlreadyExistsException
+        from flytekit.models.core.identifier import WorkflowExecutionIdentifier
+        from flytekit.models.execution import ExecutionMetadata, ExecutionSpec, NotificationList
+        from flytekit.models.literals import LiteralMap
+
+        inputs = LiteralMap.from_flyte_idl(literals_pb2.LiteralMap.FromString(spec.inputs_pb))
+        execution_spec = ExecutionSpec(
+            target,
+            # as FlyteRemote.execute: admin replaces the principal from the caller's token
+            ExecutionMetadata(ExecutionMetadata.ExecutionMode.MANUAL, "placeholder", 0),
+            notifications=NotificationList([]),
+        )
+        project, domain = spec.settings.project, spec.settings.domain
+        with self._admin(f"execute {spec.flyte_name} version {spec.version}"):
+            try:
+                return self.remote.client.create_execution(
+                    project, domain, spec.run_id, execution_spec, inputs
+                )
+            except FlyteEntityAlreadyExistsException:
+                # a retried call whose first attempt went through: as FlyteRemote.execute does
+                return WorkflowExecutionIdentifier(project, domain, spec.run_id)
+
+    def refresh(self, record: RunRecord) -> RunRecord:
+        """The run's current record, asking admin at most every :attr:`poll_interval` s."""
+        current = self.store.get(record.id) or record
+        if current.done:
+            return current
+        now = time.monotonic()
+        if now - self._polled.get(record.id, -float("inf")) < self.poll_interval:
+            return current
+        self._polled[record.id] = now
+        execution_id = self._execution_id(current)
+        with self._admin(f"get the status of run {record.id}"):
+            execution = self.remote.client.get_execution(execution_id)
+        closure = execution.closure
+        phase = int(closure.phase)
+        status = _PHASES.get(phase, "RUNNING")
+        changes: dict[str, Any] = {}
+        if status == "SUCCEEDED":
+            data = self.outputs_pb(dataclasses.replace(current, status=status))
+            changes["outputs"] = preview_map(data) if data is not None else {}
+        elif status == "FAILED":
+            changes["error"] = _error_text(closure)
+        elif status == "ABORTED":
+            abort = getattr(closure, "abort_metadata", None)
+            cause = getattr(abort, "cause", "") or ""
+            changes["error"] = f"aborted: {cause}" if cause else None
+        name = _PHASE_NAMES[phase] if 0 <= phase < len(_PHASE_NAMES) else str(phase)
+        if status != current.status or changes:
+            self.store.update(record.id, status, f"admin phase {name}", **changes)
+        return self.store.get(record.id) or current
+
+    def outputs_pb(self, record: RunRecord) -> bytes | None:
+        """The execution's outputs (``GetExecutionData``) as a serialized ``LiteralMap``."""
+        if record.status != "SUCCEEDED":
+            return None
+        cached = self._outputs.get(record.id)
+        if cached is not None:
+            return cached
+        execution_id = self._execution_id(record)
+        with self._admin(f"get the outputs of run {record.id}"):
+            data = self.remote.client.get_execution_data(execution_id)
+            literal_map = data.full_outputs
+            if not literal_map.literals and data.outputs.bytes > 0:
+                literal_map = self._download_literal_map(data.outputs.url)
+        out: bytes = literal_map.to_flyte_idl().SerializeToString()
+        self._outputs[record.id] = out
+        return out
+
+    def _download_literal_map(self, url: str) -> Any:
+        """Outputs too large to come inline: admin gives a (signed) URL to the blob."""
+        from flyteidl.core import literals_pb2
+        from flytekit.models.literals import LiteralMap
+
+        with tempfile.TemporaryDirectory(prefix="fj-outputs-") as tmp:
+            path = Path(tmp) / "outputs.pb"
+            self.remote.file_access.get_data(url, str(path))
+            return LiteralMap.from_flyte_idl(literals_pb2.LiteralMap.FromString(path.read_bytes()))
+
+    def logs(self, record: RunRecord) -> str:
+        """Where the run's logs are (the Flyte console), with its status and error."""
+        lines = [
+            f"Run {record.id} on {record.extra.get('endpoint', self.endpoint)}: {record.status}",
+            f"Logs and details are in the Flyte console: {record.url}",
+        ]
+        if record.error:
+            lines += ["", record.error]
+        return "\n".join(lines) + "\n"
+
+    def cancel(self, record: RunRecord) -> RunRecord:
+        """``TerminateExecution``; the run is recorded ABORTED."""
+        self._polled.pop(record.id, None)
+        current = self.refresh(record)
+        if current.done:
+            return current
+        execution_id = self._execution_id(current)
+        try:
+            with self._admin(f"cancel run {record.id}"):
+                self.remote.client.terminate_execution(execution_id, CANCEL_CAUSE)
+        except LaunchError:
+            self._polled.pop(record.id, None)
+            current = self.refresh(record)
+            if current.done:  # it ended meanwhile: nothing left to cancel
+                return current
+            raise
+        self.store.update(record.id, "ABORTED", "cancelled", error=f"aborted: {CANCEL_CAUSE}")
+        return self.store.get(record.id) or current
+
+    def _execution_id(self, record: RunRecord) -> Any:
+        from flytekit.models.core.identifier import WorkflowExecutionIdentifier
+
+        endpoint = record.extra.get("endpoint")
+        if endpoint is not None and endpoint != self.endpoint:
+            msg = (
+                f"Run {record.id} runs on Flyte admin {endpoint}, but the remote backend is "
+                f"configured for {self.endpoint}. Set endpoint back to {endpoint} to follow it."
+            )
+            raise LaunchError(msg)
+        project, domain, name = (record.remote_id or "").split("/", 2)
+        return WorkflowExecutionIdentifier(project, domain, name)
+
+
+def _check_readable(uri: str) -> None:
+    scheme = uri.split("://", 1)[0] if "://" in uri else "file"
+    if scheme in _NOT_READABLE:
+        msg = (
+            f"The bundle is at {uri}, which a Flyte cluster cannot read. For the remote "
+            "backend, set store to a bucket the cluster reads (store = 's3://bucket/prefix', "
+            "FLYTE_JUPYTER_STORE) or to 'flyte' to upload through Flyte's data proxy."
+        )
+        raise LaunchError(msg)
+
+
+def _error_text(closure: Any) -> str:
+    error = getattr(closure, "error", None)
+    if error is None:
+        return "The execution failed (admin gave no error message); see the Flyte console."
+    code = getattr(error, "code", "") or ""
+    message = getattr(error, "message", "") or ""
+    return f"{code}: {message}" if code else message
+
+
+def _rpc_error(exc: BaseException) -> Any:
+    """The ``grpc.RpcError`` behind a flytekit exception, if any."""
+    import grpc
+
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, grpc.RpcError) and hasattr(current, "code"):
+            return current
+        current = current.__cause__ or current.__context__
+    return None
+
+
+def explain(exc: BaseException, action: str, endpoint: str) -> str:
+    """A message for a failed call: admin's own words, and what to do."""
+    rpc = _rpc_error(exc)
+    if rpc is None:
+        detail = str(exc) or type(exc).__name__
+        return f"Could not {action} on Flyte admin {endpoint}: {detail}"
+    code = rpc.code()
+    details = rpc.details() or code.name
+    name = code.name
+    if name == "UNAVAILABLE":
+        return (
+            f"Cannot reach Flyte admin at {endpoint} to {action}: {details}. Check the endpoint, "
+            "that the cluster is up, and admin.insecure (true for a plaintext endpoint such as a "
+            "local sandbox)."
+        )
+    if name == "DEADLINE_EXCEEDED":
+        return f"Flyte admin at {endpoint} did not answer within {RPC_TIMEOUT:.0f} s to {action}."
+    if name in ("UNAUTHENTICATED", "PERMISSION_DENIED"):
+        return (
+            f"Flyte admin at {endpoint} refused to {action}: {details} ({name}). Check the "
+            "credentials in the flytekit config (admin.authType, admin.clientId)."
+        )
+    return f"Flyte admin at {endpoint} refused to {action}: {details} ({name})."
