@@ -15,9 +15,20 @@ if TYPE_CHECKING:
 
 __all__ = [
     "__version__",
+    "current_domain",
     "load_ipython_extension",
     "unload_ipython_extension",
 ]
+
+
+def current_domain() -> str:
+    """The Flyte domain the calling code runs in: the run's inside a run, else the notebook's.
+
+    In an image without flyte_jupyter, read ``flytekit.current_context().execution_id.domain``.
+    """
+    from flyte_jupyter.settings import current_domain as resolve
+
+    return resolve()
 
 
 def load_ipython_extension(ipython: InteractiveShell) -> None:
@@ -35,4 +46,12 @@ def unload_ipython_extension(ipython: InteractiveShell) -> None:
 
 
 def _jupyter_server_extension_points() -> list[dict[str, Any]]:
-    return []
+    """The server extension (runs API and run pages); imported only by the server."""
+    from flyte_jupyter.server.app import FlyteJupyterApp
+
+    return [{"module": "flyte_jupyter", "app": FlyteJupyterApp}]
+
+
+def _jupyter_labextension_paths() -> list[dict[str, str]]:
+    """The prebuilt JupyterLab extension shipped in this package (the "Flyte runs" sidebar)."""
+    return [{"src": "labextension", "dest": "flyte-jupyter"}]
