@@ -32,6 +32,10 @@ class CellLog:
         execution_count: int | None = None,
     ) -> CellLog:
         """Return a new log with this execution recorded."""
+        if execution_count is not None and any(
+            r.execution_count == execution_count for r in self.records
+        ):
+            execution_count = None  # not counting (store_history=False): label by order
         same = self._same_cell(cell_id, source)
         if same is not None and not self._rebound_after(same):
             kept = tuple(

@@ -261,3 +261,10 @@ def test_a_name_set_inside_a_line_magic_is_explained():
         CaptureError, match=r"set inside `%time LIMIT = 3`.*assign it in a plain statement"
     ):
         build_module(log.records, ["t"], "nb_t")
+
+
+def test_a_count_that_does_not_advance_is_not_used_as_a_label():
+    log = CellLog().add(None, "x = 1\n", execution_count=1)
+    log = log.add(None, "def t():\n    return nope\n", execution_count=1)
+    with pytest.raises(CaptureError, match=r"cell #2, line 2"):
+        build_module(log.records, ["t"], "nb_t")

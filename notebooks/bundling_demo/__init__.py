@@ -1,0 +1,1 @@
+"""Helpers for the bundling.ipynb walkthrough: local code that ships with the notebook."""
