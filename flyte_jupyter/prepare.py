@@ -152,7 +152,15 @@ def store_for(settings: Settings) -> BundleStore:
 def publish_bundle(
     bundle: Bundle, settings: Settings, *, progress: Callable[[int, int], None] | None = None
 ) -> Bundle:
-    """Put the archive in the store (unless it is there already); return it with its URI."""
+    """Put the archive in the store (unless it is there already); return it with its URI.
+
+    With store ``flyte`` the archive goes through the data proxy of the configured Flyte
+    cluster (``FlyteRemote.upload_file``), as ``pyflyte register`` uploads its package.
+    """
+    if settings.store == "flyte":
+        from flyte_jupyter.launch.remote import publish_to_flyte
+
+        return publish_to_flyte(bundle, settings)
     published = store_for(settings).publish(bundle.path, bundle.digest, progress=progress)
     return dataclasses.replace(bundle, uri=published.uri, reused=published.reused)
 

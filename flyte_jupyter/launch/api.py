@@ -122,6 +122,8 @@ def launch(
         raise InputError(msg)
     inputs_pb, shown = check_inputs(request.entity_name, request.entity, request.inputs)
     settings = request.settings
+    # a backend that cannot work (no Flyte endpoint, missing package) fails before any bundling
+    launcher = None if dry_run else launcher_for(settings)
     bundle = prepare_bundle(request.job, progress=progress)
     if bundle is not None:
         bundle = publish_bundle(bundle, settings, progress=progress)
@@ -130,7 +132,7 @@ def launch(
         msg = f"Cannot tell which installed module defines {request.entity_name!r}."
         raise LaunchError(msg)
     serialized = serialize_for(bundle, [(request.entity_name, module)], settings)
-    if dry_run:
+    if launcher is None:
         return DryRun(bundle=bundle, serialized=serialized, inputs=shown)
     spec = LaunchSpec(
         run_id=new_run_id(),
@@ -147,5 +149,4 @@ def launch(
         notebook=request.notebook,
         environ=request.job.environ,
     )
-    launcher = launcher_for(settings)
     return Run(launcher.submit(spec), launcher, request.entity)

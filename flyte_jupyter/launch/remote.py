@@ -80,10 +80,14 @@ _HOW_TO_CONFIGURE = (
     "~/.flyte/config.yaml, or set config_file)"
 )
 _NOT_READABLE = ("file", "local", "memory")
+_REGISTER_HINT = (
+    "A version names one definition of each entity: if the code changed, launch under a new "
+    "version (--version), or leave version on auto."
+)
 
 
 def flyte_config(settings: Settings) -> Any:
-    """flytekit ``Config`` for the settings: the config file's, with ``endpoint`` on top.
+    """The flytekit ``Config`` for the settings: the config file's, with ``endpoint`` on top.
 
     An endpoint written ``http://host:port`` is plaintext gRPC (``insecure``), ``https://...``
     TLS; ``dns:///host:port`` or ``host:port`` keep the config file's ``admin.insecure``.
@@ -105,7 +109,7 @@ def flyte_config(settings: Settings) -> Any:
 
     try:
         config = Config.auto(str(settings.config_file) if settings.config_file else None)
-    except Exception as exc:  # noqa: BLE001 - flytekit raises many kinds for one bad file
+    except Exception as exc:
         msg = (
             f"Cannot read the flytekit config file {settings.config_file}: {exc}. Fix it, or "
             "point config_file (FLYTECTL_CONFIG) at a working one."
@@ -191,8 +195,17 @@ class RemoteLauncher:
             return self._remote
 
     @contextlib.contextmanager
-    def _admin(self, action: str, error: type[FlyteJupyterError] = LaunchError) -> Iterator[None]:
-        """Bound each call by :data:`RPC_TIMEOUT`; turn failures into ``error`` with a message."""
+    def _admin(
+        self,
+        action: str,
+        error: type[FlyteJupyterError] = LaunchError,
+        *,
+        hint: str = "",
+    ) -> Iterator[None]:
+        """Bound each call by :data:`RPC_TIMEOUT`; turn failures into ``error`` with a message.
+
+        ``hint`` is added to an INVALID_ARGUMENT answer.
+        """
         from flytekit.clients.grpc_utils.deadline_interceptor import scoped_grpc_deadline
 
         try:
@@ -200,8 +213,11 @@ class RemoteLauncher:
                 yield
         except FlyteJupyterError:
             raise
-        except Exception as exc:  # noqa: BLE001 - flytekit wraps gRPC and HTTP errors in many types
-            raise error(explain(exc, action, self.endpoint)) from exc
+        except Exception as exc:
+            message = explain(exc, action, self.endpoint)
+            if hint and message.endswith("(INVALID_ARGUMENT)."):
+                message = f"{message} {hint}"
+            raise error(message) from exc
 
     # -- bundle ----------------------------------------------------------------------------------
 
@@ -277,7 +293,8 @@ class RemoteLauncher:
         target = None
         for item in files:
             entity = models[item.kind].from_flyte_idl(item.read())
-            with self._admin(f"register {item.kind} {item.name} version {spec.version}"):
+            action = f"register {item.kind} {item.name} version {spec.version}"
+            with self._admin(action, hint=_REGISTER_HINT):
                 ident = self.remote.raw_register(
                     entity, settings, version=spec.version, create_default_launchplan=False
                 )
@@ -434,14 +451,12 @@ def _error_text(closure: Any) -> str:
 
 
 def _rpc_error(exc: BaseException) -> Any:
-    """The ``grpc.RpcError`` behind a flytekit exception, if any."""
-    import grpc
-
+    """The ``grpc.RpcError`` (a call's error: ``code()``, ``details()``) behind an exception."""
     seen: set[int] = set()
     current: BaseException | None = exc
     while current is not None and id(current) not in seen:
         seen.add(id(current))
-        if isinstance(current, grpc.RpcError) and hasattr(current, "code"):
+        if callable(getattr(current, "code", None)) and callable(getattr(current, "details", None)):
             return current
         current = current.__cause__ or current.__context__
     return None
