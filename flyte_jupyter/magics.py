@@ -287,6 +287,21 @@ class FlyteMagics(Magics):
         return _launching.run_magic(self, line, cell)
 
 
+    @line_magic
+    def flyte_panel(self, line: str) -> Any:
+        """Open the panel: target, images, code, serialization preview, run, runs.
+
+        The panel edits the same settings the magics use (its layer sits between
+        ``%config`` and per-call options): what you set there is what the next
+        ``%%flyte_run`` uses.
+        """
+        if line.strip():
+            raise UsageError("%flyte_panel takes no arguments.")
+        from flyte_jupyter.widgets import FlytePanel
+
+        return FlytePanel(self)
+
+
 @contextlib.contextmanager
 def usage_errors() -> Iterator[None]:
     """Translate core errors into UsageError, which IPython shows without a traceback."""
