@@ -93,7 +93,7 @@ def main() -> None:
         started = time.perf_counter()
         run = shell.run_line_magic("flyte_run", "--wait inc(x=1)")
         end_to_end.append(time.perf_counter() - started)
-        assert run.outputs == 2  # noqa: PLR2004 - inc(1)
+        assert run.outputs == 2
 
     bare = _bare_entrypoint(Path(first.record.run_dir), args.repeat)
     floor = _import_floor(args.repeat)
@@ -109,8 +109,10 @@ def main() -> None:
         median = _median(samples)
         verdict = "" if target is None else ("PASS" if median <= target else "FAIL")
         shown = "" if target is None else f"{target:.3f}"
-        print(f"{name:44} {median:9.3f} {min(samples):7.3f} {median / base:7.2f} {shown:>8} {verdict}")
-    print(f"\noverhead of flyte_jupyter over the bare entrypoint: {_median(end_to_end) - base:+.3f} s")
+        ratio = median / base
+        print(f"{name:44} {median:9.3f} {min(samples):7.3f} {ratio:7.2f} {shown:>8} {verdict}")
+    overhead = _median(end_to_end) - base
+    print(f"\noverhead of flyte_jupyter over the bare entrypoint: {overhead:+.3f} s")
 
 
 if __name__ == "__main__":
