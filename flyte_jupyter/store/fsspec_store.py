@@ -7,6 +7,7 @@ import logging
 import os
 import time
 import uuid
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -65,6 +66,15 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
+def _hash_in_background(archive: Path) -> Future[str]:
+    """Start hashing ``archive`` in a thread (hashlib releases the GIL while it works)."""
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="flyte-jupyter-sha256")
+    try:
+        return pool.submit(sha256_file, archive)
+    finally:
+        pool.shutdown(wait=False)
+
+
 def _check_digest(digest: str) -> None:
     if not digest or len(digest) > _MAX_DIGEST_LEN or not set(digest) <= _DIGEST_CHARS:
         raise ValueError(f"Not a bundle digest: {digest!r} (expected letters, digits, _ or -)")
@@ -80,7 +90,7 @@ def _with_defaults(url: str, options: Mapping[str, Any]) -> dict[str, Any]:
     out = dict(options)
     if url.split("://", 1)[0] in ("s3", "s3a"):
         config = dict(out.get("config_kwargs") or {})
-        config.setdefault("retries", {"max_attempts": 1})
+        config.setdefault("retries", {"total_max_attempts": 1})
         out["config_kwargs"] = config
     return out
 
@@ -197,6 +207,12 @@ class BundleStore:
         -------
         Published
             Where the archive is, and whether this call sent it.
+
+        Raises
+        ------
+        StoreError
+            The archive is missing, or the store cannot be reached or written (after retrying
+            transient errors). Nothing is left under the final key and the index is unchanged.
         """
         uri = self.uri_for(digest)
         name = archive_name(digest)
@@ -206,9 +222,16 @@ class BundleStore:
             logger.debug("Reusing %s (index entry verified %.0f s ago)", uri, now - row.verified_at)
             return Published(row.uri, reused=True, sha256=row.sha256, size=row.size)
         size = self._archive_size(archive)
+        # On an index miss the sha256 is needed either way (to upload, or to record the object
+        # found), so hash while the store is being asked; a stale row usually means "present".
+        hashing = _hash_in_background(archive) if row is None else None
+
+        def local_sha256() -> str:
+            return hashing.result() if hashing is not None else sha256_file(archive)
+
         if self._step("publish to", f"check {uri}", lambda: self._transport.probe(name)):
-            return self._record_reuse(row, archive, digest, uri, size)
-        sha256 = sha256_file(archive)
+            return self._record_reuse(row, local_sha256, digest, uri, size)
+        sha256 = local_sha256()
         tracker = _FinalProgress(progress, size)
         logger.info("Uploading %s (%d bytes) to %s", archive, size, uri)
         self._step(
@@ -230,14 +253,19 @@ class BundleStore:
             ) from exc
 
     def _record_reuse(
-        self, row: IndexRow | None, archive: Path, digest: str, uri: str, size: int
+        self,
+        row: IndexRow | None,
+        local_sha256: Callable[[], str],
+        digest: str,
+        uri: str,
+        size: int,
     ) -> Published:
         now = time.time()
         if row is not None:
             self._index.touch(self._index_key, digest, now)
             logger.debug("Reusing %s (re-verified at the store)", uri)
             return Published(uri, reused=True, sha256=row.sha256, size=row.size)
-        sha256 = sha256_file(archive)
+        sha256 = local_sha256()
         self._index.put(IndexRow(self._index_key, digest, uri, sha256, size, now, now))
         logger.info("Reusing %s (already in the store)", uri)
         return Published(uri, reused=True, sha256=sha256, size=size)
@@ -256,6 +284,13 @@ class BundleStore:
         -------
         Path
             ``dest``.
+
+        Raises
+        ------
+        IntegrityError
+            The bytes do not match the recorded sha256 (``dest`` is not written).
+        StoreError
+            The archive or its sidecar is not in the store, or the store cannot be read.
         """
         uri = self.uri_for(digest)
         name = archive_name(digest)

@@ -109,12 +109,13 @@ class Transport:
     def probe(self, name: str) -> bool:
         """Tell whether archive ``name`` and a readable sidecar are both in the store.
 
-        On S3 this is one ListObjectsV2 request (prefix ``<name>``) that sees both keys.
+        On S3 this is one ListObjectsV2 request (prefix ``<name>``) that sees both keys; the
+        sidecar is judged by its size there (its content is checked by ``fetch``).
         """
         if _is_s3(self.fs):
             listing = self.fs.find(self.root, prefix=name, maxdepth=1, detail=True, refresh=True)
             side = listing.get(self.path(name + SIDECAR_SUFFIX))
-            return self.path(name) in listing and side is not None and _sidecar_size_ok(side)
+            return self.path(name) in listing and side is not None and _sidecar_size_ok(side, name)
         try:
             self.fs.info(self.path(name))
         except FileNotFoundError as exc:
@@ -158,8 +159,10 @@ class Transport:
         self.fs.get_file(self.path(name), str(dest))
 
 
-def _sidecar_size_ok(info: dict[str, Any]) -> bool:
-    return int(info.get("size") or 0) >= _SHA256_HEX_LEN
+def _sidecar_size_ok(info: dict[str, Any], name: str) -> bool:
+    """Judge a sidecar by its listed size: ours, or a bare hash with or without newline."""
+    size = int(info.get("size") or 0)
+    return size in (_SHA256_HEX_LEN, _SHA256_HEX_LEN + 1, len(format_sidecar("0" * 64, name)))
 
 
 def _chunks(path: Path) -> Iterable[bytes]:
