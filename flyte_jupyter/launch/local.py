@@ -29,6 +29,7 @@ from flyte_jupyter.launch.runstore import RunStore
 from flyte_jupyter.launch.urls import run_url
 
 if TYPE_CHECKING:
+    from flyte_jupyter.bundle import Bundle
     from flyte_jupyter.launch.model import LaunchSpec
     from flyte_jupyter.settings import Settings
 
@@ -73,8 +74,11 @@ class LocalLauncher:
             "env": self._env(spec),
             "cwd": str(paths.work),
             "max_parallel": self.max_parallel,
+            "image": _image(spec),
         }
         paths.command.write_text(json.dumps(command, indent=1), encoding="utf-8")
+        if spec.bundle is not None:  # what the run page shows of the bundle
+            paths.bundle.write_text(json.dumps(bundle_summary(spec.bundle), indent=1), "utf-8")
         record = _record(spec, paths, run_url(self.server_url, spec.run_id))
         self.store.add(record)
         try:
@@ -207,6 +211,32 @@ class LocalLauncher:
             _signal_group(int(pid), signal.SIGKILL)
         self.store.update(record.id, "ABORTED", "cancelled")
         return self.refresh(record)
+
+
+def _image(spec: LaunchSpec) -> str | None:
+    if spec.kind != "task":
+        return None
+    return str(spec.serialized.task_spec(spec.entity).template.container.image)
+
+
+def bundle_summary(bundle: Bundle) -> dict[str, Any]:
+    """The bundle as the run page shows it: digest, files, module source, what was left out."""
+    return {
+        "digest": bundle.digest,
+        "uri": bundle.uri,
+        "module": bundle.module,
+        "source": bundle.source,
+        "files": [
+            {"path": e.path, "size": e.size, "mode": f"{e.mode:o}", "sha256": e.sha256}
+            for e in bundle.entries
+        ],
+        "dropped": [
+            {"cell": d.cell, "line": d.line, "code": d.code, "reason": d.reason}
+            for d in bundle.dropped
+        ],
+        "excluded": [{"path": e.path, "reason": e.reason} for e in bundle.excluded],
+        "warnings": list(bundle.warnings),
+    }
 
 
 def _record(spec: LaunchSpec, paths: RunPaths, url: str) -> RunRecord:

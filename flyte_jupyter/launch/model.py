@@ -165,6 +165,11 @@ class RunPaths:
         return self.root / "run.log"
 
     @property
+    def bundle(self) -> Path:
+        """The bundle's summary for the run page (digest, files, source, dropped, excluded)."""
+        return self.root / "bundle.json"
+
+    @property
     def command(self) -> Path:
         """The command and environment the supervisor runs (JSON)."""
         return self.root / "command.json"

@@ -1,0 +1,283 @@
+"""What the handlers do, as plain blocking functions over the run store and run folders.
+
+Handlers call these through :func:`blocking` so SQLite and the disk are touched in a worker
+thread. Nothing here knows about HTTP: not-found is ``None``, refusals are the exceptions
+below, and the handlers translate them into status codes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import importlib.util
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from flyte_jupyter.launch.model import TERMINAL
+from flyte_jupyter.launch.runstore import RunStore
+from flyte_jupyter.settings.secrets import redact, redact_url
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
+
+    from flyte_jupyter.launch.model import RunRecord
+
+T = TypeVar("T")
+
+# Run ids are what flyte_jupyter.launch.new_run_id makes: 'f' + 19 of [a-z0-9].
+RUN_ID = re.compile(r"f[a-z0-9]{19}")
+# Never echo a malformed id: it is untrusted text, and tornado %-formats error messages.
+BAD_ID = "No such run: a run id is 'f' followed by 19 lowercase letters or digits."
+STATUSES: tuple[str, ...] = ("QUEUED", "RUNNING", "SUCCEEDED", "FAILED", "ABORTED")
+DEFAULT_LIMIT = 50
+MAX_LIMIT = 500
+MAX_TAIL_LINES = 10_000
+LOG_CHUNK = 1024 * 1024  # the most log bytes one response carries
+RUNS_PAGE = "flyte-jupyter/runs"
+_CONTINUATION_MASK, _CONTINUATION = 0xC0, 0x80
+_UTF8_LEADS = ((0xF0, 4), (0xE0, 3), (0xC0, 2))  # lead byte at least -> bytes in the character
+
+
+class Unsupported(Exception):  # noqa: N818 - reads as "raise Unsupported(...)"
+    """The request is valid but this installation cannot do it (HTTP 501)."""
+
+
+class Conflict(Exception):  # noqa: N818
+    """The run's state forbids the request, e.g. cancelling a finished run (HTTP 409)."""
+
+
+async def blocking(func: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """Run ``func`` in the default executor so the tornado loop keeps serving."""
+    loop = asyncio.get_running_loop()
+    return await loop.run_in_executor(None, functools.partial(func, *args, **kwargs))
+
+
+def valid_run_id(text: str) -> bool:
+    """Return whether ``text`` has the exact shape of a run id."""
+    return RUN_ID.fullmatch(text) is not None
+
+
+@dataclass(frozen=True)
+class LogChunk:
+    """A slice of a run's log.
+
+    ``start`` and ``offset`` are byte positions: the text is bytes ``[start, offset)``, and a
+    follower asks next for ``?offset=<offset>``. ``offset`` never splits a UTF-8 character.
+    """
+
+    text: str
+    start: int
+    offset: int
+    size: int
+    available: bool
+
+    @property
+    def more(self) -> bool:
+        """True when bytes after ``offset`` were already written."""
+        return self.offset < self.size
+
+    def to_json(self) -> dict[str, Any]:
+        """The API's representation."""
+        return {
+            "text": self.text,
+            "start": self.start,
+            "offset": self.offset,
+            "size": self.size,
+            "more": self.more,
+            "available": self.available,
+        }
+
+
+class RunService:
+    """The run store of one home folder, as the server sees it.
+
+    Parameters
+    ----------
+    home
+        flyte_jupyter's home folder (``runs.sqlite`` and ``runs/<id>/`` live there).
+    root_dir
+        The server's root folder: where settings are resolved from when a remote run whose
+        notebook folder is gone is cancelled.
+    """
+
+    def __init__(self, home: Path, root_dir: Path) -> None:
+        self.home = home
+        self.root_dir = root_dir
+        self.store = RunStore(home / "runs.sqlite")
+
+    def list_runs(
+        self,
+        *,
+        status: str | None = None,
+        notebook: str | None = None,
+        entity: str | None = None,
+        limit: int = DEFAULT_LIMIT,
+        offset: int = 0,
+    ) -> list[RunRecord]:
+        """Runs, newest first (an absent store has none; it is not created here)."""
+        if not self.store.path.exists():
+            return []
+        records = self.store.list(
+            status=status, notebook=notebook, entity=entity, limit=limit, offset=offset
+        )
+        return [self._current(r) if not r.done else r for r in records]
+
+    def get_run(self, run_id: str) -> RunRecord | None:
+        """The run with its status history, or None."""
+        if not valid_run_id(run_id) or not self.store.path.exists():
+            return None
+        record = self.store.get(run_id)
+        if record is None or record.done:
+            return record
+        return self._current(record)
+
+    def _current(self, record: RunRecord) -> RunRecord:
+        """A local run whose processes vanished is marked FAILED (as its kernel would)."""
+        if record.backend != "local":
+            return record
+        current: RunRecord = self._local().refresh(record)
+        return current
+
+    def _local(self) -> Any:
+        from flyte_jupyter.launch.local import LocalLauncher
+
+        return LocalLauncher(self.home, max_parallel=None, server_url=None)
+
+    def read_log(
+        self, record: RunRecord, *, tail: int | None = None, offset: int | None = None
+    ) -> LogChunk:
+        """The last ``tail`` lines of the log, or its bytes from ``offset`` (default 0)."""
+        return read_log(record.log_path, tail=tail, offset=offset)
+
+    def cancel(self, record: RunRecord) -> RunRecord:
+        """Stop a run that has not ended.
+
+        Raises
+        ------
+        Conflict
+            The run already ended.
+        Unsupported
+            Its backend cannot be driven from this installation.
+        flyte_jupyter.errors.FlyteJupyterError
+            The backend refused or failed.
+        """
+        if record.status in TERMINAL:
+            msg = f"Run {record.id} already ended ({record.status}); there is nothing to cancel."
+            raise Conflict(msg)
+        if record.backend == "local":
+            cancelled: RunRecord = self._local().cancel(record)
+            return cancelled
+        return self._cancel_remote(record)
+
+    def _cancel_remote(self, record: RunRecord) -> RunRecord:
+        from flyte_jupyter.launch.api import LAUNCHERS, launcher_for
+        from flyte_jupyter.settings import resolve_settings
+
+        where = f" Cancel it in the Flyte console: {redact_url(record.url)}" if record.url else ""
+        target = LAUNCHERS.get(record.backend)
+        if target is None:
+            msg = f"Run {record.id} ran on backend {record.backend!r}, unknown here.{where}"
+            raise Unsupported(msg)
+        module = target[0].partition(":")[0]
+        if importlib.util.find_spec(module) is None:
+            msg = (
+                f"Cancelling {record.backend} runs from JupyterLab needs {module}, which this "
+                f"installation of flyte_jupyter does not have.{where}"
+            )
+            raise Unsupported(msg)
+        # the notebook's folder holds the pyproject/flytekit config the run was launched with
+        notebook_dir = Path(record.notebook).parent if record.notebook else None
+        start_dir = notebook_dir if notebook_dir and notebook_dir.is_dir() else self.root_dir
+        settings = resolve_settings(
+            start_dir=start_dir,
+            environ=os.environ,
+            options={"backend": record.backend, "home": str(self.home)},
+        )
+        return launcher_for(settings).cancel(record)
+
+
+def read_log(
+    log_path: str | None,
+    *,
+    tail: int | None = None,
+    offset: int | None = None,
+    limit: int = LOG_CHUNK,
+) -> LogChunk:
+    """Read a slice of a log file (see :meth:`RunService.read_log`); at most ``limit`` bytes."""
+    if not log_path:
+        return LogChunk("", 0, 0, 0, available=False)
+    try:
+        with open(log_path, "rb") as handle:
+            size = os.fstat(handle.fileno()).st_size
+            if tail is not None:
+                start = max(0, size - limit)
+                handle.seek(start)
+                lines = handle.read(size - start).splitlines(keepends=True)
+                if start > 0 and lines:
+                    lines = lines[1:]  # the window cut the first line
+                data = b"".join(lines[-tail:]) if tail else b""
+                start = size - len(data)
+            else:
+                start = min(offset or 0, size)
+                handle.seek(start)
+                data = _complete_utf8(handle.read(min(limit, size - start)))
+    except OSError:
+        return LogChunk("", 0, 0, 0, available=False)
+    text = data.decode("utf-8", errors="replace")
+    return LogChunk(text, start, start + len(data), size, available=True)
+
+
+def _complete_utf8(data: bytes) -> bytes:
+    """``data`` without a UTF-8 character cut at its end (the next read starts with it)."""
+    for back in range(1, min(4, len(data)) + 1):
+        byte = data[-back]
+        if byte & _CONTINUATION_MASK == _CONTINUATION:  # look further back for the lead byte
+            continue
+        needed = next((n for lead, n in _UTF8_LEADS if byte >= lead), 1)
+        return data[:-back] if back < needed else data
+    return data
+
+
+def record_json(record: RunRecord, base_url: str) -> dict[str, Any]:
+    """A run as the API shows it: no local paths or process ids; secrets redacted."""
+    return {
+        "id": record.id,
+        "backend": record.backend,
+        "entity": record.entity,
+        "flyte_name": record.flyte_name,
+        "kind": record.kind,
+        "project": record.project,
+        "domain": record.domain,
+        "version": record.version,
+        "status": record.status,
+        "done": record.done,
+        "created_at": record.created_at,
+        "updated_at": record.updated_at,
+        "url": redact_url(record.url) if record.url else None,
+        "page_url": page_url(base_url, record.id),
+        "notebook": record.notebook,
+        "bundle_digest": record.bundle_digest,
+        "bundle_uri": redact_url(record.bundle_uri) if record.bundle_uri else None,
+        "inputs": redact_map(record.inputs),
+        "outputs": None if record.outputs is None else redact_map(record.outputs),
+        "error": record.error,
+        "remote_id": record.remote_id,
+        "has_log": bool(record.log_path),
+        "events": [
+            {"at": at, "status": status, "message": message}
+            for at, status, message in record.events
+        ],
+    }
+
+
+def redact_map(values: Mapping[str, Any]) -> dict[str, str]:
+    """``{name: text}`` with the values of secret-looking names hidden."""
+    return {str(key): redact(str(key), value) for key, value in values.items()}
+
+
+def page_url(base_url: str, run_id: str) -> str:
+    """The server-relative URL of a run's page."""
+    return f"/{base_url.strip('/')}/{RUNS_PAGE}/{run_id}".replace("//", "/")

@@ -1,0 +1,75 @@
+/**
+ * Constants and the shapes of the server's JSON (see flyte_jupyter/server/service.py).
+ */
+
+export const PLUGIN_ID = 'flyte-jupyter:plugin';
+export const SIDEBAR_ID = 'flyte-jupyter-runs';
+export const API_PATH = 'flyte-jupyter/api';
+
+export namespace CommandIDs {
+  export const showRuns = 'flyte-jupyter:show-runs';
+  export const refreshRuns = 'flyte-jupyter:refresh-runs';
+  export const openRun = 'flyte-jupyter:open-run';
+  export const cancelRun = 'flyte-jupyter:cancel-run';
+}
+
+export type RunStatus =
+  | 'QUEUED'
+  | 'RUNNING'
+  | 'SUCCEEDED'
+  | 'FAILED'
+  | 'ABORTED';
+
+export interface IRunEvent {
+  at: number;
+  status: RunStatus;
+  message: string;
+}
+
+export interface IRun {
+  id: string;
+  backend: string;
+  entity: string;
+  flyte_name: string;
+  kind: string;
+  project: string;
+  domain: string;
+  version: string;
+  status: RunStatus;
+  done: boolean;
+  created_at: number;
+  updated_at: number;
+  url: string | null;
+  page_url: string;
+  notebook: string | null;
+  bundle_digest: string | null;
+  bundle_uri: string | null;
+  inputs: Record<string, string>;
+  outputs: Record<string, string> | null;
+  error: string | null;
+  remote_id: string | null;
+  has_log: boolean;
+  events: IRunEvent[];
+}
+
+export interface IRunList {
+  runs: IRun[];
+  limit: number;
+  offset: number;
+  next_offset: number | null;
+}
+
+export interface IRefreshOptions {
+  /** Seconds between refreshes while any run is active. */
+  activeRefreshSeconds: number;
+  /** Seconds between refreshes when every run has ended. */
+  idleRefreshSeconds: number;
+  /** How many of the newest runs to list. */
+  pageSize: number;
+}
+
+export const DEFAULT_REFRESH: IRefreshOptions = {
+  activeRefreshSeconds: 2,
+  idleRefreshSeconds: 15,
+  pageSize: 50
+};
