@@ -9,8 +9,6 @@ from typing import TYPE_CHECKING, Any
 from IPython.core.error import UsageError
 from IPython.core.magic_arguments import parse_argstring
 
-from flyte_jupyter import _kernel
-
 if TYPE_CHECKING:
     from flyte_jupyter.magics import FlyteMagics
 
@@ -110,9 +108,9 @@ def evaluate_call(magics: FlyteMagics, call: ast.Call) -> tuple[str, Any, dict[s
 
 def run_magic(magics: FlyteMagics, line: str, cell: str | None) -> Any:
     """Body of ``%flyte_run`` / ``%%flyte_run``."""
-    from flyte_jupyter.launch import LaunchRequest, Run, launch
+    from flyte_jupyter.launch import Run, launch
     from flyte_jupyter.magics import usage_errors
-    from flyte_jupyter.prepare import job_for
+    from flyte_jupyter.widgets.progress import progress_bar
 
     target = None
     if cell is None:
@@ -131,29 +129,11 @@ def run_magic(magics: FlyteMagics, line: str, cell: str | None) -> Any:
     if args.call:
         raise UsageError(f"Unexpected text before the call: {' '.join(args.call)}")
     settings = magics.settings(args)
-    name, entity, inputs = evaluate_call(magics, call)
-    targets, in_notebook = _kernel.entities(magics.ip.user_ns, magics.cells.records, [name])
-    notebook = _kernel.notebook_path(magics.ip.user_ns)
-    job = job_for(
-        settings,
-        cells=magics.cells.records,
-        targets=targets,
-        notebook_defined=in_notebook,
-        notebook=notebook,
-        loaded_modules=_kernel.loaded_modules(),
-    )
-    modules = dict(_kernel.entity_modules(magics.ip.user_ns, targets, None))
-    request = LaunchRequest(
-        entity_name=name,
-        entity=entity,
-        inputs=inputs,
-        job=job,
-        settings=settings,
-        module=modules.get(name),
-        notebook=notebook,
-    )
+    name, _, inputs = evaluate_call(magics, call)
+    request = magics.launch_request(settings, name, inputs)
+    with usage_errors(), progress_bar("Launching") as progress:
+        run = launch(request, dry_run=args.dry_run, progress=progress)
     with usage_errors():
-        run = launch(request, dry_run=args.dry_run)
         if args.wait and isinstance(run, Run):
             try:
                 run.wait()

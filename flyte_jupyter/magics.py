@@ -26,11 +26,13 @@ from flyte_jupyter.settings import BACKENDS
 
 if TYPE_CHECKING:
     import argparse
-    from collections.abc import Callable, Iterator
+    from collections.abc import Callable, Iterator, Mapping
 
     from IPython.core.interactiveshell import ExecutionResult, InteractiveShell
 
     from flyte_jupyter.bundle import Bundle
+    from flyte_jupyter.launch import LaunchRequest
+    from flyte_jupyter.prepare import BundleJob
     from flyte_jupyter.settings import Settings
 
 _SELF_RECORDING = ("%%flyte_run",)
@@ -154,9 +156,20 @@ class FlyteMagics(Magics):
 
     # -- shared steps ---------------------------------------------------------------------------
 
-    def settings(self, args: argparse.Namespace | None = None) -> Settings:
-        """Resolve settings from every source, with this call's options on top."""
-        from flyte_jupyter.settings import activate, resolve_settings
+    def settings(
+        self,
+        args: argparse.Namespace | None = None,
+        *,
+        panel: Mapping[str, Any] | None = None,
+        activate: bool = True,
+    ) -> Settings:
+        """Resolve settings from every source, with this call's options on top.
+
+        ``panel`` replaces the panel layer for this resolution (the panel tries edits this
+        way); ``activate=False`` leaves the active settings (``current_domain()``) alone.
+        """
+        from flyte_jupyter.settings import activate as make_active
+        from flyte_jupyter.settings import resolve_settings
 
         options = {}
         for dest, key in _OPTION_KEYS.items():
@@ -172,15 +185,16 @@ class FlyteMagics(Magics):
                     **trait_values(self.config_object),
                     **dict(self.ip.config.get("FlyteJupyter", {})),
                 },
-                panel=self.panel,
+                panel=self.panel if panel is None else panel,
                 options=options,
             )
-        activate(settings)
+        if activate:
+            make_active(settings)
         return settings
 
-    def bundle(self, settings: Settings, names: list[str]) -> tuple[Bundle | None, tuple[str, ...]]:
-        """Prepare the checked bundle of ``names`` (default: all entities of the notebook)."""
-        from flyte_jupyter.prepare import job_for, prepare_bundle
+    def job(self, settings: Settings, names: list[str]) -> tuple[BundleJob, tuple[str, ...]]:
+        """The bundle job of ``names`` (default: all entities of the notebook)."""
+        from flyte_jupyter.prepare import job_for
 
         targets, in_notebook = _kernel.entities(self.ip.user_ns, self.cells.records, names)
         job = job_for(
@@ -192,8 +206,34 @@ class FlyteMagics(Magics):
             loaded_modules=_kernel.loaded_modules(),
             environ=self.environ,
         )
-        with usage_errors():
-            return prepare_bundle(job), targets
+        return job, targets
+
+    def bundle(self, settings: Settings, names: list[str]) -> tuple[Bundle | None, tuple[str, ...]]:
+        """Prepare the checked bundle of ``names`` (default: all entities of the notebook)."""
+        from flyte_jupyter.prepare import prepare_bundle
+        from flyte_jupyter.widgets.progress import progress_bar
+
+        job, targets = self.job(settings, names)
+        with usage_errors(), progress_bar("Bundling") as progress:
+            return prepare_bundle(job, progress=progress), targets
+
+    def launch_request(
+        self, settings: Settings, name: str, inputs: Mapping[str, Any]
+    ) -> LaunchRequest:
+        """The launch of ``name(**inputs)``: what ``%%flyte_run`` and the panel's Run submit."""
+        from flyte_jupyter.launch import LaunchRequest
+
+        job, targets = self.job(settings, [name])
+        modules = dict(_kernel.entity_modules(self.ip.user_ns, targets, None))
+        return LaunchRequest(
+            entity_name=name,
+            entity=self.ip.user_ns[name],
+            inputs=inputs,
+            job=job,
+            settings=settings,
+            module=modules.get(name),
+            notebook=_kernel.notebook_path(self.ip.user_ns),
+        )
 
     # -- magics --------------------------------------------------------------------------------
 
@@ -218,9 +258,10 @@ class FlyteMagics(Magics):
             raise UsageError(msg)
         if args.upload:
             from flyte_jupyter.prepare import publish_bundle
+            from flyte_jupyter.widgets.progress import progress_bar
 
-            with usage_errors():
-                bundle = publish_bundle(bundle, settings)
+            with usage_errors(), progress_bar("Uploading") as progress:
+                bundle = publish_bundle(bundle, settings, progress=progress)
         return bundle
 
     @magic_arguments()
@@ -285,7 +326,6 @@ class FlyteMagics(Magics):
         from flyte_jupyter import _launching
 
         return _launching.run_magic(self, line, cell)
-
 
     @line_magic
     def flyte_panel(self, line: str) -> Any:

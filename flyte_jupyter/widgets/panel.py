@@ -1,0 +1,218 @@
+"""``FlytePanel``: the sections composed into one widget, kept in step with the kernel.
+
+The panel edits the magics' ``panel`` settings layer (see :mod:`flyte_jupyter.widgets.state`).
+It reads the other sources again when it is displayed, when Refresh is pressed, and after any
+cell whose run changed ``%config FlyteJupyter``, a ``FLYTE*`` variable or the panel layer
+(``post_run_cell``: a cheap fingerprint, no flytekit work). After each cell it also picks up
+newly defined tasks and workflows and new runs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import TYPE_CHECKING, Any
+
+import ipywidgets as w
+
+from flyte_jupyter.bundle.model import escape
+from flyte_jupyter.widgets.code import CodeSection
+from flyte_jupyter.widgets.common import error_html, muted
+from flyte_jupyter.widgets.images import ImagesSection
+from flyte_jupyter.widgets.preview import PreviewSection
+from flyte_jupyter.widgets.run import RunSection
+from flyte_jupyter.widgets.runs import RunsSection
+from flyte_jupyter.widgets.serialization import SerializationSection
+from flyte_jupyter.widgets.state import PanelState
+from flyte_jupyter.widgets.target import TargetSection
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
+
+    from flyte_jupyter.launch import Run
+    from flyte_jupyter.magics import FlyteMagics
+
+TITLES = ("Target", "Images", "Code", "Serialization", "Bundle", "Run", "Runs")
+SERIALIZATION, BUNDLE, RUNS = TITLES.index("Serialization"), TITLES.index("Bundle"), 6
+# Scoped to the panel: compact HTML rows (widgets use the 28 px control height) and visible links
+CSS = (
+    "<style>"
+    ".flyte-jupyter-panel .widget-tab-contents .widget-html-content{line-height:1.45}"
+    ".flyte-jupyter-panel a{color:var(--jp-content-link-color,#1f6feb);text-decoration:underline}"
+    ".flyte-jupyter-panel td,.flyte-jupyter-panel th{padding:1px 12px 1px 0;vertical-align:top}"
+    ".flyte-jupyter-panel td code{word-break:break-all}"
+    ".flyte-jupyter-panel td:first-child code{word-break:normal;white-space:nowrap}"
+    ".flyte-jupyter-panel .widget-html{min-width:0}"
+    "</style>"
+)
+
+
+class FlytePanel(w.VBox):
+    """Target, images, code, serialization, bundle preview, run and runs of one kernel.
+
+    Parameters
+    ----------
+    magics
+        The kernel's ``FlyteMagics`` (``%flyte_panel`` passes itself).
+
+    Attributes
+    ----------
+    target, images, code, serialization, preview, runner, runs
+        The sections, each with its stock ipywidgets (for code and tests).
+    tabs
+        The ``Tab`` holding them, in the order of :data:`TITLES`.
+    """
+
+    def __init__(self, magics: FlyteMagics, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.add_class("flyte-jupyter-panel")
+        self.magics = magics
+        self.state = PanelState(magics)
+        self.target = TargetSection(self.state)
+        self.images = ImagesSection(self.state)
+        self.code = CodeSection(self.state)
+        self.serialization = SerializationSection(self.state)
+        self.preview = PreviewSection(self.state)
+        self.runs = RunsSection(self.state)
+        self.runner = RunSection(self.state, self.runs)
+        sections = (
+            self.target,
+            self.images,
+            self.code,
+            self.serialization,
+            self.preview,
+            self.runner,
+            self.runs,
+        )
+        self.tabs = w.Tab(
+            children=[s.widget for s in sections],
+            titles=TITLES,
+            layout=w.Layout(min_height="260px"),
+        )
+        self.summary = w.HTML(layout=w.Layout(flex="1 1 auto"))
+        self.refresh_button = w.Button(
+            description="Refresh",
+            icon="refresh",
+            tooltip="Read %config, the environment and pyproject.toml again",
+            layout=w.Layout(width="100px"),
+        )
+        self.refresh_button.on_click(lambda _b: self.refresh())
+        self.reset_button = w.Button(
+            description="Reset",
+            icon="undo",
+            tooltip="Forget the values set in the panel",
+            layout=w.Layout(width="100px"),
+        )
+        self.reset_button.on_click(lambda _b: self.state.reset())
+        self.error = w.HTML()
+        self.children = [
+            w.HBox([self.summary, self.refresh_button, self.reset_button]),
+            self.error,
+            self.tabs,
+        ]
+        self._cells_seen: object = None
+        self.state.on_change(self._settings_changed)
+        self.tabs.observe(self._tab_changed, "selected_index")
+        magics.ip.events.register("post_run_cell", self._after_cell)
+        self.refresh()
+
+    # -- public API ------------------------------------------------------------------------
+
+    def refresh(self) -> None:
+        """Resolve the settings again and show them; pick up new entities and runs."""
+        self.state.refresh()
+        self._sync_entities()
+        self.runs.refresh()
+
+    def on_run(self, callback: Callable[[Run], None]) -> None:
+        """Call ``callback(run)`` after each run launched from the panel."""
+        self.runner.on_run(callback)
+
+    def run(self, name: str | None = None, inputs: Mapping[str, Any] | None = None) -> Run:
+        """Launch ``name`` (default: the selected one) with ``inputs``, as the Run button does.
+
+        Returns once the run is submitted; ``run.wait()`` blocks until it ends.
+        """
+        self.tabs.selected_index = TITLES.index("Run")
+        return self.runner.run(name, inputs)
+
+    def select(self, title: str) -> None:
+        """Show the tab called ``title`` (one of :data:`TITLES`)."""
+        self.tabs.selected_index = TITLES.index(title)
+
+    def close(self) -> None:
+        """Stop following the kernel and close every widget of the panel."""
+        with contextlib.suppress(ValueError):  # closed twice
+            self.magics.ip.events.unregister("post_run_cell", self._after_cell)
+        self.runs.close()
+        self.serialization.worker.cancel()
+        self.preview.worker.cancel()
+        stack = list(self.children)
+        while stack:
+            widget = stack.pop()
+            stack.extend(getattr(widget, "children", ()))
+            widget.close()
+        super().close()
+
+    # -- keeping in step -------------------------------------------------------------------
+
+    def _settings_changed(self) -> None:
+        settings = self.state.settings
+        self.error.value = error_html(self.state.error)
+        if settings is None:
+            return
+        self.summary.value = CSS + (
+            f"<b>Flyte</b> &nbsp; project <code>{escape(settings.project)}</code> · domain "
+            f"<code>{escape(settings.domain)}</code> · backend <code>{escape(settings.backend)}"
+            f"</code> &nbsp;{muted('edits here are what the next %%flyte_run uses')}"
+        )
+        self.target.sync(settings)
+        self.images.sync(settings)
+        self.code.sync(settings)
+        self._update_visible()
+
+    def _sync_entities(self) -> None:
+        entities = self.state.entities()
+        self.serialization.set_entities(entities)
+        self.preview.set_entities(entities)
+        self.runner.set_entities(entities)
+        self._cells_seen = self.magics.cells
+
+    def _tab_changed(self, _change: dict[str, Any]) -> None:
+        self._update_visible()
+        if self.tabs.selected_index == RUNS:
+            self.runs.refresh()
+
+    def _update_visible(self) -> None:
+        index = self.tabs.selected_index
+        self.serialization.active = index == SERIALIZATION
+        self.preview.active = index == BUNDLE
+        if self.serialization.active:
+            self.serialization.update()
+        if self.preview.active:
+            self.preview.update()
+
+    def _after_cell(self, _result: object = None) -> None:
+        if self.magics not in self.magics.ip.magics_manager.registry.values():
+            self.close()  # the extension was unloaded
+            return
+        if self.state.changed_outside():
+            self.state.refresh()
+        if self.magics.cells is not self._cells_seen:
+            self._sync_entities()
+            self._update_visible()  # the code may have changed
+        self.runs.refresh()
+
+    # -- display ---------------------------------------------------------------------------
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> Any:
+        self.refresh()  # shown again: %config may have changed meanwhile
+        return super()._repr_mimebundle_(**kwargs)
+
+    def __repr__(self) -> str:
+        settings = self.state.settings
+        if settings is None:
+            return "FlytePanel(settings invalid)"
+        return (
+            f"FlytePanel(project={settings.project!r}, domain={settings.domain!r}, "
+            f"backend={settings.backend!r})"
+        )

@@ -1,0 +1,228 @@
+"""Bundle preview: what a run would ship, and whether the store already has it. No upload.
+
+The bundle is built with ``prepare_bundle`` (the same call every front end makes; archives are
+cached by content, so an unchanged notebook costs a ``stat`` per file). Reuse is a question
+to the store (``BundleStore.exists``: one existence check, in the background thread).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import ipywidgets as w
+
+from flyte_jupyter.bundle.model import escape
+from flyte_jupyter.errors import StoreError
+from flyte_jupyter.widgets.common import STYLE, Worker, error_html, human_size, muted
+from flyte_jupyter.widgets.serialization import would_be_uri
+from flyte_jupyter.widgets.state import message_of
+
+if TYPE_CHECKING:
+    from flyte_jupyter.bundle import Bundle, ManifestEntry
+    from flyte_jupyter.prepare import BundleJob
+    from flyte_jupyter.settings import Settings
+    from flyte_jupyter.widgets.state import PanelState
+
+ALL = ""
+_OPEN_BELOW = 60  # files: folders start unfolded in smaller bundles
+_MAX_LIST = 300
+
+
+@dataclass(frozen=True)
+class PreviewJob:
+    """What to bundle, taken from the kernel on the main thread."""
+
+    settings: Settings
+    job: BundleJob
+
+
+@dataclass(frozen=True)
+class Preview:
+    """A built (not uploaded) bundle, where it would go, and whether the store has it."""
+
+    bundle: Bundle | None
+    uri: str | None = None
+    reuse: bool | None = None
+    note: str = ""
+
+
+def compute(job: PreviewJob) -> Preview:
+    """Build the bundle and ask the store whether it already holds it."""
+    from flyte_jupyter.prepare import prepare_bundle, store_for
+
+    settings = job.settings
+    bundle = prepare_bundle(job.job)
+    if bundle is None:
+        return Preview(None, note="copy style 'none': nothing is bundled; the code is in the image")
+    uri = would_be_uri(settings, bundle.digest)
+    if settings.store == "flyte":
+        return Preview(bundle, uri, None, "the Flyte data proxy decides at upload")
+    try:
+        reuse = store_for(settings).exists(bundle.digest)
+    except StoreError as exc:
+        return Preview(bundle, uri, None, f"cannot ask the store: {exc}")
+    return Preview(bundle, uri, reuse)
+
+
+def tree_html(entries: tuple[ManifestEntry, ...]) -> str:
+    """The files as a folder tree (``<details>`` per folder) with sizes."""
+    root: dict[str, Any] = {}
+    for entry in entries:
+        *folders, name = entry.path.split("/")
+        node = root
+        for folder in folders:
+            node = node.setdefault(folder + "/", {})
+        node[name] = entry.size
+    opened = " open" if len(entries) <= _OPEN_BELOW else ""
+
+    def total(node: dict[str, Any]) -> int:
+        return sum(total(v) if isinstance(v, dict) else v for v in node.values())
+
+    def render(node: dict[str, Any]) -> str:
+        folders = sorted(k for k, v in node.items() if isinstance(v, dict))
+        files = sorted(k for k, v in node.items() if not isinstance(v, dict))
+        out = [
+            f"<details{opened}><summary>📁 <code>{escape(k)}</code> "
+            f"{muted(human_size(total(node[k])))}</summary>"
+            f"<div style='margin-left:18px'>{render(node[k])}</div></details>"
+            for k in folders
+        ]
+        out.extend(
+            f"<div>📄 <code>{escape(k)}</code> {muted(human_size(node[k]))}</div>" for k in files
+        )
+        return "".join(out)
+
+    return f"<div class='flyte-jupyter-tree'>{render(root)}</div>"
+
+
+def _rows(items: list[tuple[str, str]]) -> str:
+    body = "".join(
+        f"<tr><td style='padding-right:12px'><code>{escape(a)}</code></td><td>{escape(b)}</td></tr>"
+        for a, b in items[:_MAX_LIST]
+    )
+    if len(items) > _MAX_LIST:
+        body += f"<tr><td colspan=2>… and {len(items) - _MAX_LIST} more</td></tr>"
+    return f"<table>{body}</table>"
+
+
+def reuse_html(preview: Preview) -> str:
+    """Whether a run would upload the archive."""
+    bundle = preview.bundle
+    if bundle is None or preview.reuse is None:
+        return muted(f"reuse unknown: {preview.note}")
+    if preview.reuse:
+        return "<span style='color:#1a7f37'>✓ reuse: the store has it; a run uploads nothing</span>"
+    return (
+        "<span style='color:#9a6700'>not in the store yet: a run uploads "
+        f"{escape(human_size(bundle.archive_size))}</span>"
+    )
+
+
+def preview_html(preview: Preview) -> str:
+    """The preview: summary, reuse, file tree, module source, dropped and excluded."""
+    bundle = preview.bundle
+    if bundle is None:
+        return muted(preview.note)
+    head = [
+        ("digest", bundle.digest),
+        ("archive", f"{bundle.filename} ({human_size(bundle.archive_size)})"),
+        ("files", f"{len(bundle.entries)} ({human_size(bundle.size)} uncompressed)"),
+        ("module", bundle.module or "—"),
+        ("store URI", preview.uri or "—"),
+    ]
+    parts = [
+        "<div class='flyte-jupyter-preview'>",
+        _rows(head),
+        f"<p>{reuse_html(preview)}</p>",
+        *(f"<p>⚠ {escape(text)}</p>" for text in bundle.warnings),
+        (
+            f"<details open><summary><b>Files</b> ({len(bundle.entries)})</summary>"
+            f"{tree_html(bundle.entries)}</details>"
+        ),
+    ]
+    if bundle.source is not None:
+        parts.append(
+            f"<details><summary><b>Generated module</b> <code>{escape(bundle.module)}</code>"
+            f"</summary><pre>{escape(bundle.source)}</pre></details>"
+        )
+    dropped = [(f"cell {d.cell}:{d.line}  {d.code}", d.reason) for d in bundle.dropped]
+    parts.append(
+        f"<details><summary><b>Dropped statements</b> ({len(dropped)})</summary>"
+        f"{_rows(dropped) if dropped else muted('none')}</details>"
+    )
+    excluded = [(e.path, e.reason) for e in bundle.excluded]
+    parts.append(
+        f"<details><summary><b>Excluded files</b> ({len(excluded)})</summary>"
+        f"{_rows(excluded) if excluded else muted('none')}</details>"
+    )
+    parts.append("</div>")
+    return "".join(parts)
+
+
+class PreviewSection:
+    """Entity picker (or all of them, like ``%flyte_bundle``), Rebuild, and the preview."""
+
+    def __init__(self, state: PanelState) -> None:
+        self.state = state
+        self.entity = w.Dropdown(
+            description="Bundle for",
+            options=[("all tasks and workflows", ALL)],
+            value=ALL,
+            tooltip="A run ships the code its task or workflow needs",
+            style=STYLE,
+            layout=w.Layout(width="420px"),
+        )
+        self.entity.observe(self._entity_changed, "value")
+        self.rebuild = w.Button(description="Rebuild", icon="refresh", tooltip="Build it again")
+        self.rebuild.on_click(lambda _b: self.update())
+        self.status = w.HTML()
+        self.view = w.HTML()
+        self.widget = w.VBox([w.HBox([self.entity, self.rebuild, self.status]), self.view])
+        self.worker: Worker[Preview] = Worker(compute, self._show)
+        self.active = False
+        self.preview: Preview | None = None
+
+    def set_entities(self, entities: list[tuple[str, str]]) -> None:
+        """Offer these ``(name, kind)`` entities; keep the choice if it still exists."""
+        options = [("all tasks and workflows", ALL)]
+        options += [(f"{name} ({kind})", name) for name, kind in entities]
+        if list(self.entity.options) != options:
+            current = self.entity.value
+            with self.state.syncing():
+                self.entity.options = options
+                self.entity.value = current if current in dict(entities) else ALL
+            if self.active:
+                self.update()
+
+    def _entity_changed(self, _change: dict[str, Any]) -> None:
+        if self.active and not self.state.is_syncing:
+            self.update()
+
+    def update(self) -> None:
+        """Rebuild the preview (debounced, in the background)."""
+        settings = self.state.settings
+        if settings is None:
+            self.view.value = error_html(self.state.error)
+            return
+        names = [self.entity.value] if self.entity.value else []
+        try:
+            job, _ = self.state.job(settings, names)
+        except Exception as exc:  # noqa: BLE001 - any kernel-side failure is shown inline
+            self.status.value = ""
+            self.view.value = error_html(message_of(exc))
+            return
+        self.status.value = muted("bundling…")
+        self.worker.schedule(PreviewJob(settings, job))
+
+    def _show(self, preview: Preview | None, error: BaseException | None) -> None:
+        self.status.value = ""
+        self.preview = preview
+        if error is not None or preview is None:
+            self.view.value = error_html(message_of(error or RuntimeError("no result")))
+            return
+        self.view.value = preview_html(preview)
+
+    def wait(self, timeout: float = 120.0) -> bool:
+        """Block until the latest preview is shown (for tests and scripts)."""
+        return self.worker.wait(timeout)

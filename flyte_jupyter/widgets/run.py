@@ -1,0 +1,214 @@
+"""Run: pick a task or workflow, fill in its inputs, press Run.
+
+The button builds the same ``LaunchRequest`` that ``%%flyte_run`` builds (from the settings the
+magics resolve, with the panel layer in them) and calls the same ``launch``; a progress bar is
+fed by ``launch``'s ``progress`` callback while the bundle is written and uploaded. Launching
+happens in a background thread so the kernel stays responsive; :meth:`RunSection.run` is the
+synchronous form for code and tests.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import TYPE_CHECKING, Any
+
+import ipywidgets as w
+
+from flyte_jupyter.errors import FlyteJupyterError, InputError
+from flyte_jupyter.widgets.common import STYLE, error_html, muted
+from flyte_jupyter.widgets.inputs import InputsForm
+from flyte_jupyter.widgets.progress import TransferProgress
+from flyte_jupyter.widgets.state import message_of
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
+
+    from flyte_jupyter.launch import LaunchRequest, Run
+    from flyte_jupyter.widgets.runs import RunsSection
+    from flyte_jupyter.widgets.state import PanelState
+
+FOLLOW_POLL = 0.5
+
+
+class RunSection:
+    """Entity picker, generated inputs form, Run button, progress bar and the launched run."""
+
+    def __init__(self, state: PanelState, runs: RunsSection | None = None) -> None:
+        self.state = state
+        self.runs = runs
+        self.entity = w.Dropdown(
+            description="Task/workflow",
+            options=[],
+            tooltip="What to run",
+            style=STYLE,
+            layout=w.Layout(width="420px"),
+        )
+        self.entity.observe(self._entity_changed, "value")
+        self.form: InputsForm | None = None
+        self.form_box = w.VBox()
+        self.button = w.Button(
+            description="Run",
+            icon="play",
+            button_style="primary",
+            tooltip="Bundle, upload and launch with the settings above",
+            layout=w.Layout(margin="6px 0 6px 114px"),
+        )
+        self.button.on_click(lambda _b: self.click())
+        self.progress = TransferProgress("Launching")
+        self.error = w.HTML()
+        self.status = w.HTML()
+        self.widget = w.VBox(
+            [self.entity, self.form_box, self.button, self.progress.widget, self.error, self.status]
+        )
+        self.last_run: Run | None = None
+        self.error_text = ""
+        self.launching: threading.Thread | None = None
+        self._callbacks: list[Callable[[Run], None]] = []
+
+    # -- entities and the form -------------------------------------------------------------
+
+    def set_entities(self, entities: list[tuple[str, str]]) -> None:
+        """Offer these ``(name, kind)`` entities; keep the choice if it still exists.
+
+        The form is rebuilt when the chosen entity changed or was redefined (a new interface).
+        """
+        options = [(f"{name} ({kind})", name) for name, kind in entities]
+        if list(self.entity.options) != options:
+            current = self.entity.value
+            with self.state.syncing():
+                self.entity.options = options
+                if current in dict(entities):
+                    self.entity.value = current
+                elif options:
+                    self.entity.value = options[0][1]
+        name = self.entity.value
+        if self.form is None or self.form.name != name or not self._current(self.form):
+            self._build_form()
+
+    def _current(self, form: InputsForm) -> bool:
+        return self.state.ip.user_ns.get(form.name) is form.entity
+
+    def _entity_changed(self, _change: dict[str, Any]) -> None:
+        if not self.state.is_syncing:
+            self._build_form()
+
+    def _build_form(self) -> None:
+        name = self.entity.value
+        if not name:
+            self.form = None
+            self.form_box.children = [w.HTML(muted("Define a task or workflow in a cell first."))]
+            return
+        self.form = InputsForm(name, self.state.ip.user_ns[name])
+        self.form_box.children = [self.form.widget]
+
+    # -- launching -------------------------------------------------------------------------
+
+    def on_run(self, callback: Callable[[Run], None]) -> None:
+        """Call ``callback(run)`` after each launch from the panel (in the launching thread)."""
+        self._callbacks.append(callback)
+
+    def _request(self, name: str | None, inputs: Mapping[str, Any] | None) -> LaunchRequest:
+        """Select ``name``, fill ``inputs`` into the form, and build the launch request."""
+        self.error.value = ""
+        if name is not None and name != self.entity.value:
+            self.entity.value = name  # rebuilds the form
+        if self.form is None:
+            msg = "No task or workflow to run: define one in a cell and run the cell."
+            raise InputError(msg)
+        if inputs:
+            self.form.set(inputs)
+        values = self.form.values()
+        if values is None:
+            msg = "Some inputs are not valid; see the messages next to them."
+            raise InputError(msg)
+        settings = self.state.refresh() if self.state.changed_outside() else self.state.settings
+        if settings is None or self.state.error:
+            raise InputError(self.state.error or "The settings are not valid.")
+        return self.state.launch_request(settings, self.form.name, values)
+
+    def run(self, name: str | None = None, inputs: Mapping[str, Any] | None = None) -> Run:
+        """Launch ``name`` (default: the selected entity) with ``inputs`` and return the run.
+
+        Fields not given keep what the form holds. Blocks until the run is submitted, not
+        until it ends (use ``run.wait()``).
+
+        Raises
+        ------
+        FlyteJupyterError
+            Bad inputs or settings, or a bundling, upload or launch error (also shown inline).
+        """
+        try:
+            request = self._request(name, inputs)
+        except FlyteJupyterError as exc:
+            self.error.value = error_html(message_of(exc))
+            raise
+        run = self._launch(request)
+        if run is None:
+            raise FlyteJupyterError(self.error_text)
+        return run
+
+    def click(self) -> None:
+        """What the Run button does: check inputs now, launch in a background thread."""
+        if self.launching is not None and self.launching.is_alive():
+            return
+        try:
+            request = self._request(None, None)
+        except Exception as exc:  # noqa: BLE001 - every failure is shown next to the button
+            self.error.value = error_html(message_of(exc))
+            return
+        self.launching = threading.Thread(
+            target=self._launch, args=(request,), name="flyte-launch", daemon=True
+        )
+        self.launching.start()
+
+    def _launch(self, request: LaunchRequest) -> Run | None:
+        from flyte_jupyter.launch import Run, launch
+
+        self.button.disabled = True
+        self.progress.start()
+        self.error_text = ""
+        try:
+            run = launch(request, progress=self.progress)
+        except Exception as exc:  # noqa: BLE001 - shown inline; run() re-raises it
+            self.error_text = message_of(exc)
+            self.error.value = error_html(self.error_text)
+            self.progress.finish("failed", ok=False)
+            return None
+        finally:
+            self.button.disabled = False
+        assert isinstance(run, Run)  # noqa: S101 - launch without dry_run returns a Run
+        self.progress.finish(f"launched in {self.progress.elapsed:.1f} s")
+        self.last_run = run
+        self._follow(run)
+        if self.runs is not None:
+            self.runs.track(run)
+        for callback in list(self._callbacks):
+            callback(run)
+        return run
+
+    def _follow(self, run: Run) -> None:
+        """Show the run, and keep its status current until it ends."""
+        from flyte_jupyter.launch.run import run_html
+
+        record = run.record
+        self.status.value = run_html(record)
+        if record.done:
+            return
+
+        def follow() -> None:
+            shown = record
+            while not shown.done and self.last_run is run:
+                time.sleep(FOLLOW_POLL)
+                current = run.record
+                if current != shown:
+                    self.status.value = run_html(current)
+                    shown = current
+
+        threading.Thread(target=follow, name="flyte-follow", daemon=True).start()
+
+    def wait(self, timeout: float = 300.0) -> Run | None:
+        """Block until a Run-button launch has been submitted; return its run."""
+        if self.launching is not None:
+            self.launching.join(timeout)
+        return self.last_run

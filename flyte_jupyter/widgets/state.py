@@ -1,0 +1,210 @@
+"""What the panel shares: the settings it edits (the magics' ``panel`` layer) and the kernel.
+
+Every edit goes through :meth:`PanelState.apply`: the new value is tried on a copy of the
+panel layer and the settings are resolved from every source, exactly as the magics resolve
+them. Only when that succeeds does the copy replace ``magics.panel``; a bad value leaves the
+layer (and so the next ``%%flyte_run``) unchanged and comes back as an error message for the
+field that caused it. A value equal to what the layers below the panel give is dropped from
+the layer, so a later ``%config`` change of that key still shows.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from typing import TYPE_CHECKING, Any
+
+from IPython.core.error import UsageError
+
+from flyte_jupyter import _kernel
+from flyte_jupyter.errors import FlyteJupyterError
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
+
+    from IPython.core.interactiveshell import InteractiveShell
+
+    from flyte_jupyter.launch import LaunchRequest
+    from flyte_jupyter.magics import FlyteMagics
+    from flyte_jupyter.prepare import BundleJob
+    from flyte_jupyter.settings import Settings
+
+_UNSET = object()
+
+
+class PanelState:
+    """The magics a panel belongs to, the resolved settings, and change notification.
+
+    Parameters
+    ----------
+    magics
+        The kernel's ``FlyteMagics``: its ``panel`` dict is the layer the panel writes.
+    """
+
+    def __init__(self, magics: FlyteMagics) -> None:
+        self.magics = magics
+        self.settings: Settings | None = None
+        self.error: str | None = None
+        self._listeners: list[Callable[[], None]] = []
+        self._syncing = 0
+        self._fingerprint: object = None
+        self._entities_key: object = None
+        self._entities: list[tuple[str, str]] = []
+
+    @property
+    def ip(self) -> InteractiveShell:
+        """The shell."""
+        return self.magics.ip
+
+    # -- settings --------------------------------------------------------------------------
+
+    def on_change(self, callback: Callable[[], None]) -> None:
+        """Call ``callback()`` whenever the resolved settings (or their error) change."""
+        self._listeners.append(callback)
+
+    def _notify(self) -> None:
+        for callback in list(self._listeners):
+            callback()
+
+    @contextlib.contextmanager
+    def syncing(self) -> Iterator[None]:
+        """While widgets are set from the settings, their observers must not write back."""
+        self._syncing += 1
+        try:
+            yield
+        finally:
+            self._syncing -= 1
+
+    @property
+    def is_syncing(self) -> bool:
+        """True while widgets are being set from the settings."""
+        return self._syncing > 0
+
+    def refresh(self) -> Settings | None:
+        """Resolve the settings again (``%config``, env, pyproject may have changed)."""
+        try:
+            self.settings = self.magics.settings()
+            self.error = None
+        except UsageError as exc:
+            self.error = str(exc)
+        self._fingerprint = self.fingerprint()
+        self._notify()
+        return self.settings
+
+    def fingerprint(self) -> object:
+        """Cheap summary of every input of settings resolution but files (no flytekit)."""
+        config = self.ip.config.get("FlyteJupyter", {})
+        return (
+            repr(sorted(dict(config).items())),
+            repr(sorted(self.magics.panel.items())),
+            tuple(sorted((k, v) for k, v in os.environ.items() if k.startswith("FLYTE"))),
+        )
+
+    def changed_outside(self) -> bool:
+        """True when ``%config``, the environment or the panel layer changed since the last look."""
+        return self.fingerprint() != self._fingerprint
+
+    def _resolve(self, panel: dict[str, Any]) -> Settings:
+        """Resolve with ``panel`` as the panel layer, changing nothing else."""
+        return self.magics.settings(panel=panel, activate=False)
+
+    def base(self, key: str) -> Settings | None:
+        """The settings without the panel's value for ``key``: what the layers below give."""
+        panel = {k: v for k, v in self.magics.panel.items() if k != key}
+        try:
+            return self._resolve(panel)
+        except UsageError:
+            return None
+
+    def apply(self, key: str, value: Any) -> str | None:
+        """Set ``key`` in the panel layer (``None``: unset it) if the result is valid.
+
+        Returns
+        -------
+        str | None
+            None when applied; else the error, and the panel layer is unchanged.
+        """
+        from flyte_jupyter.settings import activate
+
+        panel = dict(self.magics.panel)
+        if value is None:
+            panel.pop(key, None)
+        else:
+            panel[key] = value
+        try:
+            settings = self._resolve(panel)
+        except UsageError as exc:
+            return str(exc)
+        if key in panel:
+            below = self.base(key)
+            if below is not None and settings_value(below, key) == settings_value(settings, key):
+                del panel[key]  # the layers below say the same: let them speak
+        self.magics.panel.clear()
+        self.magics.panel.update(panel)
+        activate(settings)
+        self.settings, self.error = settings, None
+        self._fingerprint = self.fingerprint()
+        self._notify()
+        return None
+
+    def reset(self) -> None:
+        """Forget every panel value: back to what ``%config`` and the other sources say."""
+        self.magics.panel.clear()
+        self.refresh()
+
+    # -- kernel ----------------------------------------------------------------------------
+
+    @property
+    def notebook(self) -> str | None:
+        """The notebook's path, as runs record it."""
+        return _kernel.notebook_path(self.ip.user_ns)
+
+    def entities(self) -> list[tuple[str, str]]:
+        """``(name, kind)`` of the tasks and workflows the notebook's cells define.
+
+        Recomputed only when a cell was recorded since the last call (cheap on every cell).
+        """
+        from flyte_jupyter.capture import defined_names
+        from flyte_jupyter.serialize import entity_kind
+
+        cells = self.magics.cells
+        user_ns = self.ip.user_ns
+        key = (id(cells), len(cells.records))
+        if key != self._entities_key:
+            found: list[tuple[str, str]] = []
+            for name in defined_names(cells.records):
+                kind = entity_kind(user_ns.get(name))
+                if kind in ("task", "workflow"):
+                    found.append((name, kind))
+            self._entities_key, self._entities = key, found
+        return list(self._entities)
+
+    def job(self, settings: Settings, names: list[str]) -> tuple[BundleJob, tuple[str, ...]]:
+        """The bundle job of ``names`` (all entities when empty), as ``%flyte_bundle`` makes it."""
+        return self.magics.job(settings, names)
+
+    def installed_modules(self, targets: tuple[str, ...]) -> dict[str, str]:
+        """``{name: module}`` to import entities from when nothing is bundled (copy style none)."""
+        return dict(_kernel.entity_modules(self.ip.user_ns, targets, None))
+
+    def launch_request(
+        self, settings: Settings, name: str, inputs: dict[str, Any]
+    ) -> LaunchRequest:
+        """The request ``%%flyte_run`` would build for ``name(**inputs)``."""
+        return self.magics.launch_request(settings, name, inputs)
+
+
+def settings_value(settings: Settings, key: str) -> Any:
+    """The resolved value of ``key`` (``images`` as the refs, limits by their key)."""
+    if key == "bundle_warn_bytes":
+        return settings.limits.warn_bytes
+    if key == "bundle_max_bytes":
+        return settings.limits.max_bytes
+    return getattr(settings, key, _UNSET)
+
+
+def message_of(exc: BaseException) -> str:
+    """The user-facing text of an error raised by the core or the kernel helpers."""
+    if isinstance(exc, UsageError | FlyteJupyterError):
+        return str(exc)
+    return f"{type(exc).__name__}: {exc}"

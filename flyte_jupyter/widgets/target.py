@@ -1,0 +1,98 @@
+"""Target: project, domain, backend and bundle store."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import ipywidgets as w
+
+from flyte_jupyter.settings import BACKENDS, FIELD_SPECS
+from flyte_jupyter.settings.secrets import redact_url
+from flyte_jupyter.widgets.common import STYLE, Field
+
+if TYPE_CHECKING:
+    from flyte_jupyter.settings import Settings
+    from flyte_jupyter.widgets.state import PanelState
+
+_WIDE = w.Layout(width="520px")
+
+
+class TargetSection:
+    """Where runs go: project (text), domain (the configured domains), backend, store URL."""
+
+    def __init__(self, state: PanelState) -> None:
+        self.state = state
+        self.project = Field(
+            w.Text(
+                description="Project",
+                continuous_update=False,
+                tooltip=FIELD_SPECS["project"].help,
+                style=STYLE,
+                layout=_WIDE,
+            )
+        )
+        self.domain = Field(
+            w.Dropdown(
+                description="Domain",
+                options=[],
+                tooltip=FIELD_SPECS["domain"].help,
+                style=STYLE,
+                layout=w.Layout(width="320px"),
+            )
+        )
+        self.backend = Field(
+            w.ToggleButtons(
+                description="Backend",
+                options=list(BACKENDS),
+                tooltips=["Run on the embedded local backend", "Run on a Flyte cluster"],
+                style={**STYLE, "button_width": "90px"},
+            )
+        )
+        self.store = Field(
+            w.Text(
+                description="Store",
+                continuous_update=False,
+                placeholder="file store under the home folder",
+                tooltip=FIELD_SPECS["store"].help + " Empty: the default.",
+                style=STYLE,
+                layout=_WIDE,
+            )
+        )
+        self.fields = {
+            "project": self.project,
+            "domain": self.domain,
+            "backend": self.backend,
+            "store": self.store,
+        }
+        for key, field in self.fields.items():
+            field.control.observe(self._edited(key), "value")
+        self.widget = w.VBox([f.box for f in self.fields.values()])
+
+    def _edited(self, key: str) -> Any:
+        def handler(change: dict[str, Any]) -> None:
+            if self.state.is_syncing:
+                return
+            value = change["new"]
+            if isinstance(value, str):
+                value = value.strip() or None  # empty: back to the layers below the panel
+            self.fields[key].show_error(self.state.apply(key, value))
+
+        return handler
+
+    def sync(self, settings: Settings) -> None:
+        """Show ``settings`` (observers do not fire back)."""
+        from flyte_jupyter.store import default_store_url
+
+        with self.state.syncing():
+            self.project.control.value = settings.project
+            domain = self.domain.control
+            if tuple(domain.options) != settings.domains:
+                domain.options = list(settings.domains)
+            domain.value = settings.domain
+            self.backend.control.value = settings.backend
+            # a password in the URL never goes into widget state (saved with the notebook)
+            self.store.control.value = redact_url(settings.store or "")
+            self.store.control.placeholder = f"default: {default_store_url(settings.home)}"
+        for key, field in self.fields.items():
+            field.show_source(settings.provenance.get(key))
+            field.show_error(None)

@@ -1,0 +1,156 @@
+"""A private JupyterLab for the panel's browser test, and Chromium's launch arguments.
+
+Everything the lab and its kernels write (run store, Jupyter runtime and config, settings) goes
+to a temporary folder; ``FLYTE_JUPYTER_HOME`` points there for the server and every kernel.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import pytest
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+START_TIMEOUT = 60
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@dataclass(frozen=True)
+class Lab:
+    """A running JupyterLab."""
+
+    url: str
+    token: str
+    root: Path
+    home: Path
+    log: Path
+    process: subprocess.Popen[bytes]
+
+    def api(self, path: str) -> dict:
+        request = urllib.request.Request(  # noqa: S310 - http URL of our own server
+            f"{self.url}{path}", headers={"Authorization": f"token {self.token}"}
+        )
+        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 - as above
+            return json.loads(response.read())
+
+
+def chromium_path() -> str:
+    found = os.environ.get("FLYTE_JUPYTER_CHROMIUM") or shutil.which("chromium")
+    if not found:
+        pytest.fail(
+            "The browser test needs Debian's Chromium at /usr/bin/chromium: "
+            "apt-get update && apt-get install -y chromium (or set FLYTE_JUPYTER_CHROMIUM)."
+        )
+    return found
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _write_lab_settings(settings: Path) -> None:
+    folder = settings / "@jupyterlab" / "apputils-extension"
+    folder.mkdir(parents=True)
+    # keep the news and update toasts out of the screenshots
+    (folder / "notification.jupyterlab-settings").write_text(
+        json.dumps({"fetchNews": "false", "checkForUpdates": False})
+    )
+
+
+def start_lab(base: Path, log: Path) -> Lab:
+    """Start JupyterLab on a free port with its state under ``base``; wait until it answers."""
+    root, home, settings, runtime, config, workspaces = (
+        base / name for name in ("root", "home", "settings", "runtime", "config", "workspaces")
+    )
+    for folder in (root, home, runtime, config, workspaces):
+        folder.mkdir()
+    _write_lab_settings(settings)
+    port, token = _free_port(), secrets.token_hex(16)
+    env = {
+        **os.environ,
+        "FLYTE_JUPYTER_HOME": str(home),
+        "FLYTE_JUPYTER_CONFIG_CEILING": str(root),
+        "JUPYTER_RUNTIME_DIR": str(runtime),  # kernels find this server (and only it) here
+        "JUPYTER_CONFIG_DIR": str(config),
+    }
+    env.pop("JPY_SESSION_NAME", None)
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with log.open("wb") as output:
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "jupyterlab",
+                "--no-browser",
+                "--allow-root",
+                "--ServerApp.ip=127.0.0.1",
+                f"--port={port}",
+                "--port-retries=0",
+                f"--IdentityProvider.token={token}",
+                f"--ServerApp.root_dir={root}",
+                f"--LabApp.user_settings_dir={settings}",
+                f"--LabApp.workspaces_dir={workspaces}",
+                "--LabApp.expose_app_in_browser=True",
+            ],
+            env=env,
+            cwd=root,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    lab = Lab(f"http://127.0.0.1:{port}/", token, root, home, log, process)
+    deadline = time.monotonic() + START_TIMEOUT
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"JupyterLab exited ({process.returncode}); see {log}")
+        try:
+            lab.api("api/status")
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            time.sleep(0.25)
+            continue
+        return lab
+    stop_lab(lab)
+    pytest.fail(f"JupyterLab did not answer within {START_TIMEOUT} s; see {log}")
+
+
+def stop_lab(lab: Lab) -> None:
+    """Cancel runs still going, then stop the lab (it shuts its kernels down)."""
+    from flyte_jupyter.launch.local import LocalLauncher
+    from flyte_jupyter.launch.runstore import RunStore
+
+    store = RunStore(lab.home / "runs.sqlite")
+    if store.path.exists():
+        launcher = LocalLauncher(lab.home, max_parallel=None, server_url=None)
+        for record in store.list(limit=1000):
+            if not record.done:
+                launcher.cancel(record)
+    lab.process.terminate()
+    try:
+        lab.process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        os.killpg(lab.process.pid, 9)
+        lab.process.wait()
