@@ -23,13 +23,13 @@ def probe(extra: str) -> str:
 
 
 def versions(nb):
-    found = []
-    for cell in nb.cells:
-        for output in cell.get("outputs", []):
-            for line in output.get("text", "").splitlines():
-                if line.startswith("VERSION "):
-                    found.append(tuple(line.split()[1:]))
-    return found
+    return [
+        tuple(line.split()[1:])
+        for cell in nb.cells
+        for output in cell.get("outputs", [])
+        for line in output.get("text", "").splitlines()
+        if line.startswith("VERSION ")
+    ]
 
 
 def test_auto_version_is_stable_across_restarts_and_follows_images(kit, notebook_runner, tmp_path):

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from lab_server import CHROMIUM_ARGS, chromium_path, start_lab, stop_lab
+from lab_server import chromium, new_page, start_lab, stop_lab
 from nbformat.v4 import new_code_cell, new_notebook
 
 from flyte_jupyter.launch import RunStore
@@ -54,25 +54,14 @@ def lab(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
+    with chromium() as browser:
+        yield browser
 
 
 @pytest.fixture
 def page(browser):
-    context = browser.new_context(viewport={"width": 1280, "height": 1000})
-    page = context.new_page()
-    page.set_default_timeout(60_000)
-    try:
+    with new_page(browser, 1280, 1000, 60_000) as page:
         yield page
-    finally:
-        context.close()
 
 
 def expect(locator):

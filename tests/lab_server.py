@@ -1,4 +1,4 @@
-"""A private JupyterLab for the panel's browser test, and Chromium's launch arguments.
+"""A private JupyterLab and a headless Chromium for the browser tests (sidebar and panel).
 
 Everything the lab and its kernels write (run store, Jupyter runtime and config, settings) goes
 to a temporary folder; ``FLYTE_JUPYTER_HOME`` points there for the server and every kernel.
@@ -6,6 +6,7 @@ to a temporary folder; ``FLYTE_JUPYTER_HOME`` points there for the server and ev
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
@@ -17,11 +18,12 @@ import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
     from pathlib import Path
 
 START_TIMEOUT = 60
@@ -48,6 +50,10 @@ class Lab:
     log: Path
     process: subprocess.Popen[bytes]
 
+    def runs(self) -> list[dict]:
+        """The runs the server extension lists."""
+        return self.api("flyte-jupyter/api/runs")["runs"]
+
     def api(self, path: str) -> dict:
         request = urllib.request.Request(  # noqa: S310 - http URL of our own server
             f"{self.url}{path}", headers={"Authorization": f"token {self.token}"}
@@ -73,15 +79,18 @@ def _free_port() -> int:
 
 
 def _write_lab_settings(settings: Path) -> None:
-    folder = settings / "@jupyterlab" / "apputils-extension"
-    folder.mkdir(parents=True)
-    # keep the news and update toasts out of the screenshots
-    (folder / "notification.jupyterlab-settings").write_text(
-        json.dumps({"fetchNews": "false", "checkForUpdates": False})
-    )
+    for plugin, values in (
+        # keep the news and update toasts out of the screenshots
+        ("apputils-extension/notification", {"fetchNews": "false", "checkForUpdates": False}),
+        # open notebooks with their kernel, without the "Select Kernel" dialog
+        ("notebook-extension/tracker", {"autoStartDefaultKernel": True}),
+    ):
+        path = settings / "@jupyterlab" / f"{plugin}.jupyterlab-settings"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(values))
 
 
-def start_lab(base: Path, log: Path) -> Lab:
+def start_lab(base: Path, log: Path, extra_args: tuple[str, ...] = ()) -> Lab:
     """Start JupyterLab on a free port with its state under ``base``; wait until it answers."""
     root, home, settings, runtime, config, workspaces = (
         base / name for name in ("root", "home", "settings", "runtime", "config", "workspaces")
@@ -115,6 +124,7 @@ def start_lab(base: Path, log: Path) -> Lab:
                 f"--LabApp.user_settings_dir={settings}",
                 f"--LabApp.workspaces_dir={workspaces}",
                 "--LabApp.expose_app_in_browser=True",
+                *extra_args,
             ],
             env=env,
             cwd=root,
@@ -154,3 +164,28 @@ def stop_lab(lab: Lab) -> None:
     except subprocess.TimeoutExpired:
         os.killpg(lab.process.pid, 9)
         lab.process.wait()
+
+
+@contextlib.contextmanager
+def chromium() -> Iterator[Any]:
+    """Debian's Chromium driven by Playwright (its own browser download does not work here)."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+@contextlib.contextmanager
+def new_page(browser: Any, width: int, height: int, timeout_ms: int) -> Iterator[Any]:
+    """A page in a fresh browser context (no cookies shared between tests)."""
+    context = browser.new_context(viewport={"width": width, "height": height})
+    page = context.new_page()
+    page.set_default_timeout(timeout_ms)
+    try:
+        yield page
+    finally:
+        context.close()
