@@ -2,20 +2,30 @@
 
 The archive is cached as ``<cache_dir>/bundles/fast<digest>.tar.gz``. When every file's hash
 comes from the stat cache and that archive exists, nothing is read and nothing is written.
+When the tree memo (:mod:`.memo`) shows that nothing the last selection consulted changed,
+not even the tree is walked: one ``stat`` per recorded folder and file is all it costs.
+
+Files the stat cache cannot vouch for are hashed first (a read, much cheaper than compressing)
+to find out whether their archive exists already, unless ``bundles`` holds no archive at all:
+then none can match, and they are hashed once, while the archive is written.
 """
 
 from __future__ import annotations
 
 import hashlib
+import heapq
 import logging
 import os
+import time
 import uuid
-from dataclasses import replace
+from operator import attrgetter
 from typing import TYPE_CHECKING
 
 from flyte_jupyter.bundle.manifest import manifest_digest, normal_mode
+from flyte_jupyter.bundle.memo import Remembered, memo_path, recall, remember
 from flyte_jupyter.bundle.model import Bundle, ManifestEntry, archive_name
-from flyte_jupyter.bundle.statcache import StatCache, StatKey
+from flyte_jupyter.bundle.probes import stat_key
+from flyte_jupyter.bundle.statcache import StatCache
 from flyte_jupyter.bundle.tarball import write_archive
 from flyte_jupyter.bundle.walk import select
 from flyte_jupyter.errors import BundleTooLargeError, FileChangedError
@@ -25,10 +35,13 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from flyte_jupyter.bundle.model import BundleLimits, BundleRequest
-    from flyte_jupyter.bundle.walk import Selection
+    from flyte_jupyter.bundle.probes import StatKey
+    from flyte_jupyter.bundle.walk import FileRef, Selection
 
 logger = logging.getLogger(__name__)
 ATTEMPTS = 3
+_READ = 1 << 20
+Keys = list["StatKey | None"]
 
 
 def make_bundle(
@@ -44,7 +57,7 @@ def make_bundle(
     request
         What to bundle.
     cache_dir
-        Folder for the stat cache and the archives (created if missing).
+        Folder for the stat cache, the tree memos and the archives (created if missing).
     progress
         Called with (bytes archived, bytes to archive) while an archive is written.
 
@@ -53,15 +66,40 @@ def make_bundle(
     Bundle
         The bundle; its archive exists at ``bundle.path``.
     """
+    memo_file = memo_path(cache_dir, request)
+    remembered = recall(memo_file, cache_dir / "bundles")
+    if remembered is not None:
+        warnings = _check_size(remembered.entries, request.limits)
+        return _bundle(request, remembered, cache_dir, warnings)
     for attempt in range(1, ATTEMPTS + 1):
         selection = select(request)
         try:
-            return _build(request, selection, cache_dir, progress)
+            result, keys, warnings = _build(request, selection, cache_dir, progress)
         except FileChangedError:
             if attempt == ATTEMPTS:
                 raise
             logger.info("a file changed while bundling; starting over (attempt %d)", attempt + 1)
+            continue
+        remember(memo_file, selection, result, keys)
+        return _bundle(request, result, cache_dir, warnings)
     raise AssertionError  # pragma: no cover - the loop returns or raises
+
+
+def _bundle(
+    request: BundleRequest, result: Remembered, cache_dir: Path, warnings: tuple[str, ...]
+) -> Bundle:
+    module = request.module
+    return Bundle(
+        digest=result.digest,
+        path=cache_dir / "bundles" / archive_name(result.digest),
+        root=result.root,
+        entries=result.entries,
+        module=module.name if module else None,
+        source=module.source if module else None,
+        dropped=module.dropped if module else (),
+        excluded=result.excluded,
+        warnings=warnings,
+    )
 
 
 def _build(
@@ -69,115 +107,124 @@ def _build(
     selection: Selection,
     cache_dir: Path,
     progress: Callable[[int, int], None] | None,
-) -> Bundle:
+) -> tuple[Remembered, Keys, tuple[str, ...]]:
     bundles = cache_dir / "bundles"
     bundles.mkdir(parents=True, exist_ok=True)
-    cache = StatCache(cache_dir / "stat.sqlite", str(selection.bundle_root) + os.sep)
-    entries, unknown = _known_entries(selection, cache)
+    cache = StatCache(cache_dir / "stat", str(selection.bundle_root) + os.sep)
+    entries, keys, unknown = _known_entries(selection.files, cache)
     warnings = _check_size(entries, request.limits)
-    if unknown:  # hash just these (read only): the archive may exist already
-        entries = _hash_unknown(selection, entries, unknown, cache)
-    archive = bundles / archive_name(manifest_digest(entries))
-    if not archive.exists():
-        entries, archive = _write(selection, bundles, cache, progress, entries)
-    module = request.module
-    return Bundle(
-        digest=manifest_digest(entries),
-        path=archive,
-        root=selection.bundle_root,
-        entries=tuple(sorted(entries, key=lambda e: e.path)),
-        module=module.name if module else None,
-        source=module.source if module else None,
-        dropped=module.dropped if module else (),
-        excluded=selection.excluded,
-        warnings=warnings,
+    if unknown and _has_archives(bundles):  # hash just these (read only): the archive may exist
+        _hash_unknown(selection.files, entries, keys, unknown, cache)
+        unknown = []
+    if not unknown:
+        digest = manifest_digest(entries)
+        if (bundles / archive_name(digest)).exists():
+            result = Remembered(selection.bundle_root, digest, tuple(entries), selection.excluded)
+            return result, keys, warnings
+    total = sum(e.size for e in entries)
+    del entries, keys  # the archive's own entries replace them: do not hold both
+    entries, keys = _write(selection.files, bundles, cache, progress, total)
+    digest = manifest_digest(entries)
+    return (
+        Remembered(selection.bundle_root, digest, tuple(entries), selection.excluded),
+        keys,
+        warnings,
     )
 
 
 def _known_entries(
-    selection: Selection, cache: StatCache
-) -> tuple[list[ManifestEntry], dict[int, StatKey]]:
-    """Entries with hashes from the stat cache, and the positions (with stats) of the rest."""
+    files: Sequence[FileRef], cache: StatCache
+) -> tuple[list[ManifestEntry], Keys, list[int]]:
+    """Entries with hashes from the stat cache, their stat keys, and the positions of the rest."""
     entries = []
-    unknown: dict[int, StatKey] = {}
-    for index, ref in enumerate(selection.files):
-        if ref.data is not None:
-            digest = hashlib.sha256(ref.data).hexdigest()
-            entries.append(ManifestEntry(ref.arcname, 0o644, len(ref.data), digest))
+    keys: Keys = []
+    unknown = []
+    lookup = cache.lookup
+    for index, (arcname, path, data) in enumerate(files):
+        if data is not None:
+            digest = hashlib.sha256(data).hexdigest()
+            entries.append(ManifestEntry(arcname, 0o644, len(data), digest))
+            keys.append(None)
             continue
-        assert ref.path is not None  # noqa: S101 - FileRef holds a path or data
         try:
-            st = os.stat(ref.path)
-        except FileNotFoundError as exc:
-            msg = f"{ref.path} vanished while it was being bundled. Run again."
-            raise FileChangedError(msg) from exc
-        key = StatKey.of(st)
-        cached = cache.lookup(str(ref.path), key)
-        if cached is None:
-            unknown[index] = key
-        mode = normal_mode(st.st_mode)
-        entries.append(ManifestEntry(ref.arcname, mode, st.st_size, cached or ""))
-    return entries, unknown
-
-
-def _hash_unknown(
-    selection: Selection,
-    entries: list[ManifestEntry],
-    unknown: dict[int, StatKey],
-    cache: StatCache,
-) -> list[ManifestEntry]:
-    """Fill in the hashes the stat cache could not vouch for, and remember them."""
-    out = list(entries)
-    for index, key in unknown.items():
-        path = selection.files[index].path
-        assert path is not None  # noqa: S101 - only files on disk are unknown
-        sha = hashlib.sha256()
-        try:
-            with path.open("rb") as handle:
-                while chunk := handle.read(1 << 20):
-                    sha.update(chunk)
-                after = StatKey.of(os.fstat(handle.fileno()))
+            key = stat_key(os.stat(path or ""))
         except FileNotFoundError as exc:
             msg = f"{path} vanished while it was being bundled. Run again."
             raise FileChangedError(msg) from exc
-        if after != key:
+        cached = lookup(path or "", key)
+        if cached is None:
+            unknown.append(index)
+        entries.append(ManifestEntry(arcname, normal_mode(key[5]), key[2], cached or ""))
+        keys.append(key)
+    return entries, keys, unknown
+
+
+def _has_archives(bundles: Path) -> bool:
+    with os.scandir(bundles) as listing:
+        return any(entry.name.startswith("fast") for entry in listing)
+
+
+def _hash_unknown(
+    files: Sequence[FileRef],
+    entries: list[ManifestEntry],
+    keys: Keys,
+    unknown: list[int],
+    cache: StatCache,
+) -> None:
+    """Fill in the hashes the stat cache could not vouch for, and remember them."""
+    read_ns = time.time_ns()  # before any byte is read: the conservative time for the racy rule
+    buffer = bytearray(_READ)
+    view = memoryview(buffer)
+    for index in unknown:
+        path, key = files[index].path or "", keys[index]
+        sha = hashlib.sha256()
+        try:
+            with open(path, "rb", buffering=0) as handle:
+                while count := handle.readinto(buffer):
+                    sha.update(view[:count])
+                after = stat_key(os.fstat(handle.fileno()))
+        except FileNotFoundError as exc:
+            msg = f"{path} vanished while it was being bundled. Run again."
+            raise FileChangedError(msg) from exc
+        if key is None or after != key:
             msg = f"{path} changed while it was being bundled. Run again."
             raise FileChangedError(msg)
-        out[index] = replace(entries[index], sha256=sha.hexdigest())
-        cache.record(str(path), key, out[index].sha256)
+        entry = entries[index]
+        entries[index] = ManifestEntry(entry.path, entry.mode, entry.size, sha.hexdigest())
+        cache.record(path, key, entries[index].sha256, read_ns)
     cache.save()
-    return out
 
 
 def _write(
-    selection: Selection,
+    files: Sequence[FileRef],
     bundles: Path,
     cache: StatCache,
     progress: Callable[[int, int], None] | None,
-    planned: Sequence[ManifestEntry],
-) -> tuple[list[ManifestEntry], Path]:
+    total: int,
+) -> tuple[list[ManifestEntry], Keys]:
     tmp = bundles / f".tmp-{uuid.uuid4().hex}.tar.gz"
+    read_ns = time.time_ns()
     try:
-        written = write_archive(
-            selection.files, tmp, progress=progress, total=sum(e.size for e in planned)
-        )
-        entries = [entry for entry, _ in written]
+        written = write_archive(files, tmp, progress=progress, total=total)
+        entries = [ManifestEntry(arc, mode, size, sha) for arc, mode, size, sha, _ in written]
         final = bundles / archive_name(manifest_digest(entries))
         os.replace(tmp, final)  # atomic: readers see the whole archive or none
     finally:
         tmp.unlink(missing_ok=True)
-    for ref, (entry, key) in zip(selection.files, written, strict=True):
+    keys: Keys = []
+    for (_, path, _), (_, _, _, sha, key) in zip(files, written, strict=True):
         if key is not None:
-            cache.record(str(ref.path), key, entry.sha256)
+            cache.record(path or "", key, sha, read_ns)
+        keys.append(key)
     cache.save()
-    return entries, final
+    return entries, keys
 
 
 def _check_size(entries: Sequence[ManifestEntry], limits: BundleLimits) -> tuple[str, ...]:
     total = sum(e.size for e in entries)
     if total <= limits.warn_bytes:
         return ()
-    largest = sorted(entries, key=lambda e: -e.size)[:5]
+    largest = heapq.nlargest(5, entries, key=attrgetter("size"))
     listing = ", ".join(f"{e.path} ({_mb(e.size)})" for e in largest)
     if total > limits.max_bytes:
         msg = (

@@ -77,6 +77,19 @@ def _any_of(patterns: tuple[str, ...]) -> re.Pattern[str]:
 _STANDARD_FILE_RE = _any_of(STANDARD_FILES)
 _SECRET_FILE_RE = _any_of(SECRET_FILES)
 _NOT_SECRET_RE = _any_of(NOT_SECRET)
+_SPECIAL_FILE_RE = _any_of(STANDARD_FILES + SECRET_FILES)
+_SECRET_PATH_SET = frozenset(SECRET_PATHS)
+_SECRET_PATH_ENDS = tuple("/" + p for p in SECRET_PATHS)
+
+
+def _is_secret_path(rel_path: str) -> bool:
+    return rel_path in _SECRET_PATH_SET or rel_path.endswith(_SECRET_PATH_ENDS)
+
+
+def _is_secret(rel_path: str, name: str) -> bool:
+    if _NOT_SECRET_RE.match(name):
+        return False
+    return bool(_SECRET_FILE_RE.match(name)) or _is_secret_path(rel_path)
 
 
 @dataclass
@@ -124,29 +137,28 @@ class IgnoreRules:
 
     def reason(self, rel_path: str, *, is_dir: bool) -> str | None:
         """Why ``rel_path`` is excluded, or None when it ships."""
-        name = rel_path.rsplit("/", 1)[-1]
-        if is_dir and name in STANDARD_DIRS:
-            return f"standard ignore ({name}/)"
-        if not is_dir and _STANDARD_FILE_RE.match(name):
-            return f"standard ignore ({name})"
-        if self._included(rel_path, is_dir=is_dir):
+        name = rel_path.rpartition("/")[2]
+        if is_dir:
+            if name in STANDARD_DIRS:
+                return f"standard ignore ({name}/)"
+            special = False
+        else:  # one regex tells the usual file (no standard or secret rule applies) apart
+            special = bool(_SPECIAL_FILE_RE.match(name)) or _is_secret_path(rel_path)
+            if special and _STANDARD_FILE_RE.match(name):
+                return f"standard ignore ({name})"
+        if self._include is not None and self._included(rel_path, is_dir=is_dir):
             return None
-        ignored = self._ignore_file_reason(rel_path, is_dir=is_dir)
+        ignored = self._ignore_file_reason(rel_path, is_dir=is_dir) if self._specs else None
         if ignored:
             return ignored
-        if not is_dir and self.is_secret(rel_path):
+        if special and _is_secret(rel_path, name):
             return "looks like a secret; add it to include_secrets to ship it"
         return None
 
     @staticmethod
     def is_secret(rel_path: str) -> bool:
         """True for files that look like credentials (``.env``, private keys, cloud creds)."""
-        name = rel_path.rsplit("/", 1)[-1]
-        if _NOT_SECRET_RE.match(name):
-            return False
-        return bool(_SECRET_FILE_RE.match(name)) or any(
-            rel_path == p or rel_path.endswith("/" + p) for p in SECRET_PATHS
-        )
+        return _is_secret(rel_path, rel_path.rpartition("/")[2])
 
     def _included(self, rel_path: str, *, is_dir: bool) -> bool:
         if self._include is None:

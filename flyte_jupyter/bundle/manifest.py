@@ -14,27 +14,35 @@ from __future__ import annotations
 
 import hashlib
 import json
+import json.encoder
+from operator import attrgetter
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Callable, Iterable
 
     from flyte_jupyter.bundle.model import ManifestEntry
 
 MANIFEST_VERSION = 1
+_HEADER = json.dumps({"flyte_jupyter_manifest": MANIFEST_VERSION})
+_encode_string: Callable[[str], str] = json.encoder.encode_basestring  # json.dumps's, no ASCII
+_by_path = attrgetter("path")
 
 
 def manifest_bytes(entries: Iterable[ManifestEntry]) -> bytes:
-    """Canonical manifest text for ``entries`` (sorted by path)."""
-    lines = [json.dumps({"flyte_jupyter_manifest": MANIFEST_VERSION})]
-    for entry in sorted(entries, key=lambda e: e.path):
-        record: dict[str, str | int] = {
-            "mode": f"{entry.mode:o}",
-            "path": entry.path,
-            "sha256": entry.sha256,
-            "size": entry.size,
-        }
-        lines.append(json.dumps(record, sort_keys=True, ensure_ascii=False))
+    """Canonical manifest text for ``entries`` (sorted by path).
+
+    Each line is what ``json.dumps(record, sort_keys=True, ensure_ascii=False)`` gives for
+    ``{"mode": "644", "path": …, "sha256": …, "size": …}``, formatted directly (the test
+    suite checks the two agree).
+    """
+    enc = _encode_string
+    lines = [_HEADER]
+    lines.extend(
+        f'{{"mode": "{e.mode:o}", "path": {enc(e.path)}, "sha256": {enc(e.sha256)}, '
+        f'"size": {e.size}}}'
+        for e in sorted(entries, key=_by_path)
+    )
     return ("\n".join(lines) + "\n").encode("utf-8")
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import html
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Literal, get_args
+from typing import TYPE_CHECKING, Literal, NamedTuple, get_args
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -64,9 +64,12 @@ class Excluded:
     reason: str
 
 
-@dataclass(frozen=True)
-class ManifestEntry:
-    """One file of a bundle: POSIX path relative to the bundle root, normalised mode, size, hash."""
+class ManifestEntry(NamedTuple):
+    """One file of a bundle: POSIX path relative to the bundle root, normalised mode, size, hash.
+
+    A named tuple rather than a dataclass: a bundle holds one per file, and an unchanged tree
+    is re-checked in about the time of a ``stat`` per file, so creating them must be cheap.
+    """
 
     path: str
     mode: int

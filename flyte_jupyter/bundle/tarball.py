@@ -1,30 +1,25 @@
 """Write a byte-deterministic ``tar.gz``: same files, same bytes, on any host and core count.
 
-* tar: PAX format (pinned), members sorted by arcname, ``mtime=0``, ``uid=gid=0``, empty
+* tar: the bytes of Python's ``tarfile`` in PAX format (pinned), built here so they cannot drift
+  with the Python version: members sorted by arcname, ``mtime=0``, ``uid=gid=0``, empty
   user/group names, modes 0644/0755 only, regular files only (links inside root_dir are
-  stored as the files they point to).
-* gzip: one member with ``mtime=0``, no file name, OS byte 255, compressed in-process.
-  Compression runs on worker threads in fixed 1 MiB blocks, each primed with the last 32 KiB
-  of the block before it (pigz's scheme), so the bytes depend on the input alone: never on the
-  number of threads, and never on whether pigz happens to be installed.
-* Hashes are computed from the very bytes written into the archive, so a file that changes
-  while it is read cannot make the manifest describe different content than the archive holds.
+  stored as the files they point to); a pax ``path`` record for names that are not ASCII or
+  longer than 100 characters; two zero blocks and zero padding to a 10 KiB record at the end.
+* gzip: see :mod:`flyte_jupyter.bundle.gzblock` (fixed 1 MiB blocks, deterministic).
+* Hashes are computed from the very bytes written into the archive (file data is read straight
+  into the compressor's block buffer and hashed there), so a file that changes while it is
+  read cannot make the manifest describe different content than the archive holds.
 """
 
 from __future__ import annotations
 
-import collections
 import hashlib
 import os
-import struct
-import tarfile
-import zlib
-from concurrent.futures import Future, ThreadPoolExecutor
-from typing import IO, TYPE_CHECKING
+from typing import TYPE_CHECKING
 
+from flyte_jupyter.bundle.gzblock import BlockGzipWriter
 from flyte_jupyter.bundle.manifest import normal_mode
-from flyte_jupyter.bundle.model import ManifestEntry
-from flyte_jupyter.bundle.statcache import StatKey
+from flyte_jupyter.bundle.probes import StatKey, stat_key
 from flyte_jupyter.errors import FileChangedError
 
 if TYPE_CHECKING:
@@ -33,96 +28,78 @@ if TYPE_CHECKING:
 
     from flyte_jupyter.bundle.walk import FileRef
 
-BLOCK = 1 << 20
-WINDOW = 32 * 1024
-LEVEL = 6
-CHUNK = 1 << 20
-_GZIP_HEADER = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff"  # deflate, no flags, mtime 0, OS=255
+__all__ = ["BlockGzipWriter", "Written", "tar_header", "write_archive"]
+
+BLOCKSIZE = 512
+RECORDSIZE = 20 * BLOCKSIZE
+_ZEROS = bytes(RECORDSIZE)
+_NAME_FIELD = 100
+_MAX_OCTAL_SIZE = 8**11  # the ustar size field holds 11 octal digits
+# After the type flag: linkname, magic "ustar\0" "00", uname, gname, devmajor, devminor,
+# prefix, padding to 512 (an empty field is all NUL, as tarfile writes it).
+_AFTER_TYPEFLAG = b"\0" * 100 + b"ustar\x0000" + b"\0" * (32 + 32 + 8 + 8 + 155 + 12)
+_OWNER_FIELDS = b"0000000\x00" * 2  # uid, gid
+_MTIME_FIELD = b"00000000000\x00"
+# The checksum sums every header byte, its own field counted as 8 spaces: those after it here.
+_CHECKSUM_TAIL = 8 * ord(" ") + sum(_AFTER_TYPEFLAG)
+_HAVE_READV = hasattr(os, "readv")
+_OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_BINARY", 0) | getattr(os, "O_CLOEXEC", 0)
+
+Written = tuple[str, int, int, str, "StatKey | None"]
+"""(arcname, mode, size, sha256, stat key of the file read, or None for generated data)."""
 
 
-def _deflate(block: bytes, zdict: bytes, level: int, *, final: bool) -> bytes:
-    if zdict:
-        comp = zlib.compressobj(level, zlib.DEFLATED, -15, 8, zlib.Z_DEFAULT_STRATEGY, zdict)
-    else:
-        comp = zlib.compressobj(level, zlib.DEFLATED, -15)
-    return comp.compress(block) + comp.flush(zlib.Z_FINISH if final else zlib.Z_SYNC_FLUSH)
+def _ustar(name: bytes, size: int, mode: int, typeflag: bytes) -> bytes:
+    """One ustar header block as ``tarfile`` builds it (name already encoded, <= 100 bytes)."""
+    head = b"%s%07o\x00%s%011o\x00%s" % (
+        name.ljust(100, b"\0"),
+        mode & 0o7777,
+        _OWNER_FIELDS,
+        size,
+        _MTIME_FIELD,
+    )
+    checksum = _CHECKSUM_TAIL + typeflag[0] + sum(head)
+    return b"%s%06o\x00 %s%s" % (head, checksum, typeflag, _AFTER_TYPEFLAG)
 
 
-class BlockGzipWriter:
-    """A write-only gzip stream whose bytes do not depend on how many threads compress it."""
-
-    def __init__(self, raw: IO[bytes], *, level: int = LEVEL, threads: int | None = None) -> None:
-        self._raw = raw
-        self._level = level
-        self._threads = max(1, threads or min(8, os.cpu_count() or 1))
-        self._pool: ThreadPoolExecutor | None = None
-        self._pending = bytearray()
-        self._tail = b""
-        self._crc = 0
-        self._size = 0
-        self._inflight: collections.deque[Future[bytes]] = collections.deque()
-        raw.write(_GZIP_HEADER)
-
-    def write(self, data: bytes | bytearray | memoryview) -> int:
-        """Buffer ``data``; full blocks go to the compressor threads."""
-        self._crc = zlib.crc32(data, self._crc)
-        self._size += len(data)
-        self._pending += data
-        while len(self._pending) >= BLOCK:
-            block = bytes(self._pending[:BLOCK])
-            del self._pending[:BLOCK]
-            self._submit(block, final=False)
-        return len(data)
-
-    def _submit(self, block: bytes, *, final: bool) -> None:
-        zdict, self._tail = self._tail, block[-WINDOW:]
-        if self._threads == 1:
-            self._raw.write(_deflate(block, zdict, self._level, final=final))
-            return
-        if self._pool is None:
-            self._pool = ThreadPoolExecutor(self._threads, thread_name_prefix="fj-gzip")
-        self._inflight.append(self._pool.submit(_deflate, block, zdict, self._level, final=final))
-        while len(self._inflight) > 2 * self._threads:  # bound memory: a few blocks in flight
-            self._raw.write(self._inflight.popleft().result())
-
-    def close(self) -> None:
-        """Compress what is left, write the trailer (CRC-32 and size mod 2**32)."""
-        self._submit(bytes(self._pending), final=True)
-        self._pending.clear()
-        try:
-            while self._inflight:
-                self._raw.write(self._inflight.popleft().result())
-        finally:
-            if self._pool is not None:
-                self._pool.shutdown()
-        self._raw.write(struct.pack("<II", self._crc & 0xFFFFFFFF, self._size & 0xFFFFFFFF))
+def _pax_record(keyword: bytes, value: bytes) -> bytes:
+    r"""``"%d %s=%s\n"`` where the leading number counts the whole record, itself included."""
+    length = len(keyword) + len(value) + 3
+    total = prev = 0
+    while True:
+        total = length + len(str(prev))
+        if total == prev:
+            return b"%d %s=%s\n" % (total, keyword, value)
+        prev = total
 
 
-def _tarinfo(arcname: str, size: int, mode: int) -> tarfile.TarInfo:
-    info = tarfile.TarInfo(arcname)
-    info.size = size
-    info.mode = mode
-    info.mtime = 0
-    info.uid = info.gid = 0
-    info.uname = info.gname = ""
-    info.type = tarfile.REGTYPE
-    return info
-
-
-class _HashingReader:
-    """Reads exactly what tarfile asks for, hashing it on the way."""
-
-    def __init__(self, handle: IO[bytes]) -> None:
-        self.handle = handle
-        self.sha = hashlib.sha256()
-
-    def read(self, size: int = -1) -> bytes:
-        data = self.handle.read(size)
-        self.sha.update(data)
-        return data
-
-
-Written = tuple[ManifestEntry, StatKey | None]
+def tar_header(arcname: str, size: int, mode: int) -> bytes:
+    """Header block(s) of a regular file: ``tarfile.TarInfo.tobuf(PAX_FORMAT)``'s bytes."""
+    if arcname.isascii() and len(arcname) <= _NAME_FIELD and size < _MAX_OCTAL_SIZE:
+        return _ustar(arcname.encode("ascii"), size, mode, b"0")
+    pax: dict[bytes, str] = {}
+    if not arcname.isascii() or len(arcname) > _NAME_FIELD:
+        pax[b"path"] = arcname
+    if size >= _MAX_OCTAL_SIZE:
+        pax[b"size"] = str(size)
+        size = 0
+    try:
+        values = [v.encode("utf-8") for v in pax.values()]
+        records = b""
+    except UnicodeEncodeError:  # undecodable file names: keep their original bytes
+        values = [v.encode("utf-8", "surrogateescape") for v in pax.values()]
+        records = b"21 hdrcharset=BINARY\n"
+    records += b"".join(_pax_record(k, v) for k, v in zip(pax, values, strict=True))
+    padding = -len(records) % BLOCKSIZE
+    name = arcname.encode("ascii", "replace")[:_NAME_FIELD]
+    return b"".join(
+        (
+            _ustar(b"././@PaxHeader", len(records), 0, b"x"),
+            records,
+            _ZEROS[:padding],
+            _ustar(name, size, mode, b"0"),
+        )
+    )
 
 
 def write_archive(
@@ -132,7 +109,7 @@ def write_archive(
     progress: Callable[[int, int], None] | None = None,
     total: int = 0,
 ) -> list[Written]:
-    """Write ``files`` (already sorted) to ``dest``; return their manifest entries.
+    """Write ``files`` (already sorted) to ``dest``; return what was archived, in order.
 
     Raises
     ------
@@ -143,57 +120,107 @@ def write_archive(
     done = 0
     with dest.open("wb") as raw:
         gz = BlockGzipWriter(raw)
-        with tarfile.open(fileobj=gz, mode="w|", format=tarfile.PAX_FORMAT) as tar:  # type: ignore[call-overload]
-            for ref in files:
-                entry, key = _add(tar, ref)
-                written.append((entry, key))
-                done += entry.size
+        try:
+            for arcname, path, data in files:
+                if data is not None:
+                    written.append(_add_data(gz, arcname, data))
+                else:
+                    written.append(_add_file(gz, arcname, path or ""))
+                done += written[-1][2]
                 if progress is not None:
                     progress(done, total)
-        gz.close()
+            end = 2 * BLOCKSIZE  # two zero blocks, then zeros up to a whole record
+            gz.write(_ZEROS[: end + (-(gz.tell() + end) % RECORDSIZE)])
+            gz.close()
+        finally:
+            gz.abort()
     return written
 
 
-def _add(tar: tarfile.TarFile, ref: FileRef) -> Written:
-    if ref.data is not None:
-        tar.addfile(_tarinfo(ref.arcname, len(ref.data), 0o644), _BytesReader(ref.data))
-        digest = hashlib.sha256(ref.data).hexdigest()
-        return ManifestEntry(ref.arcname, 0o644, len(ref.data), digest), None
-    assert ref.path is not None  # noqa: S101 - FileRef holds a path or data
+def _add_data(gz: BlockGzipWriter, arcname: str, data: bytes) -> Written:
+    gz.write(tar_header(arcname, len(data), 0o644))
+    gz.write(data)
+    gz.write(_ZEROS[: -len(data) % BLOCKSIZE])
+    return arcname, 0o644, len(data), hashlib.sha256(data).hexdigest(), None
+
+
+def _add_file(gz: BlockGzipWriter, arcname: str, path: str) -> Written:
     try:
-        handle = ref.path.open("rb")
+        fd = os.open(path, _OPEN_FLAGS)
     except FileNotFoundError as exc:
-        msg = f"{ref.path} vanished while it was being bundled; nothing was published. Run again."
+        msg = f"{path} vanished while it was being bundled; nothing was published. Run again."
         raise FileChangedError(msg) from exc
-    with handle:
-        before = os.fstat(handle.fileno())
-        mode = normal_mode(before.st_mode)
-        reader = _HashingReader(handle)
-        try:
-            tar.addfile(_tarinfo(ref.arcname, before.st_size, mode), reader)
-        except OSError as exc:  # tarfile: "unexpected end of data" when the file shrank
-            raise _changed(ref) from exc
-        after = os.fstat(handle.fileno())
-        if handle.read(1) or StatKey.of(after) != StatKey.of(before):
-            raise _changed(ref)
-    entry = ManifestEntry(ref.arcname, mode, before.st_size, reader.sha.hexdigest())
-    return entry, StatKey.of(before)
+    try:
+        before = stat_key(os.fstat(fd))
+        size, mode = before[2], normal_mode(before[5])
+        header = tar_header(arcname, size, mode)
+        pad = -size % BLOCKSIZE
+        room = gz.reserve(len(header) + size + pad)
+        if room is not None:  # the usual small file: header, data and padding in one go
+            sha = _add_in_place(room, header, fd, size, path)
+            gz.commit(len(header) + size + pad)
+        else:
+            gz.write(header)
+            sha = _copy(gz, fd, size, path)
+            gz.write(_ZEROS[:pad])
+        if stat_key(os.fstat(fd)) != before:
+            raise _changed(path)
+    finally:
+        os.close(fd)
+    return arcname, mode, size, sha, before
 
 
-def _changed(ref: FileRef) -> FileChangedError:
+def _add_in_place(room: tuple[bytearray, int], header: bytes, fd: int, size: int, path: str) -> str:
+    """Write a whole member into the current block at ``room``; the sha256 of its data."""
+    block, start = room
+    pad = -size % BLOCKSIZE
+    begin = start + len(header)
+    end = begin + size
+    block[start:begin] = header
+    with memoryview(block) as whole, whole[begin:end] as view:
+        _fill(fd, view, path)
+        sha = hashlib.sha256(view).hexdigest()
+    block[end : end + pad] = _ZEROS[:pad]
+    return sha
+
+
+def _copy(gz: BlockGzipWriter, fd: int, size: int, path: str) -> str:
+    """Read ``size`` bytes of ``fd`` straight into the stream, hashing them there."""
+    sha = hashlib.sha256()
+    left = size
+    while left:
+        with gz.window() as window, window[: min(left, len(window))] as view:
+            _fill(fd, view, path)
+            sha.update(view)
+            got = len(view)
+        gz.commit(got)
+        left -= got
+    return sha.hexdigest()
+
+
+def _fill(fd: int, view: memoryview, path: str) -> None:
+    """Fill ``view`` from ``fd``; a file that ends early changed after its size was taken."""
+    got = _readinto(fd, view)
+    while got < len(view):
+        with view[got:] as rest:
+            more = _readinto(fd, rest)
+        if more <= 0:
+            raise _changed(path)
+        got += more
+
+
+def _readinto(fd: int, view: memoryview) -> int:
+    return os.readv(fd, [view]) if _HAVE_READV else _read_copy(fd, view)
+
+
+def _read_copy(fd: int, view: memoryview) -> int:  # pragma: no cover - Windows has no readv
+    data = os.read(fd, len(view))
+    view[: len(data)] = data
+    return len(data)
+
+
+def _changed(path: str) -> FileChangedError:
     return FileChangedError(
-        f"{ref.path} changed while it was being bundled; nothing was published. "
+        f"{path} changed while it was being bundled; nothing was published. "
         "Wait for whatever writes it to finish, then run again."
     )
-
-
-class _BytesReader:
-    def __init__(self, data: bytes) -> None:
-        self._view = memoryview(data)
-        self._pos = 0
-
-    def read(self, size: int = -1) -> bytes:
-        end = len(self._view) if size < 0 else self._pos + size
-        chunk = bytes(self._view[self._pos : end])
-        self._pos += len(chunk)
-        return chunk

@@ -147,15 +147,15 @@ def test_a_file_that_keeps_changing_never_yields_a_lying_archive(tree, cache, mo
     from flyte_jupyter.bundle import tarball
 
     root = tree({"a.py": "a = 1\n", "b.py": "b = 2\n"})
-    original = tarball._HashingReader.read
+    original = tarball._readinto
 
-    def grow(self, size=-1):
-        data = original(self, size)
+    def grow(fd, view):
+        got = original(fd, view)
         with open(root / "a.py", "a") as f:
             f.write("more = 1\n")
-        return data
+        return got
 
-    monkeypatch.setattr(tarball._HashingReader, "read", grow)
+    monkeypatch.setattr(tarball, "_readinto", grow)
     with pytest.raises(FileChangedError, match=r"a\.py changed while it was being bundled"):
         make_bundle(BundleRequest(root_dir=root, copy_style="all"), cache_dir=cache)
     assert not list((cache / "bundles").glob("*"))
@@ -182,3 +182,26 @@ def test_copy_style_none_makes_no_bundle(tree, cache):
     root = tree({"a.py": ""})
     with pytest.raises(BundleError, match="copy style 'none'"):
         make_bundle(BundleRequest(root_dir=root, copy_style="none"), cache_dir=cache)
+
+
+def test_a_file_that_shrinks_while_read_is_reported(tree, cache, monkeypatch):
+    from flyte_jupyter.bundle import tarball
+
+    root = tree({"a.py": "a = 1\n" * 1000})
+    original = tarball._readinto
+
+    def shrink(fd, view):
+        os.truncate(root / "a.py", 10)
+        return original(fd, view)
+
+    monkeypatch.setattr(tarball, "_readinto", shrink)
+    with pytest.raises(FileChangedError, match=r"a\.py changed while it was being bundled"):
+        make_bundle(BundleRequest(root_dir=root, copy_style="all"), cache_dir=cache)
+    assert not list((cache / "bundles").glob("*"))
+
+
+def test_excluded_paths_are_named_from_the_bundle_root_like_files(tree, cache):
+    root = tree({"pkg/__init__.py": "", "pkg/m.py": "", "pkg/.env": "T=1\n", "pkg/build/x.py": ""})
+    b = make_bundle(BundleRequest(root_dir=root / "pkg", copy_style="all"), cache_dir=cache)
+    assert b.files == ["pkg/__init__.py", "pkg/m.py"]
+    assert sorted(excluded_of(b)) == ["pkg/.env", "pkg/build/"]

@@ -1,0 +1,1 @@
+"""Benchmarks for bundling; run ``python -m benchmarks.bundle_bench --help`` from the repo root."""
