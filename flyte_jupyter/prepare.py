@@ -64,6 +64,7 @@ class BundleJob:
     include: tuple[str, ...] = ()
     limits: BundleLimits = field(default_factory=BundleLimits)
     environ: Mapping[str, str] | None = None
+    home: Path | None = None
 
 
 def prepare_bundle(
@@ -98,6 +99,7 @@ def prepare_bundle(
         loaded_modules=job.loaded_modules,
         include=job.include,
         limits=job.limits,
+        private_dirs=(job.home,) if job.home else (),
     )
     bundle = make_bundle(request, cache_dir=job.cache_dir, progress=progress)
     self_check(
@@ -135,6 +137,7 @@ def job_for(
         loaded_modules=loaded_modules,
         include=settings.include_secrets,
         limits=settings.limits,
+        home=settings.home,
         # the run sees the kernel's start-up environment plus the settings' env
         environ={**(os.environ if environ is None else environ), **settings.env_dict},
     )

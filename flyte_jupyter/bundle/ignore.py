@@ -109,6 +109,7 @@ class IgnoreRules:
     """
 
     include: tuple[str, ...] = ()
+    private: dict[str, str] = field(default_factory=dict)  # folder (rel) -> why it never ships
     _specs: dict[str, list[_Spec]] = field(default_factory=dict)
     _include: pathspec.GitIgnoreSpec | None = None
 
@@ -139,8 +140,10 @@ class IgnoreRules:
         """Why ``rel_path`` is excluded, or None when it ships."""
         name = rel_path.rpartition("/")[2]
         if is_dir:
-            if name in STANDARD_DIRS:
-                return f"standard ignore ({name}/)"
+            fixed = f"standard ignore ({name}/)" if name in STANDARD_DIRS else None
+            fixed = fixed or self.private.get(rel_path)
+            if fixed:
+                return fixed
             special = False
         else:  # one regex tells the usual file (no standard or secret rule applies) apart
             special = bool(_SPECIAL_FILE_RE.match(name)) or _is_secret_path(rel_path)

@@ -46,6 +46,9 @@ class BundleRequest:
         gitignore-style patterns that force files in despite the ignore and secret rules.
     limits
         Size limits.
+    private_dirs
+        Folders that never ship whatever the rules say: flyte_jupyter's own home (caches,
+        archives, stores, runs) when it lies under ``root_dir``.
     """
 
     root_dir: Path
@@ -54,6 +57,7 @@ class BundleRequest:
     loaded_modules: Mapping[str, str] = field(default_factory=dict)
     include: tuple[str, ...] = ()
     limits: BundleLimits = field(default_factory=BundleLimits)
+    private_dirs: tuple[Path, ...] = ()
 
 
 @dataclass(frozen=True)

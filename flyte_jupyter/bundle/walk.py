@@ -63,7 +63,8 @@ def select(request: BundleRequest) -> Selection:
     probes = Probes()
     root_dir = _checked_root(request.root_dir)
     bundle_root = bundle_root_for(root_dir, probes)
-    walker = Walker(root_dir, bundle_root, IgnoreRules(include=request.include), probes)
+    rules = IgnoreRules(include=request.include, private=_private(root_dir, request.private_dirs))
+    walker = Walker(root_dir, bundle_root, rules, probes)
     if request.copy_style == "all":
         files = {ref.arcname: ref for ref in walker.walk_all()}
     elif request.copy_style == "auto":
@@ -86,6 +87,18 @@ def select(request: BundleRequest) -> Selection:
     ordered = tuple(files[k] for k in sorted(files))
     excluded = tuple(sorted(walker.excluded, key=attrgetter("path")))
     return Selection(bundle_root, ordered, excluded, probes)
+
+
+def _private(root_dir: Path, folders: tuple[Path, ...]) -> dict[str, str]:
+    """``{path relative to root_dir: reason}`` of private folders that lie under it."""
+    out = {}
+    for folder in folders:
+        rel = os.path.relpath(os.path.abspath(folder), root_dir)
+        if rel != "." and not rel.startswith(".."):
+            out[rel.replace(os.sep, "/")] = (
+                "flyte_jupyter's home (FLYTE_JUPYTER_HOME): its caches, stores and runs never ship"
+            )
+    return out
 
 
 def _checked_root(root_dir: Path) -> Path:

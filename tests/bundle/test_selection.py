@@ -205,3 +205,17 @@ def test_excluded_paths_are_named_from_the_bundle_root_like_files(tree, cache):
     b = make_bundle(BundleRequest(root_dir=root / "pkg", copy_style="all"), cache_dir=cache)
     assert b.files == ["pkg/__init__.py", "pkg/m.py"]
     assert sorted(excluded_of(b)) == ["pkg/.env", "pkg/build/"]
+
+
+def test_flyte_jupyter_home_under_root_dir_never_ships(tree, cache):
+    root = tree(
+        {
+            "main.py": "x = 1\n",
+            "state/home/store/fastabc.tar.gz": b"\x1f\x8b",
+            "state/keep.txt": "k",
+        }
+    )
+    request = BundleRequest(root_dir=root, copy_style="all", private_dirs=(root / "state/home",))
+    b = make_bundle(request, cache_dir=cache)
+    assert b.files == ["main.py", "state/keep.txt"]
+    assert "FLYTE_JUPYTER_HOME" in {e.path: e.reason for e in b.excluded}["state/home/"]
