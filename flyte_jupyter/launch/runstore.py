@@ -14,6 +14,7 @@ import time
 from dataclasses import fields
 from typing import TYPE_CHECKING, Any
 
+from flyte_jupyter._sqlite import connect
 from flyte_jupyter.errors import LaunchError
 from flyte_jupyter.launch.model import TERMINAL, RunRecord
 
@@ -52,14 +53,14 @@ class RunStore:
     def _db(self) -> Iterator[sqlite3.Connection]:
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+            conn = connect(self.path, _SCHEMA)
+        except sqlite3.DatabaseError as exc:
+            msg = f"The run store {self.path} is unreadable ({exc}). Move it aside to start anew."
+            raise LaunchError(msg) from exc
         except (OSError, sqlite3.Error) as exc:
             msg = f"Cannot open the run store {self.path}: {exc}. Check FLYTE_JUPYTER_HOME."
             raise LaunchError(msg) from exc
         try:
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA busy_timeout=30000")
-            conn.executescript(_SCHEMA)
             yield conn
         except sqlite3.DatabaseError as exc:
             msg = f"The run store {self.path} is unreadable ({exc}). Move it aside to start anew."

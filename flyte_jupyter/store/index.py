@@ -19,6 +19,7 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, TypeVar
 
+from flyte_jupyter._sqlite import connect, is_busy
 from flyte_jupyter.errors import StoreError
 
 if TYPE_CHECKING:
@@ -90,18 +91,7 @@ class PublishIndex:
         if self._conn is not None and self._pid == os.getpid():
             return self._conn
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        conn = sqlite3.connect(
-            self.path, timeout=_BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False
-        )
-        try:
-            conn.execute("PRAGMA journal_mode=WAL")
-            # NORMAL is safe from corruption in WAL mode; a power cut may drop the newest rows,
-            # which only costs an existence check later (this is a cache).
-            conn.execute("PRAGMA synchronous=NORMAL")
-            conn.execute(_SCHEMA)
-        except BaseException:
-            conn.close()
-            raise
+        conn = connect(self.path, _SCHEMA, timeout=_BUSY_TIMEOUT_S)
         self._conn, self._pid = conn, os.getpid()
         return conn
 
@@ -123,6 +113,8 @@ class PublishIndex:
                     return op(self._connection())
                 except sqlite3.DatabaseError as exc:  # noqa: PERF203 - at most two passes
                     self._drop()
+                    if attempt == 0 and is_busy(exc):
+                        continue  # another process held the lock past our wait: once more
                     if attempt == 0 and _is_corrupt(exc):
                         self._set_aside(exc)
                         continue
