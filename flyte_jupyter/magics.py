@@ -288,11 +288,15 @@ class FlyteMagics(Magics):
         the archive's URI in the store, so a stock flytekit image runs them.
         """
         from flyte_jupyter.prepare import publish_bundle, serialize_for
+        from flyte_jupyter.serialize import container_images
+        from flyte_jupyter.settings import check_image_refs
 
         args = parse_argstring(self.flyte_serialize, line)
         settings = self.settings(args)
         bundle, targets = self.bundle(settings, list(args.entities))
         with usage_errors():
+            for name in targets:
+                check_image_refs(container_images(self.ip.user_ns[name]), settings.images)
             if bundle is not None:
                 bundle = publish_bundle(bundle, settings)
             modules = _kernel.entity_modules(self.ip.user_ns, targets, bundle)

@@ -153,7 +153,11 @@ def store_for(settings: Settings) -> BundleStore:
 
 
 def publish_bundle(
-    bundle: Bundle, settings: Settings, *, progress: Callable[[int, int], None] | None = None
+    bundle: Bundle,
+    settings: Settings,
+    *,
+    progress: Callable[[int, int], None] | None = None,
+    verify: bool = False,
 ) -> Bundle:
     """Put the archive in the store (unless it is there already); return it with its URI.
 
@@ -164,7 +168,9 @@ def publish_bundle(
         from flyte_jupyter.launch.remote import publish_to_flyte
 
         return publish_to_flyte(bundle, settings)
-    published = store_for(settings).publish(bundle.path, bundle.digest, progress=progress)
+    published = store_for(settings).publish(
+        bundle.path, bundle.digest, progress=progress, verify=verify
+    )
     return dataclasses.replace(bundle, uri=published.uri, reused=published.reused)
 
 

@@ -184,3 +184,23 @@ def test_same_specs_as_pyflyte_package_apart_from_location_and_version(ip, tmp_p
         a.ParseFromString(ours[name])
         b.ParseFromString(theirs[name])
         assert _comparable(a) == _comparable(b)
+
+
+def test_a_task_using_an_unknown_named_image_is_refused(ip, tmp_path):
+    from IPython.core.error import UsageError
+
+    run_cell(
+        ip,
+        "from flytekit import task\n\n@task(container_image='{{.image.gpu.fqn}}:{{.image.gpu.version}}')\ndef train(x: int) -> int:\n    return x\n",
+    )
+    with pytest.raises(
+        UsageError, match=r"refers to image 'gpu', which is not defined.*--image gpu=<URI>"
+    ):
+        ip.run_line_magic("flyte_serialize", f"--folder {tmp_path / 'o'} --image ghcr.io/org/img:1")
+    written = ip.run_line_magic(
+        "flyte_serialize",
+        f"--folder {tmp_path / 'o'} --image ghcr.io/org/img:1 --image gpu=ghcr.io/org/gpu:3",
+    )
+    spec = task_pb2.TaskSpec()
+    spec.ParseFromString(written[0].read_bytes())
+    assert spec.template.container.image == "ghcr.io/org/gpu:3"

@@ -112,8 +112,8 @@ def launch(
 ) -> Run | DryRun:
     """Check inputs, bundle, publish, serialize and submit one run."""
     from flyte_jupyter.launch.inputs import check_inputs
-    from flyte_jupyter.serialize import entity_kind
-    from flyte_jupyter.settings import effective_version
+    from flyte_jupyter.serialize import container_images, entity_kind
+    from flyte_jupyter.settings import check_image_refs, effective_version
 
     kind = entity_kind(request.entity)
     if kind not in ("task", "workflow"):
@@ -122,11 +122,12 @@ def launch(
         raise InputError(msg)
     inputs_pb, shown = check_inputs(request.entity_name, request.entity, request.inputs)
     settings = request.settings
+    check_image_refs(container_images(request.entity), settings.images)
     # a backend that cannot work (no Flyte endpoint, missing package) fails before any bundling
     launcher = None if dry_run else launcher_for(settings)
     bundle = prepare_bundle(request.job, progress=progress)
     if bundle is not None:
-        bundle = publish_bundle(bundle, settings, progress=progress)
+        bundle = publish_bundle(bundle, settings, progress=progress, verify=True)
     module = bundle.module if bundle is not None else request.module
     if module is None:
         msg = f"Cannot tell which installed module defines {request.entity_name!r}."

@@ -34,3 +34,23 @@ def defined_in_notebook(obj: object) -> bool:
     fn = getattr(obj, "task_function", None) or getattr(obj, "_workflow_function", None)
     module = getattr(fn, "__module__", None) or getattr(obj, "instantiated_in", None)
     return module in (None, "__main__", "")
+
+
+def container_images(entity: object) -> list[str]:
+    """The ``container_image`` strings of a task, or of every task a workflow runs."""
+    found: list[str] = []
+    seen: set[int] = set()
+
+    def visit(obj: object) -> None:
+        if obj is None or id(obj) in seen:
+            return
+        seen.add(id(obj))
+        image = getattr(obj, "container_image", None)
+        if isinstance(image, str):
+            found.append(image)
+        for node in getattr(obj, "nodes", None) or ():
+            visit(getattr(node, "flyte_entity", None))
+        visit(getattr(obj, "workflow", None))  # a launch plan's workflow
+
+    visit(entity)
+    return found

@@ -219,3 +219,24 @@ def test_another_kernel_sees_the_runs(nb, tmp_path):
     other = RunStore(tmp_path / "home" / "runs.sqlite").get(run.id)
     assert other.status == "SUCCEEDED"
     assert other.notebook.endswith("My Analysis.ipynb")
+
+
+def test_a_store_object_deleted_behind_the_index_is_uploaded_again(nb):
+    first = nb.run_line_magic("flyte_run", "--wait square(x=2)")
+    _, uri = first.bundle
+    stored = Path(uri.removeprefix("file://"))
+    stored.unlink()  # someone cleaned the store; the index still says it is there
+    second = nb.run_line_magic("flyte_run", "--wait square(x=3)")
+    assert second.status == "SUCCEEDED", second.logs()
+    assert second.outputs == 18
+    assert stored.exists()
+
+
+def test_a_launch_with_an_unknown_named_image_is_refused_before_anything_is_built(nb, tmp_path):
+    run_cell(
+        nb,
+        "@task(container_image='{{.image.gpu.fqn}}:{{.image.gpu.version}}')\ndef train(x: int) -> int:\n    return x\n",
+    )
+    with pytest.raises(UsageError, match="refers to image 'gpu'"):
+        nb.run_line_magic("flyte_run", "train(x=1)")
+    assert runs(tmp_path) == []
