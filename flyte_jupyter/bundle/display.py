@@ -15,7 +15,8 @@ MAX_ROWS = 200
 _KIB = 1024
 
 
-def _size(n: int) -> str:
+def human_size(n: int) -> str:
+    """``532 B``, ``4.2 KiB``, ``12.0 MiB``."""
     value = float(n)
     for unit in ("B", "KiB", "MiB"):
         if value < _KIB:
@@ -40,7 +41,7 @@ def bundle_html(bundle: Bundle) -> str:
     head = [
         ("digest", bundle.digest),
         ("archive", bundle.filename),
-        ("files", f"{len(bundle.entries)} ({_size(bundle.size)})"),
+        ("files", f"{len(bundle.entries)} ({human_size(bundle.size)})"),
         ("module", bundle.module or "—"),
     ]
     if bundle.uri:
@@ -48,7 +49,7 @@ def bundle_html(bundle: Bundle) -> str:
         head.append(("uri", f"{bundle.uri} ({state})"))
     parts = [f"<div class='flyte-jupyter-bundle'><b>Flyte bundle</b>{_rows(head)}"]
     parts.extend(f"<p>⚠ {escape(w)}</p>" for w in bundle.warnings)
-    files = [(e.path, _size(e.size)) for e in bundle.entries]
+    files = [(e.path, human_size(e.size)) for e in bundle.entries]
     parts.append(f"<details><summary>Files ({len(files)})</summary>{_rows(files)}</details>")
     if bundle.source is not None:
         parts.append(

@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import ipywidgets as w
 
+from flyte_jupyter.bundle.display import human_size
 from flyte_jupyter.bundle.model import escape
-from flyte_jupyter.widgets.progress import human_size
 
 __all__ = ["Field", "Worker", "error_html", "human_size", "muted", "source_text"]
 

@@ -15,6 +15,7 @@ import threading
 import time
 from typing import TYPE_CHECKING, Any
 
+from flyte_jupyter.bundle.display import human_size
 from flyte_jupyter.bundle.model import MIB
 
 if TYPE_CHECKING:
@@ -26,19 +27,6 @@ MIN_BYTES = 20 * MIB
 # is (nbval would see a bar on a loaded machine only). Size is a property of the bundle.
 MIN_SECONDS = math.inf
 _THROTTLE = 0.1
-
-
-_KIB = 1024
-
-
-def human_size(n: int) -> str:
-    """``532 B``, ``4.2 KiB``, ``12.0 MiB``."""
-    value = float(n)
-    for unit in ("B", "KiB", "MiB"):
-        if value < _KIB:
-            return f"{n} B" if unit == "B" else f"{value:.1f} {unit}"
-        value /= _KIB
-    return f"{value:.1f} GiB"
 
 
 class TransferProgress:
