@@ -6,7 +6,11 @@ the sha256 of a canonical manifest of (path, mode, size, content sha256) and who
 ipywidgets or tornado here.
 """
 
-from flyte_jupyter.bundle.build import make_bundle
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from flyte_jupyter.bundle.model import (
     COPY_STYLES,
     Bundle,
@@ -17,7 +21,17 @@ from flyte_jupyter.bundle.model import (
     ManifestEntry,
     archive_name,
 )
-from flyte_jupyter.bundle.walk import bundle_root_for
+
+if TYPE_CHECKING:
+    from flyte_jupyter.bundle.build import make_bundle
+    from flyte_jupyter.bundle.walk import bundle_root_for
+
+# The builder is imported on first use: processes that only need the types (run supervisors,
+# the store) stay light.
+_LAZY = {
+    "make_bundle": "flyte_jupyter.bundle.build",
+    "bundle_root_for": "flyte_jupyter.bundle.walk",
+}
 
 __all__ = [
     "COPY_STYLES",
@@ -31,3 +45,12 @@ __all__ = [
     "bundle_root_for",
     "make_bundle",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    msg = f"module {__name__!r} has no attribute {name!r}"
+    raise AttributeError(msg)

@@ -7,17 +7,29 @@ kernels, run supervisors and the Jupyter server share. No IPython, ipywidgets or
 (the Run's live display imports IPython only when a frontend asks to display it).
 """
 
-from flyte_jupyter.launch.api import (
-    LAUNCHERS,
-    DryRun,
-    LaunchRequest,
-    launch,
-    launcher_for,
-    new_run_id,
-)
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from flyte_jupyter.launch.model import TERMINAL, LaunchSpec, RunRecord, Status
-from flyte_jupyter.launch.run import Run
 from flyte_jupyter.launch.runstore import RunStore
+
+if TYPE_CHECKING:
+    from flyte_jupyter.launch.api import (
+        LAUNCHERS,
+        DryRun,
+        LaunchRequest,
+        launch,
+        launcher_for,
+        new_run_id,
+    )
+    from flyte_jupyter.launch.run import Run
+
+# The launch pipeline (bundling, serialization) is imported on first use, so a run's
+# supervisor process, which only needs the run store, starts fast.
+_API = ("LAUNCHERS", "DryRun", "LaunchRequest", "launch", "launcher_for", "new_run_id")
+_LAZY = {**dict.fromkeys(_API, "flyte_jupyter.launch.api"), "Run": "flyte_jupyter.launch.run"}
 
 __all__ = [
     "LAUNCHERS",
@@ -33,3 +45,12 @@ __all__ = [
     "launcher_for",
     "new_run_id",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    msg = f"module {__name__!r} has no attribute {name!r}"
+    raise AttributeError(msg)
