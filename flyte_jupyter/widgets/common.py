@@ -11,7 +11,16 @@ import ipywidgets as w
 from flyte_jupyter.bundle.display import human_size
 from flyte_jupyter.bundle.model import escape
 
-__all__ = ["Field", "Worker", "error_html", "human_size", "muted", "source_text"]
+__all__ = [
+    "Field",
+    "Worker",
+    "entity_picker",
+    "error_html",
+    "human_size",
+    "muted",
+    "offer_entities",
+    "source_text",
+]
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -139,3 +148,39 @@ class Worker(Generic[T]):
             if self._timer is not None:
                 self._timer.cancel()
             self._idle.set()
+
+
+def entity_picker(description: str, tooltip: str) -> w.Dropdown:
+    """The dropdown each section uses to choose a task or workflow."""
+    return w.Dropdown(
+        description=description,
+        options=[],
+        tooltip=tooltip,
+        style=STYLE,
+        layout=w.Layout(width="420px"),
+    )
+
+
+def offer_entities(
+    picker: w.Dropdown,
+    state: Any,
+    entities: list[tuple[str, str]],
+    leading: tuple[tuple[str, str], ...] = (),
+) -> bool:
+    """Offer ``leading`` options then ``(name, kind)`` entities, keeping the current choice.
+
+    A choice that no longer exists falls back to the first option. Changes are made while
+    ``state`` is syncing, so observers ignore them. Returns True when the options changed.
+    """
+    options = [*leading, *((f"{name} ({kind})", name) for name, kind in entities)]
+    if list(picker.options) == options:
+        return False
+    current = picker.value
+    with state.syncing():
+        picker.options = options
+        values = [value for _, value in options]
+        if current in values:
+            picker.value = current
+        elif values:
+            picker.value = values[0]
+    return True

@@ -14,7 +14,14 @@ import ipywidgets as w
 
 from flyte_jupyter.bundle.model import escape
 from flyte_jupyter.errors import StoreError
-from flyte_jupyter.widgets.common import STYLE, Worker, error_html, human_size, muted
+from flyte_jupyter.widgets.common import (
+    STYLE,
+    Worker,
+    error_html,
+    human_size,
+    muted,
+    offer_entities,
+)
 from flyte_jupyter.widgets.serialization import would_be_uri
 from flyte_jupyter.widgets.state import message_of
 
@@ -185,15 +192,9 @@ class PreviewSection:
 
     def set_entities(self, entities: list[tuple[str, str]]) -> None:
         """Offer these ``(name, kind)`` entities; keep the choice if it still exists."""
-        options = [("all tasks and workflows", ALL)]
-        options += [(f"{name} ({kind})", name) for name, kind in entities]
-        if list(self.entity.options) != options:
-            current = self.entity.value
-            with self.state.syncing():
-                self.entity.options = options
-                self.entity.value = current if current in dict(entities) else ALL
-            if self.active:
-                self.update()
+        leading = (("all tasks and workflows", ALL),)
+        if offer_entities(self.entity, self.state, entities, leading) and self.active:
+            self.update()
 
     def _entity_changed(self, _change: dict[str, Any]) -> None:
         if self.active and not self.state.is_syncing:

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import ipywidgets as w
 
 from flyte_jupyter.errors import FlyteJupyterError, InputError
-from flyte_jupyter.widgets.common import STYLE, error_html, muted
+from flyte_jupyter.widgets.common import entity_picker, error_html, muted, offer_entities
 from flyte_jupyter.widgets.inputs import InputsForm
 from flyte_jupyter.widgets.progress import TransferProgress
 from flyte_jupyter.widgets.state import message_of
@@ -37,13 +37,7 @@ class RunSection:
     def __init__(self, state: PanelState, runs: RunsSection | None = None) -> None:
         self.state = state
         self.runs = runs
-        self.entity = w.Dropdown(
-            description="Task/workflow",
-            options=[],
-            tooltip="What to run",
-            style=STYLE,
-            layout=w.Layout(width="420px"),
-        )
+        self.entity = entity_picker("Task/workflow", "What to run")
         self.entity.observe(self._entity_changed, "value")
         self.form: InputsForm | None = None
         self.form_box = w.VBox()
@@ -73,15 +67,7 @@ class RunSection:
 
         The form is rebuilt when the chosen entity changed or was redefined (a new interface).
         """
-        options = [(f"{name} ({kind})", name) for name, kind in entities]
-        if list(self.entity.options) != options:
-            current = self.entity.value
-            with self.state.syncing():
-                self.entity.options = options
-                if current in dict(entities):
-                    self.entity.value = current
-                elif options:
-                    self.entity.value = options[0][1]
+        offer_entities(self.entity, self.state, entities)
         name = self.entity.value
         if self.form is None or self.form.name != name or not self._current(self.form):
             self._build_form()

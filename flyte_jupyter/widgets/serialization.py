@@ -18,7 +18,7 @@ import ipywidgets as w
 
 from flyte_jupyter.bundle.model import escape
 from flyte_jupyter.settings.secrets import redact
-from flyte_jupyter.widgets.common import STYLE, Worker, error_html, muted
+from flyte_jupyter.widgets.common import Worker, entity_picker, error_html, muted, offer_entities
 from flyte_jupyter.widgets.state import message_of
 
 if TYPE_CHECKING:
@@ -181,13 +181,7 @@ class SerializationSection:
 
     def __init__(self, state: PanelState) -> None:
         self.state = state
-        self.entity = w.Dropdown(
-            description="Entity",
-            options=[],
-            tooltip="The task or workflow whose serialized form is shown",
-            style=STYLE,
-            layout=w.Layout(width="420px"),
-        )
+        self.entity = entity_picker("Entity", "The task or workflow whose serialized form is shown")
         self.entity.observe(self._entity_changed, "value")
         self.status = w.HTML()
         self.view = w.HTML()
@@ -197,17 +191,8 @@ class SerializationSection:
 
     def set_entities(self, entities: list[tuple[str, str]]) -> None:
         """Offer these ``(name, kind)`` entities; keep the choice if it still exists."""
-        options = [(f"{name} ({kind})", name) for name, kind in entities]
-        if list(self.entity.options) != options:
-            current = self.entity.value
-            with self.state.syncing():
-                self.entity.options = options
-                if current in dict(entities):
-                    self.entity.value = current
-                elif options:
-                    self.entity.value = options[0][1]
-            if self.active:
-                self.update()
+        if offer_entities(self.entity, self.state, entities) and self.active:
+            self.update()
 
     def _entity_changed(self, _change: dict[str, Any]) -> None:
         if self.active and not self.state.is_syncing:
