@@ -9,9 +9,9 @@ kernels, run supervisors and the Jupyter server share. No IPython, ipywidgets or
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from flyte_jupyter._lazy import lazy_exports
 from flyte_jupyter.launch.model import TERMINAL, LaunchSpec, RunRecord, Status
 from flyte_jupyter.launch.runstore import RunStore
 
@@ -47,10 +47,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        value = getattr(importlib.import_module(_LAZY[name]), name)
-        globals()[name] = value
-        return value
-    msg = f"module {__name__!r} has no attribute {name!r}"
-    raise AttributeError(msg)
+__getattr__ = lazy_exports(globals(), _LAZY)
