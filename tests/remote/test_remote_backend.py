@@ -169,18 +169,7 @@ def test_without_a_flyte_config_the_error_says_how_to_configure_one(ip, tmp_path
     assert "flytectl config init" in message
 
 
-def test_store_flyte_uploads_the_bundle_through_the_data_proxy(nb, standin, monkeypatch):
-    from flyte_jupyter.launch import api
-    from flyte_jupyter.launch.remote import FLYTE_STORE, publish_to_flyte
-
-    original = api.publish_bundle
-
-    def publish(bundle, settings, *, progress=None):  # the hook proposed for prepare.py
-        if settings.store == FLYTE_STORE:
-            return publish_to_flyte(bundle, settings)
-        return original(bundle, settings, progress=progress)
-
-    monkeypatch.setattr(api, "publish_bundle", publish)
+def test_store_flyte_uploads_the_bundle_through_the_data_proxy(nb, standin):
     run = flyte_run(nb, "--backend remote --store flyte --wait square(x=7)")
     assert run.status == "SUCCEEDED"
 
