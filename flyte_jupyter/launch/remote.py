@@ -28,8 +28,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from flyte_jupyter.errors import FlyteJupyterError, LaunchError, StoreError
+from flyte_jupyter.launch.flyteadmin import (
+    PHASE_NAMES,
+    PHASES,
+    RPC_TIMEOUT,
+    error_text,
+    explain,
+    flyte_config,
+    split_endpoint,
+)
 from flyte_jupyter.launch.literals import preview_map
-from flyte_jupyter.launch.model import RunRecord, Status
+from flyte_jupyter.launch.model import RunRecord
 from flyte_jupyter.launch.runstore import RunStore
 
 if TYPE_CHECKING:
@@ -39,96 +48,25 @@ if TYPE_CHECKING:
     from flyte_jupyter.launch.model import LaunchSpec
     from flyte_jupyter.settings import Settings
 
-__all__ = ["FLYTE_STORE", "RemoteLauncher", "flyte_config", "publish_to_flyte"]
+__all__ = [
+    "FLYTE_STORE",
+    "RemoteLauncher",
+    "explain",
+    "flyte_config",
+    "publish_to_flyte",
+    "split_endpoint",
+]
 
 FLYTE_STORE = "flyte"
 """The ``store`` value that sends bundles through Flyte's data proxy instead of a bucket."""
-RPC_TIMEOUT = 60.0
 """Deadline of each call to Flyte admin, in seconds."""
 CANCEL_CAUSE = "cancelled from flyte_jupyter"
 
-# flyteidl core.WorkflowExecution.Phase -> run status
-_PHASES: dict[int, Status] = {
-    0: "QUEUED",  # UNDEFINED
-    1: "QUEUED",
-    2: "RUNNING",
-    3: "RUNNING",  # SUCCEEDING
-    4: "SUCCEEDED",
-    5: "RUNNING",  # FAILING
-    6: "FAILED",
-    7: "ABORTED",
-    8: "FAILED",  # TIMED_OUT
-    9: "RUNNING",  # ABORTING
-}
-_PHASE_NAMES = (
-    "UNDEFINED",
-    "QUEUED",
-    "RUNNING",
-    "SUCCEEDING",
-    "SUCCEEDED",
-    "FAILING",
-    "FAILED",
-    "ABORTED",
-    "TIMED_OUT",
-    "ABORTING",
-)
-_HOW_TO_CONFIGURE = (
-    "set endpoint (FLYTE_JUPYTER_ENDPOINT=dns:///flyte.example.com, endpoint = ... in "
-    "[tool.flyte_jupyter], or %config FlyteJupyter.endpoint) or a flytekit config file with "
-    "admin.endpoint (`flytectl config init --host flyte.example.com`, or `flytectl demo start` "
-    "for a local sandbox; found at $FLYTECTL_CONFIG, ./flytekit.config, ~/.flyte/config or "
-    "~/.flyte/config.yaml, or set config_file)"
-)
 _NOT_READABLE = ("file", "local", "memory")
 _REGISTER_HINT = (
     "A version names one definition of each entity: if the code changed, launch under a new "
     "version (--version), or leave version on auto."
 )
-
-
-def flyte_config(settings: Settings) -> Any:
-    """The flytekit ``Config`` for the settings: the config file's, with ``endpoint`` on top.
-
-    An endpoint written ``http://host:port`` is plaintext gRPC (``insecure``), ``https://...``
-    TLS; ``dns:///host:port`` or ``host:port`` keep the config file's ``admin.insecure``.
-
-    Raises
-    ------
-    LaunchError
-        No endpoint is configured, or the config file cannot be read.
-    """
-    if not settings.endpoint:
-        where = (
-            f"{settings.config_file} has no admin.endpoint"
-            if settings.config_file
-            else "no endpoint is set and no flytekit config file was found"
-        )
-        msg = f"The remote backend needs a Flyte endpoint ({where}): {_HOW_TO_CONFIGURE}."
-        raise LaunchError(msg)
-    from flytekit.configuration import Config
-
-    try:
-        config = Config.auto(str(settings.config_file) if settings.config_file else None)
-    except Exception as exc:
-        msg = (
-            f"Cannot read the flytekit config file {settings.config_file}: {exc}. Fix it, or "
-            "point config_file (FLYTECTL_CONFIG) at a working one."
-        )
-        raise LaunchError(msg) from exc
-    endpoint, insecure = split_endpoint(settings.endpoint)
-    platform = dataclasses.replace(config.platform, endpoint=endpoint)
-    if insecure is not None:
-        platform = dataclasses.replace(platform, insecure=insecure)
-    return config.with_params(platform=platform)
-
-
-def split_endpoint(endpoint: str) -> tuple[str, bool | None]:
-    """``(gRPC target, insecure)`` of an endpoint; ``insecure`` is None when not implied."""
-    text = endpoint.strip().rstrip("/")
-    for scheme, insecure in (("http://", True), ("https://", False)):
-        if text.lower().startswith(scheme):
-            return text[len(scheme) :], insecure
-    return text, None
 
 
 def publish_to_flyte(bundle: Bundle, settings: Settings) -> Bundle:
@@ -344,18 +282,18 @@ class RemoteLauncher:
             execution = self.remote.client.get_execution(execution_id)
         closure = execution.closure
         phase = int(closure.phase)
-        status = _PHASES.get(phase, "RUNNING")
+        status = PHASES.get(phase, "RUNNING")
         changes: dict[str, Any] = {}
         if status == "SUCCEEDED":
             data = self.outputs_pb(dataclasses.replace(current, status=status))
             changes["outputs"] = preview_map(data) if data is not None else {}
         elif status == "FAILED":
-            changes["error"] = _error_text(closure)
+            changes["error"] = error_text(closure)
         elif status == "ABORTED":
             abort = getattr(closure, "abort_metadata", None)
             cause = getattr(abort, "cause", "") or ""
             changes["error"] = f"aborted: {cause}" if cause else None
-        name = _PHASE_NAMES[phase] if 0 <= phase < len(_PHASE_NAMES) else str(phase)
+        name = PHASE_NAMES[phase] if 0 <= phase < len(PHASE_NAMES) else str(phase)
         if status != current.status or changes:
             self.store.update(record.id, status, f"admin phase {name}", **changes)
         return self.store.get(record.id) or current
@@ -439,49 +377,3 @@ def _check_readable(uri: str) -> None:
             "FLYTE_JUPYTER_STORE) or to 'flyte' to upload through Flyte's data proxy."
         )
         raise LaunchError(msg)
-
-
-def _error_text(closure: Any) -> str:
-    error = getattr(closure, "error", None)
-    if error is None:
-        return "The execution failed (admin gave no error message); see the Flyte console."
-    code = getattr(error, "code", "") or ""
-    message = getattr(error, "message", "") or ""
-    return f"{code}: {message}" if code else message
-
-
-def _rpc_error(exc: BaseException) -> Any:
-    """The ``grpc.RpcError`` (a call's error: ``code()``, ``details()``) behind an exception."""
-    seen: set[int] = set()
-    current: BaseException | None = exc
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        if callable(getattr(current, "code", None)) and callable(getattr(current, "details", None)):
-            return current
-        current = current.__cause__ or current.__context__
-    return None
-
-
-def explain(exc: BaseException, action: str, endpoint: str) -> str:
-    """A message for a failed call: admin's own words, and what to do."""
-    rpc = _rpc_error(exc)
-    if rpc is None:
-        detail = str(exc) or type(exc).__name__
-        return f"Could not {action} on Flyte admin {endpoint}: {detail}"
-    code = rpc.code()
-    details = rpc.details() or code.name
-    name = code.name
-    if name == "UNAVAILABLE":
-        return (
-            f"Cannot reach Flyte admin at {endpoint} to {action}: {details}. Check the endpoint, "
-            "that the cluster is up, and admin.insecure (true for a plaintext endpoint such as a "
-            "local sandbox)."
-        )
-    if name == "DEADLINE_EXCEEDED":
-        return f"Flyte admin at {endpoint} did not answer within {RPC_TIMEOUT:.0f} s to {action}."
-    if name in ("UNAUTHENTICATED", "PERMISSION_DENIED"):
-        return (
-            f"Flyte admin at {endpoint} refused to {action}: {details} ({name}). Check the "
-            "credentials in the flytekit config (admin.authType, admin.clientId)."
-        )
-    return f"Flyte admin at {endpoint} refused to {action}: {details} ({name})."
