@@ -14,16 +14,13 @@ import ipywidgets as w
 
 from flyte_jupyter.bundle.model import escape
 from flyte_jupyter.errors import StoreError
+from flyte_jupyter.widgets.background import BackgroundView
 from flyte_jupyter.widgets.common import (
     STYLE,
-    Worker,
-    error_html,
     human_size,
     muted,
-    offer_entities,
 )
 from flyte_jupyter.widgets.serialization import would_be_uri
-from flyte_jupyter.widgets.state import message_of
 
 if TYPE_CHECKING:
     from flyte_jupyter.bundle import Bundle, ManifestEntry
@@ -167,12 +164,13 @@ def preview_html(preview: Preview) -> str:
     return "".join(parts)
 
 
-class PreviewSection:
+class PreviewSection(BackgroundView["Preview"]):
     """Entity picker (or all of them, like ``%flyte_bundle``), Rebuild, and the preview."""
 
+    busy = "bundling…"
+
     def __init__(self, state: PanelState) -> None:
-        self.state = state
-        self.entity = w.Dropdown(
+        entity = w.Dropdown(
             description="Bundle for",
             options=[("all tasks and workflows", ALL)],
             value=ALL,
@@ -180,50 +178,25 @@ class PreviewSection:
             style=STYLE,
             layout=w.Layout(width="420px"),
         )
-        self.entity.observe(self._entity_changed, "value")
         self.rebuild = w.Button(description="Rebuild", icon="refresh", tooltip="Build it again")
         self.rebuild.on_click(lambda _b: self.update())
-        self.status = w.HTML()
-        self.view = w.HTML()
-        self.widget = w.VBox([w.HBox([self.entity, self.rebuild, self.status]), self.view])
-        self.worker: Worker[Preview] = Worker(compute, self._show)
-        self.active = False
-        self.preview: Preview | None = None
+        super().__init__(state, entity, compute, extra=(self.rebuild,))
+
+    @property
+    def preview(self) -> Preview | None:
+        """The preview shown last."""
+        return self.result
 
     def set_entities(self, entities: list[tuple[str, str]]) -> None:
-        """Offer these ``(name, kind)`` entities; keep the choice if it still exists."""
-        leading = (("all tasks and workflows", ALL),)
-        if offer_entities(self.entity, self.state, entities, leading) and self.active:
-            self.update()
+        """Offer these ``(name, kind)`` entities, after "all tasks and workflows"."""
+        self.offer(entities, (("all tasks and workflows", ALL),))
 
-    def _entity_changed(self, _change: dict[str, Any]) -> None:
-        if self.active and not self.state.is_syncing:
-            self.update()
-
-    def update(self) -> None:
-        """Rebuild the preview (debounced, in the background)."""
-        settings = self.state.settings
-        if settings is None:
-            self.view.value = error_html(self.state.error)
-            return
+    def make_job(self, settings: Settings) -> PreviewJob:
+        """The bundle job of the chosen entity (all of them for ALL)."""
         names = [self.entity.value] if self.entity.value else []
-        try:
-            job, _ = self.state.job(settings, names)
-        except Exception as exc:  # noqa: BLE001 - any kernel-side failure is shown inline
-            self.status.value = ""
-            self.view.value = error_html(message_of(exc))
-            return
-        self.status.value = muted("bundling…")
-        self.worker.schedule(PreviewJob(settings, job))
+        job, _ = self.state.job(settings, names)
+        return PreviewJob(settings, job)
 
-    def _show(self, preview: Preview | None, error: BaseException | None) -> None:
-        self.status.value = ""
-        self.preview = preview
-        if error is not None or preview is None:
-            self.view.value = error_html(message_of(error or RuntimeError("no result")))
-            return
-        self.view.value = preview_html(preview)
-
-    def wait(self, timeout: float = 120.0) -> bool:
-        """Block until the latest preview is shown (for tests and scripts)."""
-        return self.worker.wait(timeout)
+    def render(self, result: Preview) -> str:
+        """The preview as HTML."""
+        return preview_html(result)

@@ -14,12 +14,10 @@ import json
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-import ipywidgets as w
-
 from flyte_jupyter.bundle.model import escape
 from flyte_jupyter.settings.secrets import redact
-from flyte_jupyter.widgets.common import Worker, entity_picker, error_html, muted, offer_entities
-from flyte_jupyter.widgets.state import message_of
+from flyte_jupyter.widgets.background import BackgroundView
+from flyte_jupyter.widgets.common import entity_picker, muted
 
 if TYPE_CHECKING:
     from flyte_jupyter.prepare import BundleJob
@@ -176,45 +174,21 @@ def view_html(view: SerializationView) -> str:
     return "".join(parts)
 
 
-class SerializationSection:
+class SerializationSection(BackgroundView["SerializationView"]):
     """Entity picker plus the serialization view, refreshed in the background."""
 
+    busy = "serializing…"
+
     def __init__(self, state: PanelState) -> None:
-        self.state = state
-        self.entity = entity_picker("Entity", "The task or workflow whose serialized form is shown")
-        self.entity.observe(self._entity_changed, "value")
-        self.status = w.HTML()
-        self.view = w.HTML()
-        self.widget = w.VBox([w.HBox([self.entity, self.status]), self.view])
-        self.worker: Worker[SerializationView] = Worker(compute, self._show)
-        self.active = False  # only computed while visible (or asked to)
+        entity = entity_picker("Entity", "The task or workflow whose serialized form is shown")
+        super().__init__(state, entity, compute)
 
     def set_entities(self, entities: list[tuple[str, str]]) -> None:
         """Offer these ``(name, kind)`` entities; keep the choice if it still exists."""
-        if offer_entities(self.entity, self.state, entities) and self.active:
-            self.update()
+        self.offer(entities)
 
-    def _entity_changed(self, _change: dict[str, Any]) -> None:
-        if self.active and not self.state.is_syncing:
-            self.update()
-
-    def update(self) -> None:
-        """Recompute the view (debounced, in the background)."""
-        settings = self.state.settings
-        if settings is None:
-            self.status.value = ""
-            self.view.value = error_html(self.state.error)
-            return
-        try:
-            job = self._job(settings)
-        except Exception as exc:  # noqa: BLE001 - any kernel-side failure is shown inline
-            self.status.value = ""
-            self.view.value = error_html(message_of(exc))
-            return
-        self.status.value = muted("serializing…")
-        self.worker.schedule(job)
-
-    def _job(self, settings: Settings) -> SerializationJob:
+    def make_job(self, settings: Settings) -> SerializationJob:
+        """What to serialize: the chosen entity's bundle job under ``settings``."""
         name = self.entity.value
         if not name:
             return SerializationJob(settings, None)
@@ -222,13 +196,6 @@ class SerializationSection:
         modules = self.state.installed_modules(targets) if settings.copy_style == "none" else {}
         return SerializationJob(settings, name, job, targets, modules)
 
-    def _show(self, view: SerializationView | None, error: BaseException | None) -> None:
-        self.status.value = ""
-        if error is not None or view is None:
-            self.view.value = error_html(message_of(error or RuntimeError("no result")))
-            return
-        self.view.value = view_html(view)
-
-    def wait(self, timeout: float = 120.0) -> bool:
-        """Block until the latest update is shown (for tests and scripts)."""
-        return self.worker.wait(timeout)
+    def render(self, result: SerializationView) -> str:
+        """The serialization view as HTML."""
+        return view_html(result)
