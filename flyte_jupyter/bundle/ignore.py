@@ -42,11 +42,14 @@ STANDARD_DIRS = frozenset(
 )
 STANDARD_FILES = ("*.pyc", "*.pyo", "*.egg-info", ".DS_Store", "*.swp", "*~")
 # Files that look like credentials: kept out unless a pattern in ``include`` names them.
+# Names and paths match case-insensitively (``.ENV`` and ``ID_RSA`` are secrets too).
 SECRET_FILES = (
     ".env",
     ".env.*",
+    ".envrc",
     "*.pem",
     "*.key",
+    "*.ppk",
     "id_rsa*",
     "id_dsa*",
     "id_ecdsa*",
@@ -60,36 +63,59 @@ SECRET_FILES = (
     ".pypirc",
     ".npmrc",
     ".dockercfg",
+    ".s3cfg",
+    ".boto",
+    ".vault-token",
     "credentials.json",
     "application_default_credentials.json",
-    "service-account*.json",
+    "*service[-_]account*.json",
+    "client_secret*.json",
+    "*.tfstate",
+    "*.tfstate.backup",
     "kubeconfig",
 )
-SECRET_PATHS = (".aws/credentials", ".aws/config", ".docker/config.json", ".kube/config")
+SECRET_PATHS = (
+    ".aws/credentials",
+    ".aws/config",
+    ".docker/config.json",
+    ".kube/config",
+    ".streamlit/secrets.toml",
+)
 NOT_SECRET = (".env.example", ".env.sample", ".env.template")
 IGNORE_FILES = (".gitignore", ".flyteignore")
 
 
-def _any_of(patterns: tuple[str, ...]) -> re.Pattern[str]:
-    return re.compile("|".join(fnmatch.translate(p) for p in patterns))
+def _any_of(patterns: tuple[str, ...], *, fold: bool = False) -> re.Pattern[str]:
+    flags = "(?i:{})" if fold else "{}"
+    return re.compile("|".join(flags.format(fnmatch.translate(p)) for p in patterns))
 
 
 _STANDARD_FILE_RE = _any_of(STANDARD_FILES)
-_SECRET_FILE_RE = _any_of(SECRET_FILES)
-_NOT_SECRET_RE = _any_of(NOT_SECRET)
-_SPECIAL_FILE_RE = _any_of(STANDARD_FILES + SECRET_FILES)
+_SECRET_FILE_RES = tuple((p, _any_of((p,), fold=True)) for p in SECRET_FILES)
+_NOT_SECRET_RE = _any_of(NOT_SECRET, fold=True)
+# one regex tells the usual file (no standard or secret rule applies) apart, quickly
+_SPECIAL_FILE_RE = re.compile(
+    f"{_STANDARD_FILE_RE.pattern}|{_any_of(SECRET_FILES, fold=True).pattern}"
+)
 _SECRET_PATH_SET = frozenset(SECRET_PATHS)
 _SECRET_PATH_ENDS = tuple("/" + p for p in SECRET_PATHS)
 
 
-def _is_secret_path(rel_path: str) -> bool:
-    return rel_path in _SECRET_PATH_SET or rel_path.endswith(_SECRET_PATH_ENDS)
+def _secret_path_rule(rel_path: str) -> str | None:
+    folded = rel_path.lower()
+    if folded in _SECRET_PATH_SET:
+        return folded
+    if not folded.endswith(_SECRET_PATH_ENDS):  # the usual case, in one C call
+        return None
+    return next(p for p in SECRET_PATHS if folded.endswith("/" + p))
 
 
-def _is_secret(rel_path: str, name: str) -> bool:
+def _secret_rule(rel_path: str, name: str) -> str | None:
+    """The secret rule (a pattern of SECRET_FILES or SECRET_PATHS) ``rel_path`` matches."""
     if _NOT_SECRET_RE.match(name):
-        return False
-    return bool(_SECRET_FILE_RE.match(name)) or _is_secret_path(rel_path)
+        return None
+    rule = next((p for p, regex in _SECRET_FILE_RES if regex.match(name)), None)
+    return rule or _secret_path_rule(rel_path)
 
 
 @dataclass
@@ -146,7 +172,7 @@ class IgnoreRules:
                 return fixed
             special = False
         else:  # one regex tells the usual file (no standard or secret rule applies) apart
-            special = bool(_SPECIAL_FILE_RE.match(name)) or _is_secret_path(rel_path)
+            special = bool(_SPECIAL_FILE_RE.match(name)) or bool(_secret_path_rule(rel_path))
             if special and _STANDARD_FILE_RE.match(name):
                 return f"standard ignore ({name})"
         if self._include is not None and self._included(rel_path, is_dir=is_dir):
@@ -154,14 +180,15 @@ class IgnoreRules:
         ignored = self._ignore_file_reason(rel_path, is_dir=is_dir) if self._specs else None
         if ignored:
             return ignored
-        if special and _is_secret(rel_path, name):
-            return "looks like a secret; add it to include_secrets to ship it"
+        rule = _secret_rule(rel_path, name) if special else None
+        if rule:
+            return f"looks like a secret (rule {rule}); add it to include_secrets to ship it"
         return None
 
     @staticmethod
     def is_secret(rel_path: str) -> bool:
         """True for files that look like credentials (``.env``, private keys, cloud creds)."""
-        return _is_secret(rel_path, rel_path.rpartition("/")[2])
+        return _secret_rule(rel_path, rel_path.rpartition("/")[2]) is not None
 
     def _included(self, rel_path: str, *, is_dir: bool) -> bool:
         if self._include is None:

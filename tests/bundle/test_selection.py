@@ -50,6 +50,39 @@ def test_all_applies_standard_gitignore_flyteignore_and_secret_rules(tree, cache
         assert "looks like a secret" in why[secret]
 
 
+CREDENTIAL_FILES = {
+    ".envrc": ".envrc",
+    ".streamlit/secrets.toml": ".streamlit/secrets.toml",
+    "service_account.json": "*service[-_]account*.json",
+    "gcp/my-service-account-key.json": "*service[-_]account*.json",
+    "client_secret_1234.apps.googleusercontent.com.json": "client_secret*.json",
+    ".s3cfg": ".s3cfg",
+    ".boto": ".boto",
+    ".vault-token": ".vault-token",
+    "infra/terraform.tfstate": "*.tfstate",
+    "infra/terraform.tfstate.backup": "*.tfstate.backup",
+    "putty.ppk": "*.ppk",
+    ".ENV": ".env",
+    "keys/ID_RSA": "id_rsa*",
+    ".AWS/Credentials": ".aws/credentials",
+}
+
+
+def test_all_keeps_out_credential_files_of_any_case_and_names_the_rule(tree, cache):
+    spec = dict.fromkeys(CREDENTIAL_FILES, "hunter2\n") | {
+        "main.py": "x = 1\n",
+        ".env.EXAMPLE": "TOKEN=\n",
+        "accounts.json": "{}",
+    }
+    b = make_bundle(BundleRequest(root_dir=tree(spec), copy_style="all"), cache_dir=cache)
+    assert b.files == [".env.EXAMPLE", "accounts.json", "main.py"]
+    why = excluded_of(b)
+    for path, rule in CREDENTIAL_FILES.items():
+        assert why[path] == (
+            f"looks like a secret (rule {rule}); add it to include_secrets to ship it"
+        ), path
+
+
 def test_secrets_ship_when_explicitly_included(tree, cache):
     request = BundleRequest(root_dir=tree(JUNK), copy_style="all", include=(".env",))
     b = make_bundle(request, cache_dir=cache)
