@@ -252,3 +252,23 @@ def test_flyte_jupyter_home_under_root_dir_never_ships(tree, cache):
     b = make_bundle(request, cache_dir=cache)
     assert b.files == ["main.py", "state/keep.txt"]
     assert "FLYTE_JUPYTER_HOME" in {e.path: e.reason for e in b.excluded}["state/home/"]
+
+
+def test_the_size_limit_hint_names_a_setting_that_raises_the_limit(tree, cache):
+    import re
+
+    from flyte_jupyter.settings import resolve_settings
+
+    root = tree({"big.bin": b"x" * 5000})
+    refuse = BundleLimits(warn_bytes=1000, max_bytes=2000)
+    with pytest.raises(BundleTooLargeError) as info:
+        make_bundle(BundleRequest(root_dir=root, copy_style="all", limits=refuse), cache_dir=cache)
+    key = re.search(r"raise the limit: (\w+)", str(info.value)).group(1)
+    variable = re.search(r"(FLYTE_JUPYTER_\w+)", str(info.value)).group(1)
+    # following the hint, as a user would, really raises the limit
+    settings = resolve_settings(start_dir=root, environ={}, options={key: "2GiB"})
+    assert settings.limits.max_bytes == 2 * 1024**3
+    settings = resolve_settings(start_dir=root, environ={variable: "3GiB"})
+    assert settings.limits.max_bytes == 3 * 1024**3
+    limits = BundleLimits(warn_bytes=10_000, max_bytes=settings.limits.max_bytes)
+    make_bundle(BundleRequest(root_dir=root, copy_style="all", limits=limits), cache_dir=cache)
