@@ -98,7 +98,10 @@ def evaluate_call(magics: FlyteMagics, call: ast.Call) -> tuple[str, Any, dict[s
         raise UsageError(msg)
     inputs: dict[str, Any] = {}
     for keyword in call.keywords:
-        value = magics.ip.ev(ast.unparse(keyword.value))
+        # evaluate the parsed expression itself: ast.unparse recurses once per nesting level
+        # and fails on a long expression (``1 + 1 + ...``) that compiles fine
+        code = compile(ast.Expression(keyword.value), "<flyte_run input>", "eval")
+        value = magics.ip.ev(code)
         if keyword.arg is None:
             inputs.update(value)
         else:

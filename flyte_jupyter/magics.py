@@ -130,10 +130,12 @@ class FlyteMagics(Magics):
         """``pre_run_cell`` hook: note the running cell's id (``%%flyte_run`` records itself)."""
         self.current_cell_id = getattr(info, "cell_id", None)
 
-    def record(self, result: ExecutionResult) -> None:
+    def record(self, result: ExecutionResult | None) -> None:
         """``post_run_cell`` hook: keep the cell if it ran (its definitions now exist)."""
-        info = result.info
-        if info is None or info.silent or result.error_before_exec is not None:
+        # IPython passes None when the cell failed before it ran (e.g. RecursionError while
+        # checking whether a very long cell is async)
+        info = None if result is None else result.info
+        if result is None or info is None or info.silent or result.error_before_exec is not None:
             return
         raw = info.raw_cell or ""
         if raw.lstrip().startswith(_SELF_RECORDING) or not raw.strip():

@@ -72,8 +72,13 @@ def parse_cell(cell: CellRecord, first_index: int) -> list[Statement]:
     for offset, node in enumerate(tree.body):
         drop = _drop_reason(node)
         text = _statement_text(node, lines, cell.source, shared)
-        binds = frozenset() if drop else _bound_names(node)
-        early, late = (frozenset(), frozenset()) if drop else _used_names(text, node)
+        binds: frozenset[str] = frozenset()
+        early: frozenset[str] = frozenset()
+        late: frozenset[str] = frozenset()
+        if not drop:
+            table = _symbol_table(text, node, cell)
+            binds = _bound_names(table, node)
+            early, late = _used_names(table, node)
         out.append(
             Statement(
                 cell=cell,
@@ -188,9 +193,30 @@ def _is_star(node: ast.stmt) -> bool:
     return isinstance(node, ast.ImportFrom) and any(a.name == "*" for a in node.names)
 
 
-def _bound_names(node: ast.stmt) -> frozenset[str]:
+def _symbol_table(text: str, node: ast.stmt, cell: CellRecord) -> symtable.SymbolTable:
+    """The symbol table of one statement, from the text the user typed.
+
+    The text is analysed as written rather than regenerated with :func:`ast.unparse`, whose
+    recursion fails on long expressions (a 600-term ``1 + 1 + ...``) that the kernel runs
+    fine. A shared-line segment that does not parse alone falls back to the unparsed form.
+    """
+    try:
+        return symtable.symtable(text, "<cell>", "exec")
+    except SyntaxError:  # shared-line segment of a compound statement: use the unparsed form
+        pass
+    try:
+        return symtable.symtable(ast.unparse(node), "<cell>", "exec")
+    except (RecursionError, SyntaxError) as exc:
+        msg = (
+            f"{cell.label}, line {node.lineno}: the statement is too deeply nested to analyse "
+            f"({type(exc).__name__}). Split it into shorter statements on their own lines, "
+            "or put it in a local module, then run the cell again."
+        )
+        raise CaptureError(msg) from exc
+
+
+def _bound_names(table: symtable.SymbolTable, node: ast.stmt) -> frozenset[str]:
     """Module-level names a definition statement binds (or rebinds by mutation)."""
-    table = symtable.symtable(ast.unparse(node), "<cell>", "exec")
     names = {s.get_name() for s in table.get_symbols() if s.is_assigned() or s.is_imported()}
     names |= _mutated_roots(node)
     return frozenset(names)
@@ -214,12 +240,10 @@ def _mutated_roots(node: ast.stmt) -> set[str]:
     return roots
 
 
-def _used_names(text: str, node: ast.stmt) -> tuple[frozenset[str], frozenset[str]]:
+def _used_names(
+    table: symtable.SymbolTable, node: ast.stmt
+) -> tuple[frozenset[str], frozenset[str]]:
     """Global names a statement needs at definition time and at call time."""
-    try:
-        table = symtable.symtable(text, "<cell>", "exec")
-    except SyntaxError:  # shared-line segment of a compound statement: use the unparsed form
-        table = symtable.symtable(ast.unparse(node), "<cell>", "exec")
     early: set[str] = set()
     late: set[str] = set()
     for sym in table.get_symbols():

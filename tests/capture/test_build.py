@@ -1,5 +1,6 @@
 """The module generated from cells: definitions only, closure from the targets, pure text."""
 
+import sys
 import textwrap
 
 import pytest
@@ -268,3 +269,19 @@ def test_a_count_that_does_not_advance_is_not_used_as_a_label():
     log = log.add(None, "def t():\n    return nope\n", execution_count=1)
     with pytest.raises(CaptureError, match=r"cell #2, line 2"):
         build_module(log.records, ["t"], "nb_t")
+
+
+@pytest.mark.parametrize("terms", [600, 2000])
+def test_a_long_expression_does_not_break_the_module(terms):
+    # ast.unparse recursed once per `+` and raised RecursionError for every later bundle
+    long_sum = " + ".join(["1"] * terms)
+    log = log_of(("a", f"total = {long_sum}\n"), ("b", "def t():\n    return total\n"))
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(1000)  # Python's default, as in a kernel that has not raised it
+    try:
+        src = source_for(log, "t")
+        names = defined_names(log.records)
+    finally:
+        sys.setrecursionlimit(limit)
+    assert f"total = {long_sum}\n" in src
+    assert names == ["total", "t"]
