@@ -1,24 +1,80 @@
-"""Suite-wide setup: every test and every kernel it starts gets a private FLYTE_JUPYTER_HOME.
+"""Suite-wide setup: the tests see nothing of the machine's Jupyter or flyte_jupyter state.
+
+At import (before any kernel or server starts, so they all inherit it):
+
+* every ``JUPYTER_*`` / ``IPYTHONDIR`` variable of the developer's shell is dropped, and Jupyter's
+  data, config and runtime folders and IPython's folder point into one temporary folder;
+* that data folder holds the only ``python3`` kernelspec any test can find, pinned to the
+  interpreter running the tests. A user-level kernelspec (``~/.local/share/jupyter/kernels``,
+  written by any ``ipykernel install --user``) would otherwise start another interpreter, in
+  which ``%load_ext flyte_jupyter`` fails;
+* ``FLYTE_JUPYTER_HOME`` is private to the run.
 
 nbval starts one kernel per notebook but, unlike jupyter_server, does not tell it which
 notebook it runs (``JPY_SESSION_NAME``); the hook below does, so generated modules are named
 after the notebook exactly as they are in JupyterLab.
+
+A failed browser test (one using the ``page`` fixture) keeps a screenshot and the tail of the
+JupyterLab log (which holds the kernels' output) in its report, and names the kernel it ran.
 """
 
 from __future__ import annotations
 
+import json
 import os
+import sys
 import tempfile
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
-_HOME = tempfile.mkdtemp(prefix="flyte-jupyter-home-")
-os.environ["FLYTE_JUPYTER_HOME"] = _HOME  # before any kernel starts: they inherit it
+REPO = Path(__file__).resolve().parent
+ARTIFACTS = REPO / "test-artifacts"
+KERNEL_NAME = "python3"
+LOG_TAIL_LINES = 80
+
+
+def _isolate_jupyter(base: Path) -> Path:
+    """Point Jupyter and IPython at folders under ``base``; pin ``python3`` to this interpreter."""
+    for name in list(os.environ):
+        if name.startswith("JUPYTER_") or name in ("IPYTHONDIR", "JPY_SESSION_NAME"):
+            del os.environ[name]
+    data, config, runtime, ipython = (base / n for n in ("data", "config", "runtime", "ipython"))
+    spec_dir = data / "kernels" / KERNEL_NAME
+    spec_dir.mkdir(parents=True)
+    for folder in (config, runtime, ipython):
+        folder.mkdir()
+    spec = {
+        "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+        "display_name": f"Python 3 (tests: {sys.executable})",
+        "language": "python",
+        "metadata": {"debugger": True},
+    }
+    (spec_dir / "kernel.json").write_text(json.dumps(spec, indent=1), encoding="utf-8")
+    os.environ.update(
+        {
+            "JUPYTER_DATA_DIR": str(data),  # replaces ~/.local/share/jupyter
+            "JUPYTER_PATH": str(data),  # searched before every other data folder
+            "JUPYTER_CONFIG_DIR": str(config),  # replaces ~/.jupyter
+            "JUPYTER_RUNTIME_DIR": str(runtime),  # no developer's server is found as "parent"
+            "IPYTHONDIR": str(ipython),  # no profile start-up files
+        }
+    )
+    return spec_dir / "kernel.json"
+
+
+_BASE = Path(tempfile.mkdtemp(prefix="flyte-jupyter-tests-"))
+KERNELSPEC = _isolate_jupyter(_BASE / "jupyter")
+os.environ["FLYTE_JUPYTER_HOME"] = tempfile.mkdtemp(prefix="flyte-jupyter-home-")
+
+
+def pytest_report_header() -> list[str]:
+    """Say which interpreter every kernel of this run starts."""
+    return [f"kernel {KERNEL_NAME!r} pinned to {sys.executable} ({KERNELSPEC})"]
 
 
 @pytest.hookimpl(hookwrapper=True, tryfirst=True)
@@ -28,3 +84,28 @@ def pytest_runtest_setup(item: pytest.Item) -> Iterator[None]:
     if path.suffix == ".ipynb":
         os.environ["JPY_SESSION_NAME"] = str(path)
     yield
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item) -> Iterator[None]:
+    """Keep what explains a failed browser test: a screenshot, the lab's log, its kernel."""
+    outcome: Any = yield
+    report = outcome.get_result()
+    funcargs = getattr(item, "funcargs", {})
+    if report.when != "call" or not report.failed or "page" not in funcargs:
+        return
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    shot = ARTIFACTS / f"failed-{item.name}.png"
+    try:
+        funcargs["page"].screenshot(path=str(shot))
+    except Exception as exc:  # noqa: BLE001 - a dead page must not hide the test's own error
+        report.sections.append(("browser", f"no screenshot: {exc}"))
+    else:
+        report.sections.append(("browser", f"screenshot: {shot}"))
+    lab = funcargs.get("lab")
+    if lab is not None:
+        report.sections.append(("kernel", getattr(lab, "kernel", "unknown")))
+        lines = lab.log.read_text(encoding="utf-8", errors="replace").splitlines()
+        report.sections.append(
+            (f"JupyterLab log ({lab.log}), last lines", "\n".join(lines[-LOG_TAIL_LINES:]))
+        )

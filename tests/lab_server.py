@@ -7,6 +7,7 @@ to a temporary folder; ``FLYTE_JUPYTER_HOME`` points there for the server and ev
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import os
 import secrets
@@ -17,7 +18,6 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -39,7 +39,7 @@ CHROMIUM_ARGS = [
 ]
 
 
-@dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True)
 class Lab:
     """A running JupyterLab."""
 
@@ -49,6 +49,7 @@ class Lab:
     home: Path
     log: Path
     process: subprocess.Popen[bytes]
+    kernel: str = "not checked yet"
 
     def runs(self) -> list[dict]:
         """The runs the server extension lists."""
@@ -142,9 +143,27 @@ def start_lab(base: Path, log: Path, extra_args: tuple[str, ...] = ()) -> Lab:
         except (urllib.error.URLError, ConnectionError, TimeoutError):
             time.sleep(0.25)
             continue
-        return lab
+        return _with_checked_kernel(lab)
     stop_lab(lab)
     pytest.fail(f"JupyterLab did not answer within {START_TIMEOUT} s; see {log}")
+
+
+def _with_checked_kernel(lab: Lab) -> Lab:
+    """Fail at once, saying why, unless the lab's default kernel runs this interpreter.
+
+    The suite's conftest pins ``python3`` in a private ``JUPYTER_DATA_DIR``; a kernel running
+    another interpreter would fail ``%load_ext flyte_jupyter`` and the test would only time out.
+    """
+    specs = lab.api("api/kernelspecs")
+    name = specs["default"]
+    argv = specs["kernelspecs"][name]["spec"]["argv"]
+    kernel = f"{name}: {' '.join(argv)}"
+    if argv[0] != sys.executable:
+        stop_lab(lab)
+        pytest.fail(
+            f"JupyterLab would start kernel {kernel}, not this interpreter {sys.executable}"
+        )
+    return dataclasses.replace(lab, kernel=kernel)
 
 
 def stop_lab(lab: Lab) -> None:
