@@ -7,7 +7,6 @@ import shlex
 from typing import TYPE_CHECKING, Any
 
 from IPython.core.error import UsageError
-from IPython.core.magic_arguments import parse_argstring
 
 if TYPE_CHECKING:
     from flyte_jupyter.magics import FlyteMagics
@@ -112,7 +111,7 @@ def evaluate_call(magics: FlyteMagics, call: ast.Call) -> tuple[str, Any, dict[s
 def run_magic(magics: FlyteMagics, line: str, cell: str | None) -> Any:
     """Body of ``%flyte_run`` / ``%%flyte_run``."""
     from flyte_jupyter.launch import Run, launch
-    from flyte_jupyter.magics import usage_errors
+    from flyte_jupyter.magics import parse_options, usage_errors
     from flyte_jupyter.widgets.progress import progress_bar
 
     target = None
@@ -128,7 +127,7 @@ def run_magic(magics: FlyteMagics, line: str, cell: str | None) -> Any:
         if body.strip():
             run_definitions(magics, body)
             magics.add_cell(magics.current_cell_id, body, magics.ip.execution_count)
-    args = parse_argstring(magics.flyte_run, options)
+    args = parse_options(magics.flyte_run, options)
     if args.call:
         raise UsageError(f"Unexpected text before the call: {' '.join(args.call)}")
     settings = magics.settings(args)

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shlex
 import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_cell_magic, line_magic, magics_class
-from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
+from IPython.core.magic_arguments import argument, magic_arguments
 
 from flyte_jupyter import _kernel
 from flyte_jupyter._traits import FlyteJupyter, trait_values
@@ -252,7 +253,7 @@ class FlyteMagics(Magics):
         With ``--upload`` the archive also goes to the store (``uri``; ``reused`` is True when
         the store had it already and nothing was sent).
         """
-        args = parse_argstring(self.flyte_bundle, line)
+        args = parse_options(self.flyte_bundle, line)
         settings = self.settings(args)
         bundle, _ = self.bundle(settings, list(args.entities))
         if bundle is None:
@@ -274,7 +275,7 @@ class FlyteMagics(Magics):
         """Show the resolved settings and where each value came from (secrets redacted)."""
         from flyte_jupyter.display import SettingsView
 
-        return SettingsView(self.settings(parse_argstring(self.flyte_settings, line)))
+        return SettingsView(self.settings(parse_options(self.flyte_settings, line)))
 
     @magic_arguments()
     @argument("entities", nargs="*", help="Tasks/workflows to serialize (default: all).")
@@ -293,8 +294,9 @@ class FlyteMagics(Magics):
         from flyte_jupyter.serialize import container_images
         from flyte_jupyter.settings import check_image_refs
 
-        args = parse_argstring(self.flyte_serialize, line)
+        args = parse_options(self.flyte_serialize, line)
         settings = self.settings(args)
+        folder = _output_folder(args.folder, settings)  # before anything is built or uploaded
         bundle, targets = self.bundle(settings, list(args.entities))
         with usage_errors():
             for name in targets:
@@ -303,8 +305,6 @@ class FlyteMagics(Magics):
                 bundle = publish_bundle(bundle, settings)
             modules = _kernel.entity_modules(self.ip.user_ns, targets, bundle)
             serialized = serialize_for(bundle, modules, settings)
-        folder = Path(args.folder).expanduser()
-        folder.mkdir(parents=True, exist_ok=True)
         written = [Path(shutil.copy2(f.path, folder / f.path.name)) for f in serialized.files]
         if bundle is not None:
             written.append(Path(shutil.copy2(bundle.path, folder / bundle.filename)))
@@ -346,6 +346,52 @@ class FlyteMagics(Magics):
         from flyte_jupyter.widgets import FlytePanel
 
         return FlytePanel(self)
+
+
+def parse_options(magic: Any, line: str) -> argparse.Namespace:
+    """Parse a magic's options as a shell would: quotes group words and are removed.
+
+    IPython's ``parse_argstring`` splits in shlex's non-POSIX mode, which keeps the quotes in
+    the value: ``--root-dir "my dir"`` named a folder ``"my dir"``, quotes included.
+    Backslashes stay literal, so Windows paths keep their separators.
+    """
+    lexer = shlex.shlex(line, posix=True)
+    lexer.whitespace_split = True
+    lexer.commenters = ""
+    lexer.escape = ""
+    try:
+        argv = list(lexer)
+    except ValueError as exc:  # shlex: "No closing quotation"
+        msg = f'Cannot read the options ({exc}): close every quote, e.g. --root-dir "my dir".'
+        raise UsageError(msg) from exc
+    return magic.parser.parse_args(argv)  # type: ignore[no-any-return]
+
+
+def _output_folder(name: str, settings: Settings) -> Path:
+    """Create the ``--folder`` of ``%flyte_serialize`` and mark it so no bundle ships it.
+
+    Checked before anything is bundled or uploaded, so a wrong folder costs nothing.
+    """
+    from flyte_jupyter.bundle.ignore import mark_output_folder
+
+    folder = Path(name).expanduser().absolute()
+    if settings.root_dir is not None and folder == Path(os.path.abspath(settings.root_dir)):
+        msg = (
+            f"--folder {name} is root_dir itself: the .pb files and the archive written there "
+            "would ship in every later bundle. Use a subfolder (it is kept out of bundles) or "
+            "a folder outside root_dir."
+        )
+        raise UsageError(msg)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        mark_output_folder(folder)
+    except FileExistsError as exc:
+        msg = f"--folder {name}: {exc.filename} exists and is not a folder. Pass a folder path."
+        raise UsageError(msg) from exc
+    except OSError as exc:
+        msg = f"--folder {name} cannot be written ({exc.strerror}). Pass a writable folder."
+        raise UsageError(msg) from exc
+    return folder
 
 
 @contextlib.contextmanager

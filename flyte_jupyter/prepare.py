@@ -9,16 +9,17 @@ from __future__ import annotations
 import dataclasses
 import os
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from flyte_jupyter.bundle import BundleLimits, BundleRequest, make_bundle
+from flyte_jupyter.bundle.model import PrivateDir
 from flyte_jupyter.bundle.selfcheck import self_check
 from flyte_jupyter.capture import build_module, module_name_for
 from flyte_jupyter.errors import BundleError
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
-    from pathlib import Path
 
     from flyte_jupyter.bundle import Bundle, CopyStyle
     from flyte_jupyter.capture import CellRecord
@@ -51,6 +52,9 @@ class BundleJob:
         The environment a run starts from: the kernel's environment when the extension was
         loaded, so a later ``%env`` (which the run does not see) cannot make the self-check
         pass where the run would fail. None: this process's environment.
+    home, store_dir
+        flyte_jupyter's home and the folder of a local bundle store: neither ever ships,
+        or each bundle would carry the archives of the ones before.
     """
 
     cells: tuple[CellRecord, ...]
@@ -65,6 +69,7 @@ class BundleJob:
     limits: BundleLimits = field(default_factory=BundleLimits)
     environ: Mapping[str, str] | None = None
     home: Path | None = None
+    store_dir: Path | None = None
 
 
 def prepare_bundle(
@@ -99,7 +104,7 @@ def prepare_bundle(
         loaded_modules=job.loaded_modules,
         include=job.include,
         limits=job.limits,
-        private_dirs=(job.home,) if job.home else (),
+        private_dirs=_private_dirs(job),
     )
     bundle = make_bundle(request, cache_dir=job.cache_dir, progress=progress)
     self_check(
@@ -138,9 +143,26 @@ def job_for(
         include=settings.include_secrets,
         limits=settings.limits,
         home=settings.home,
+        store_dir=_local_store_dir(settings.store),
         # the run sees the kernel's start-up environment plus the settings' env
         environ={**(os.environ if environ is None else environ), **settings.env_dict},
     )
+
+
+def _private_dirs(job: BundleJob) -> tuple[PrivateDir, ...]:
+    home = [PrivateDir.home(job.home)] if job.home else []
+    store = [PrivateDir.store(job.store_dir)] if job.store_dir else []
+    return (*home, *store)
+
+
+def _local_store_dir(url: str | None) -> Path | None:
+    """The folder of a local store URL (bare path or ``file://``), None for remote stores."""
+    if not url or url == "flyte":
+        return None
+    from flyte_jupyter.store.fsspec_store import normalize_url
+
+    scheme, _, rest = normalize_url(url).partition("://")
+    return Path(rest) if scheme in ("file", "local") else None
 
 
 def store_for(settings: Settings) -> BundleStore:

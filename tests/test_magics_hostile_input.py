@@ -1,8 +1,10 @@
 """Hostile and careless input through the real shell: clear errors, nothing stuck."""
 
+import re
 import sys
 
 import pytest
+from IPython.core.error import UsageError
 from shell_helpers import run_cell
 
 TASK = "from flytekit import task\n@task\ndef square(x: int) -> int:\n    return x * x\n"
@@ -28,3 +30,67 @@ def test_a_long_expression_in_any_cell_does_not_break_later_bundles(ip, terms):
     assert "big = 1 + 1 + " in run_cell(ip, "%flyte_bundle scaled").source
     dry = ip.run_line_magic("flyte_run", f"--dry-run square(x={long_sum(terms)})")
     assert dry is not None
+
+
+def test_copy_style_all_never_ships_the_store_or_serialize_output_under_root_dir(ip, tmp_path):
+    (tmp_path / "helper.py").write_text("X = 1\n")
+    store = tmp_path / "bundle store"
+    options = f'--copy-style all --store "file://{store}"'
+    digests = []
+    for edit in range(4):  # two versions, alternately: each must keep its digest
+        run_cell(ip, TASK.replace("x * x", f"x * {edit % 2}"), cell_id="task")
+        bundle = ip.run_line_magic("flyte_bundle", f"{options} --upload square")
+        ip.run_line_magic("flyte_serialize", f"{options} --folder 'serialized out' square")
+        assert bundle.files == ["helper.py", "nb_my_analysis.py"]
+        digests.append(bundle.digest)
+    assert digests[0] == digests[2] != digests[1] == digests[3]
+    assert sorted(p.name for p in store.iterdir() if p.suffix == ".gz") == sorted(
+        f"fast{d}.tar.gz" for d in set(digests)
+    )
+    why = {e.path: e.reason for e in bundle.excluded}
+    assert "bundle store" in why["bundle store/"]
+    assert "%flyte_serialize" in why["serialized out/"]
+
+
+def test_serialize_into_root_dir_itself_is_refused_before_anything_is_built(ip, tmp_path):
+    run_cell(ip, TASK)
+    with pytest.raises(UsageError, match="is root_dir itself"):
+        ip.run_line_magic("flyte_serialize", f"--folder {tmp_path} square")
+    assert not (tmp_path / "home" / "cache" / "bundles").exists()
+
+
+def test_quoted_paths_with_spaces_arrive_without_their_quotes(ip, tmp_path):
+    run_cell(ip, TASK)
+    (tmp_path / "my dir").mkdir()
+    (tmp_path / "my dir" / "helper.py").write_text("X = 1\n")
+    shown = ip.run_line_magic("flyte_settings", "--root-dir \"my dir\" --store 'file:///a b'")
+    assert shown.settings.root_dir == tmp_path / "my dir"
+    assert shown.settings.store == "file:///a b"
+    bundle = ip.run_line_magic("flyte_bundle", '--copy-style all --root-dir "my dir" square')
+    assert bundle.files == ["helper.py", "nb_my_analysis.py"]
+    with pytest.raises(UsageError, match="close every quote"):
+        ip.run_line_magic("flyte_settings", '--root-dir "my dir')
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ("--image :::", "':::' is not an image reference"),
+        ("--image gpu=ghcr.io/Org/Image:1", "repository in lower case"),
+        ("--env =x", "an --env entry needs KEY=VALUE, got an entry with no name before '='"),
+        ("--env NOEQUALS", "an --env entry needs KEY=VALUE, got 'NOEQUALS'"),
+    ],
+)
+def test_bad_option_values_are_refused_with_what_to_write(ip, line, message):
+    with pytest.raises(UsageError, match=re.escape(message)):
+        ip.run_line_magic("flyte_settings", line)
+
+
+def test_an_unknown_config_key_can_be_cleared(ip):
+    with pytest.warns(UserWarning, match="not recognized"):  # traitlets: set, kept, warned
+        ip.run_line_magic("config", "FlyteJupyter.projct = 'p'")
+    with pytest.raises(UsageError, match=r"Or unset it: %config FlyteJupyter.projct = None"):
+        ip.run_line_magic("flyte_settings", "")
+    with pytest.warns(UserWarning, match="not recognized"):
+        ip.run_line_magic("config", "FlyteJupyter.projct = None")
+    assert ip.run_line_magic("flyte_settings", "").settings.project

@@ -83,6 +83,20 @@ SECRET_PATHS = (
 )
 NOT_SECRET = (".env.example", ".env.sample", ".env.template")
 IGNORE_FILES = (".gitignore", ".flyteignore")
+# A folder holding this file is flyte_jupyter's own output (``%flyte_serialize --folder``):
+# it never ships, or every bundle would carry the .pb files and archives of the one before.
+OUTPUT_MARKER = ".flyte-jupyter-output"
+_OUTPUT_MARKER_TEXT = (
+    "This folder holds output written by flyte_jupyter (%flyte_serialize).\n"
+    "Bundles never include a folder that holds this file; delete it to ship the folder.\n"
+)
+
+
+def mark_output_folder(folder: Path) -> None:
+    """Mark ``folder`` as flyte_jupyter output, so no bundle picks up what is written there."""
+    marker = folder / OUTPUT_MARKER
+    if not marker.exists():
+        marker.write_text(_OUTPUT_MARKER_TEXT, encoding="utf-8")
 
 
 def _any_of(patterns: tuple[str, ...], *, fold: bool = False) -> re.Pattern[str]:

@@ -58,6 +58,7 @@ _RULES = repr(
         ignore.SECRET_PATHS,
         ignore.NOT_SECRET,
         ignore.IGNORE_FILES,
+        ignore.OUTPUT_MARKER,
     )
 )
 
@@ -94,7 +95,7 @@ def request_key(request: BundleRequest) -> str:
     root = os.path.abspath(request.root_dir)
     module = request.module
     parts: list[object] = [FORMAT, _RULES, root, request.copy_style, tuple(request.include)]
-    parts.append(sorted(os.path.abspath(p) for p in request.private_dirs))
+    parts.append(sorted((os.path.abspath(p), why) for p, why in request.private_dirs))
     parts.append(None if module is None else (module.name, module.filename, module.source))
     if request.copy_style == "auto":
         from flyte_jupyter.bundle.auto import environment_roots

@@ -130,8 +130,14 @@ class Bundle:
     def __repr__(self) -> str:
         return (
             f"Bundle(digest={self.digest[:12]}…, files={len(self.entries)}, "
-            f"size={self.size}, module={self.module!r}, uri={self.uri!r})"
+            f"size={self.size}, module={self.module!r}, uri={_shown_uri(self.uri)!r})"
         )
+
+
+def _shown_uri(uri: str | None) -> str | None:
+    from flyte_jupyter.redaction import redact_url
+
+    return redact_url(uri) if uri else uri
 
 
 def archive_name(digest: str) -> str:

@@ -18,13 +18,13 @@ from operator import attrgetter
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
-from flyte_jupyter.bundle.ignore import IGNORE_FILES, IgnoreRules
+from flyte_jupyter.bundle.ignore import IGNORE_FILES, OUTPUT_MARKER, IgnoreRules
 from flyte_jupyter.bundle.model import Excluded
 from flyte_jupyter.bundle.probes import Probes
 from flyte_jupyter.errors import BundleError
 
 if TYPE_CHECKING:
-    from flyte_jupyter.bundle.model import BundleRequest
+    from flyte_jupyter.bundle.model import BundleRequest, PrivateDir
 
 _by_name = attrgetter("name")
 
@@ -89,15 +89,13 @@ def select(request: BundleRequest) -> Selection:
     return Selection(bundle_root, ordered, excluded, probes)
 
 
-def _private(root_dir: Path, folders: tuple[Path, ...]) -> dict[str, str]:
+def _private(root_dir: Path, folders: tuple[PrivateDir, ...]) -> dict[str, str]:
     """``{path relative to root_dir: reason}`` of private folders that lie under it."""
-    out = {}
-    for folder in folders:
+    out: dict[str, str] = {}
+    for folder, reason in folders:
         rel = os.path.relpath(os.path.abspath(folder), root_dir)
         if rel != "." and not rel.startswith(".."):
-            out[rel.replace(os.sep, "/")] = (
-                "flyte_jupyter's home (FLYTE_JUPYTER_HOME): its caches, stores and runs never ship"
-            )
+            out.setdefault(rel.replace(os.sep, "/"), reason)
     return out
 
 
@@ -149,6 +147,10 @@ class Walker:
             self.probes.taint()
             name = self.arcname(rel).rstrip("/") or "."
             self.excluded.append(Excluded(name, f"unreadable folder ({exc.strerror})"))
+            return
+        if rel and any(entry.name == OUTPUT_MARKER for entry in entries):
+            why = f"flyte_jupyter output (holds {OUTPUT_MARKER}, e.g. %flyte_serialize --folder)"
+            self.excluded.append(Excluded(self.arcname(rel) + "/", why))
             return
         reason_of, prefix = self.rules.reason, self.prefix
         for entry in entries:

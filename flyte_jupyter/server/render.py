@@ -136,7 +136,7 @@ def _header(record: RunRecord) -> str:
 
 def _safe_href(url: str) -> str:
     """Only http(s) links are clickable; anything else (javascript:, data:) becomes '#'."""
-    from flyte_jupyter.settings.secrets import redact_url
+    from flyte_jupyter.redaction import redact_url
 
     return redact_url(url) if url.lower().startswith(("https://", "http://")) else "#"
 
@@ -160,7 +160,7 @@ def _table(rows: Iterable[tuple[str, str]], cls: str = "fj-kv") -> str:
 
 
 def _summary(record: RunRecord) -> str:
-    from flyte_jupyter.settings.secrets import redact_url
+    from flyte_jupyter.redaction import redact_url
 
     end = record.updated_at if record.done else time.time()
     rows = [
@@ -213,6 +213,8 @@ def _timeline(record: RunRecord) -> str:
 
 
 def _logs(log: LogChunk) -> str:
+    if log.refused:
+        return f"<section><h2>Logs</h2><p class='fj-error'>{escape(log.refused)}</p></section>"
     if not log.available:
         return "<section><h2>Logs</h2><p class='fj-muted'>No log file for this run.</p></section>"
     note = (

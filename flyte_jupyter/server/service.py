@@ -8,6 +8,7 @@ below, and the handlers translate them into status codes.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import functools
 import importlib.util
 import os
@@ -16,9 +17,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from flyte_jupyter._private import UnsafeFileError, open_inside
 from flyte_jupyter.launch.model import TERMINAL
 from flyte_jupyter.launch.runstore import RunStore
-from flyte_jupyter.settings.secrets import redact, redact_url
+from flyte_jupyter.redaction import Redactor, redact, redact_url, secret_values
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
@@ -73,6 +75,7 @@ class LogChunk:
     offset: int
     size: int
     available: bool
+    refused: str | None = None  # why the log file is not read (a planted symlink, ...)
 
     @property
     def more(self) -> bool:
@@ -88,6 +91,7 @@ class LogChunk:
             "size": self.size,
             "more": self.more,
             "available": self.available,
+            "refused": self.refused,
         }
 
 
@@ -107,6 +111,8 @@ class RunService:
         self.home = home
         self.root_dir = root_dir
         self.store = RunStore(home / "runs.sqlite")
+        # the secrets of the server's environment, which kernels it starts inherit
+        self.redactor = Redactor.of(os.environ)
 
     def list_runs(
         self,
@@ -149,8 +155,24 @@ class RunService:
     def read_log(
         self, record: RunRecord, *, tail: int | None = None, offset: int | None = None
     ) -> LogChunk:
-        """The last ``tail`` lines of the log, or its bytes from ``offset`` (default 0)."""
-        return read_log(record.log_path, tail=tail, offset=offset)
+        """The last ``tail`` lines of the log, or its bytes from ``offset`` (default 0).
+
+        The log is read only from the run's folder under this home, never through a symlink
+        or a hard link the run's code may have planted there; its text is redacted.
+        """
+        chunk = read_log(record.log_path, tail=tail, offset=offset, root=self.home / "runs")
+        return dataclasses.replace(chunk, text=self.redactor_for(record).text(chunk.text))
+
+    def shown(self, records: list[RunRecord]) -> list[RunRecord]:
+        """The records as the API and the run page show them (see :func:`shown_record`)."""
+        return [shown_record(r, self.redactor_for(r)) for r in records]
+
+    def redactor_for(self, record: RunRecord) -> Redactor:
+        """The server's redactor plus the secrets the run's ``command.json`` records."""
+        from flyte_jupyter.server.details import recorded_env
+
+        env = recorded_env(record, self.home) if record.run_dir else {}
+        return Redactor(self.redactor.values | secret_values(env)) if env else self.redactor
 
     def cancel(self, record: RunRecord) -> RunRecord:
         """Stop a run that has not ended.
@@ -205,12 +227,17 @@ def read_log(
     tail: int | None = None,
     offset: int | None = None,
     limit: int = LOG_CHUNK,
+    root: Path | None = None,
 ) -> LogChunk:
-    """Read a slice of a log file (see :meth:`RunService.read_log`); at most ``limit`` bytes."""
+    """Read a slice of a log file (see :meth:`RunService.read_log`); at most ``limit`` bytes.
+
+    With ``root``, only a regular file under it, reached without symlinks, is read (see
+    :func:`flyte_jupyter._private.open_inside`); another is refused with the reason.
+    """
     if not log_path:
         return LogChunk("", 0, 0, 0, available=False)
     try:
-        with open(log_path, "rb") as handle:
+        with open_inside(root, log_path) if root else open(log_path, "rb") as handle:
             size = os.fstat(handle.fileno()).st_size
             if tail is not None:
                 start = max(0, size - limit)
@@ -224,6 +251,8 @@ def read_log(
                 start = min(offset or 0, size)
                 handle.seek(start)
                 data = _complete_utf8(handle.read(min(limit, size - start)))
+    except UnsafeFileError as exc:
+        return LogChunk("", 0, 0, 0, available=False, refused=f"The log is not shown: {exc}")
     except OSError:
         return LogChunk("", 0, 0, 0, available=False)
     text = data.decode("utf-8", errors="replace")
@@ -281,3 +310,15 @@ def redact_map(values: Mapping[str, Any]) -> dict[str, str]:
 def page_url(base_url: str, run_id: str) -> str:
     """The server-relative URL of a run's page."""
     return f"/{base_url.strip('/')}/{RUNS_PAGE}/{run_id}".replace("//", "/")
+
+def shown_record(record: RunRecord, redactor: Redactor) -> RunRecord:
+    """The record with every free-text field redacted, as the API and the run page show it."""
+    return dataclasses.replace(
+        record,
+        url=redact_url(record.url) if record.url else record.url,
+        bundle_uri=redact_url(record.bundle_uri) if record.bundle_uri else record.bundle_uri,
+        inputs=redactor.mapping(record.inputs),
+        outputs=None if record.outputs is None else redactor.mapping(record.outputs),
+        error=redactor.text(record.error) if record.error else record.error,
+        events=tuple((at, status, redactor.text(message)) for at, status, message in record.events),
+    )

@@ -139,12 +139,8 @@ def _pairs(spec: FieldSpec, value: object, origin: str) -> list[tuple[str, objec
     if isinstance(value, list | tuple):
         pairs: list[tuple[str, object]] = []
         for item in value:
-            if not isinstance(item, str) or "=" not in item:
-                shown = repr(item.split("=")[0]) if isinstance(item, str) else "a non-string"
-                raise SettingsError(
-                    f"{origin}: {spec.key} entries must be KEY=VALUE, got {shown}. "
-                    f"Write e.g. {spec.option or spec.key} NAME=value."
-                )
+            if not isinstance(item, str) or not item.partition("=")[0].strip() or "=" not in item:
+                raise _entry_error(spec, origin, item)
             key, _, val = item.partition("=")
             pairs.append((key.strip(), val))
         value = dict(pairs)
@@ -152,8 +148,8 @@ def _pairs(spec: FieldSpec, value: object, origin: str) -> list[tuple[str, objec
         raise _fail(spec, origin, "a table of KEY = VALUE (or 'KEY=VALUE,...')", value)
     out: dict[str, object] = {}
     for key, val in value.items():
-        if not isinstance(key, str) or not key:
-            raise _fail(spec, origin, "a table with non-empty string keys", value)
+        if not isinstance(key, str) or not key.strip():
+            raise _entry_error(spec, origin, key)
         if not isinstance(val, str | int | float | bool):
             raise SettingsError(
                 f"{origin}: {spec.key}.{key} must be a string, number or boolean, "
@@ -161,6 +157,21 @@ def _pairs(spec: FieldSpec, value: object, origin: str) -> list[tuple[str, objec
             )
         out[key] = val
     return sorted(out.items())
+
+
+def _entry_error(spec: FieldSpec, origin: str, entry: object) -> SettingsError:
+    """An entry without a name: the values may be secrets, so only the name part is shown."""
+    if not isinstance(entry, str):
+        got = f"a {type(entry).__name__}"
+    elif "=" not in entry:
+        got = repr(entry)  # no '=': no value to hide
+    else:
+        got = "an entry with no name before '='"
+    where = f"{origin}: " if origin else ""
+    name = spec.option or spec.key
+    return SettingsError(
+        f"{where}an {name} entry needs KEY=VALUE, got {got}. Write e.g. {name} NAME=value."
+    )
 
 
 def _env_value(spec: FieldSpec, key: str, value: object, origin: str) -> str:

@@ -40,6 +40,18 @@ _NAME = re.compile(r"[A-Za-z0-9_-]+")
 
 _EXAMPLE = "--image ghcr.io/org/image:tag or --image spark=ghcr.io/org/spark:3.5"
 
+# The OCI/Docker reference grammar (distribution/reference regexp.go): [host[:port]/]path
+# [:tag][@digest], lower-case path components. flytekit checks only that a tag or digest
+# is there, so ``:::`` would pass it and fail in the cluster.
+_HOST_PART = r"(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])"
+_HOST = rf"(?:{_HOST_PART}(?:\.{_HOST_PART})*|\[[a-fA-F0-9:]+\])(?::[0-9]+)?"
+_PATH_PART = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
+_TAG = r"[\w][\w.-]{0,127}"
+_DIGEST = r"[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}"
+_REFERENCE = re.compile(
+    rf"(?:{_HOST}/)?{_PATH_PART}(?:/{_PATH_PART})*(?::{_TAG})?(?:@{_DIGEST})?"
+)
+
 
 @dataclass(frozen=True)
 class ImageRefs:
@@ -110,6 +122,12 @@ def parse_image_spec(value: str, origin: str, *, allow_untagged: bool = False) -
         raise SettingsError(
             f"{origin}: image {value!r} is not 'URI' or 'NAME=URI' (NAME: letters, digits, "
             f"'_' or '-'). Use e.g. {_EXAMPLE}."
+        )
+    if not _REFERENCE.fullmatch(uri) and not Path(uri).is_file():
+        raise SettingsError(
+            f"{origin}: image {value!r} is not valid: {uri!r} is not an image reference "
+            "([registry[:port]/]repository[:tag][@digest], repository in lower case). "
+            f"Use e.g. {_EXAMPLE}."
         )
     if Path(uri).is_file():
         raise SettingsError(

@@ -96,6 +96,7 @@ def resolve_settings(
                 traits,
                 base_dir=start_dir,
                 origin_of=lambda key: f"%config FlyteJupyter.{key}",
+                unset_hint=lambda key: f"%config FlyteJupyter.{key} = None",
             ),
             mapping_layer("panel", panel, base_dir=start_dir),
             mapping_layer("options", options, base_dir=start_dir, origin_of=_option_origin),

@@ -72,13 +72,21 @@ def build_layer(
     *,
     base_dir: Path,
     origin_of: Callable[[str], str],
+    unset_hint: Callable[[str], str] | None = None,
 ) -> Layer:
-    """Check the keys of ``raw`` and coerce its values; ``None`` values are skipped."""
-    unknown = sorted(set(raw) - set(FIELD_SPECS))
+    """Check the keys of ``raw`` and coerce its values; ``None`` values are skipped.
+
+    A key set to ``None`` is unset, known or not: that is how a misspelt ``%config`` key
+    that IPython keeps for the session is cleared. ``unset_hint(key)`` says how.
+    """
+    unknown = sorted(
+        key for key, value in raw.items() if key not in FIELD_SPECS and value is not None
+    )
     if unknown:
+        hint = f" Or unset it: {unset_hint(unknown[0])}." if unset_hint else ""
         raise SettingsError(
             f"{source}: unknown setting {', '.join(map(repr, unknown))}. "
-            f"Valid settings: {', '.join(FIELD_SPECS)}."
+            f"Valid settings: {', '.join(FIELD_SPECS)}.{hint}"
         )
     layer = Layer(source)
     for key, value in raw.items():
@@ -183,8 +191,13 @@ def mapping_layer(
     *,
     base_dir: Path,
     origin_of: Callable[[str], str] | None = None,
+    unset_hint: Callable[[str], str] | None = None,
 ) -> Layer:
     """Layer for ``%config`` traits, the panel or magic options (keys as in ``FIELD_SPECS``)."""
     return build_layer(
-        source, values, base_dir=base_dir, origin_of=origin_of or (lambda _key: source)
+        source,
+        values,
+        base_dir=base_dir,
+        origin_of=origin_of or (lambda _key: source),
+        unset_hint=unset_hint,
     )

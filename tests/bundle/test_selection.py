@@ -5,6 +5,8 @@ import os
 import pytest
 
 from flyte_jupyter.bundle import BundleLimits, BundleRequest, make_bundle
+from flyte_jupyter.bundle.ignore import OUTPUT_MARKER, mark_output_folder
+from flyte_jupyter.bundle.model import PrivateDir
 from flyte_jupyter.capture import CellLog, build_module
 from flyte_jupyter.errors import (
     BundleError,
@@ -248,10 +250,23 @@ def test_flyte_jupyter_home_under_root_dir_never_ships(tree, cache):
             "state/keep.txt": "k",
         }
     )
-    request = BundleRequest(root_dir=root, copy_style="all", private_dirs=(root / "state/home",))
+    home = PrivateDir.home(root / "state/home")
+    request = BundleRequest(root_dir=root, copy_style="all", private_dirs=(home,))
     b = make_bundle(request, cache_dir=cache)
     assert b.files == ["main.py", "state/keep.txt"]
     assert "FLYTE_JUPYTER_HOME" in {e.path: e.reason for e in b.excluded}["state/home/"]
+
+
+def test_a_local_store_and_marked_output_folders_never_ship(tree, cache):
+    root = tree({"main.py": "x = 1\n", "out/0_nb.t_1.pb": b"pb", "my store/f.tar.gz": b"gz"})
+    mark_output_folder(root / "out")
+    store = PrivateDir.store(root / "my store")
+    request = BundleRequest(root_dir=root, copy_style="all", private_dirs=(store,))
+    b = make_bundle(request, cache_dir=cache)
+    assert b.files == ["main.py"]
+    why = excluded_of(b)
+    assert "bundle store" in why["my store/"]
+    assert OUTPUT_MARKER in why["out/"]
 
 
 def test_the_size_limit_hint_names_a_setting_that_raises_the_limit(tree, cache):
