@@ -17,6 +17,7 @@ from flyte_jupyter.bundle.model import PrivateDir
 from flyte_jupyter.bundle.selfcheck import self_check
 from flyte_jupyter.capture import build_module, module_name_for
 from flyte_jupyter.errors import BundleError
+from flyte_jupyter.redaction import Redactor, secret_values
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
@@ -55,6 +56,9 @@ class BundleJob:
     home, store_dir
         flyte_jupyter's home and the folder of a local bundle store: neither ever ships,
         or each bundle would carry the archives of the ones before.
+    secrets
+        Secret values known to the kernel (see :func:`flyte_jupyter.redaction.secret_values`),
+        hidden wherever the bundle's dropped statements show them.
     """
 
     cells: tuple[CellRecord, ...]
@@ -70,6 +74,7 @@ class BundleJob:
     environ: Mapping[str, str] | None = None
     home: Path | None = None
     store_dir: Path | None = None
+    secrets: frozenset[str] = field(default=frozenset(), repr=False)
 
 
 def prepare_bundle(
@@ -107,6 +112,10 @@ def prepare_bundle(
         private_dirs=_private_dirs(job),
     )
     bundle = make_bundle(request, cache_dir=job.cache_dir, progress=progress)
+    if job.secrets and bundle.dropped:  # magics and shell escapes may carry a secret's value
+        redactor = Redactor(job.secrets)
+        dropped = tuple(dataclasses.replace(d, code=redactor.text(d.code)) for d in bundle.dropped)
+        bundle = dataclasses.replace(bundle, dropped=dropped)
     self_check(
         bundle,
         module,
@@ -146,6 +155,12 @@ def job_for(
         store_dir=_local_store_dir(settings.store),
         # the run sees the kernel's start-up environment plus the settings' env
         environ={**(os.environ if environ is None else environ), **settings.env_dict},
+        # what %env set since start-up is secret too, though the run does not see it
+        secrets=frozenset(
+            secret_values(
+                os.environ, environ or {}, settings.env_dict, settings.storage_options_dict
+            )
+        ),
     )
 
 

@@ -1,10 +1,11 @@
-"""Rich HTML for a Bundle: everything escaped, long lists folded."""
+"""Rich HTML for a Bundle: everything escaped, secrets redacted, long lists folded."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
 from flyte_jupyter.bundle.model import escape
+from flyte_jupyter.redaction import redact_code, redact_text, redact_url
 
 if TYPE_CHECKING:
     from flyte_jupyter.bundle.model import Bundle
@@ -46,7 +47,7 @@ def bundle_html(bundle: Bundle) -> str:
     ]
     if bundle.uri:
         state = "reused, nothing sent" if bundle.reused else "uploaded"
-        head.append(("uri", f"{bundle.uri} ({state})"))
+        head.append(("uri", f"{redact_url(bundle.uri)} ({state})"))
     parts = [f"<div class='flyte-jupyter-bundle'><b>Flyte bundle</b>{_rows(head)}"]
     parts.extend(f"<p>⚠ {escape(w)}</p>" for w in bundle.warnings)
     files = [(e.path, human_size(e.size)) for e in bundle.entries]
@@ -54,10 +55,10 @@ def bundle_html(bundle: Bundle) -> str:
     if bundle.source is not None:
         parts.append(
             f"<details><summary>Generated module {escape(bundle.module)}</summary>"
-            f"<pre>{escape(bundle.source)}</pre></details>"
+            f"<pre>{escape(redact_code(bundle.source))}</pre></details>"
         )
     if bundle.dropped:
-        dropped = [(f"{d.cell}:{d.line} {d.code}", d.reason) for d in bundle.dropped]
+        dropped = [(f"{d.cell}:{d.line} {redact_text(d.code)}", d.reason) for d in bundle.dropped]
         parts.append(
             f"<details><summary>Dropped statements ({len(dropped)})</summary>"
             f"{_rows(dropped)}</details>"

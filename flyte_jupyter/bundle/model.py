@@ -47,8 +47,9 @@ class BundleRequest:
     limits
         Size limits.
     private_dirs
-        Folders that never ship whatever the rules say: flyte_jupyter's own home (caches,
-        archives, stores, runs) when it lies under ``root_dir``.
+        Folders that never ship whatever the rules say, each with the reason shown for it:
+        flyte_jupyter's own home (caches, archives, stores, runs) and a local bundle store,
+        when they lie under ``root_dir``.
     """
 
     root_dir: Path
@@ -57,7 +58,25 @@ class BundleRequest:
     loaded_modules: Mapping[str, str] = field(default_factory=dict)
     include: tuple[str, ...] = ()
     limits: BundleLimits = field(default_factory=BundleLimits)
-    private_dirs: tuple[Path, ...] = ()
+    private_dirs: tuple[PrivateDir, ...] = ()
+
+
+class PrivateDir(NamedTuple):
+    """A folder that never ships (flyte_jupyter's own files), and why, as the Bundle shows it."""
+
+    path: Path
+    reason: str
+
+    @classmethod
+    def home(cls, path: Path) -> PrivateDir:
+        """flyte_jupyter's home: caches, archives, the default store, runs."""
+        why = "flyte_jupyter's home (FLYTE_JUPYTER_HOME): its caches, stores and runs never ship"
+        return cls(path, why)
+
+    @classmethod
+    def store(cls, path: Path) -> PrivateDir:
+        """A local bundle store: shipping it would put every archive in the next one."""
+        return cls(path, "the bundle store (store setting): bundles never ship archives")
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from flyte_jupyter.errors import CaptureError
+from flyte_jupyter.redaction import redact_text
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -99,12 +100,16 @@ def parse_cell(cell: CellRecord, first_index: int) -> list[Statement]:
 
 
 def display_code(stmt: Statement) -> str:
-    """The statement as the user typed it (magics shown in their ``%`` form when possible)."""
+    """The statement as the user typed it (magics shown in their ``%`` form when possible).
+
+    Secrets in it are hidden (``%env AWS_SECRET_ACCESS_KEY=***``): the text is shown by
+    ``%flyte_bundle``, the panel and run pages, and written to the run's ``bundle.json``.
+    """
     raw = stmt.cell.raw.splitlines()
     if len(raw) == len(stmt.cell.source.splitlines()):
         start = _first_line(stmt.node)
-        return "\n".join(raw[start - 1 : stmt.node.end_lineno]).strip()
-    return stmt.text.strip()
+        return redact_text("\n".join(raw[start - 1 : stmt.node.end_lineno]).strip())
+    return redact_text(stmt.text.strip())
 
 
 def _shared_lines(body: list[ast.stmt]) -> set[int]:

@@ -8,7 +8,10 @@ statements, excluded files as the bundler reported them).
 
 The bundle section comes from the first of: ``bundle.json``; the archive itself (in ``work/``
 or in a ``file://`` store), listed without extracting; the files of ``work/``. All of it is
-read in a worker thread; no path taken from the record is read outside its folder unchecked.
+read in a worker thread. The run's own code can write in its folder, so every file there is
+read through :func:`flyte_jupyter._private.open_inside` (no symlink followed, no hard link
+read), and only when the folder is ``<home>/runs/<id>`` of the server's home. Everything
+shown is redacted (:class:`flyte_jupyter.redaction.Redactor`).
 """
 
 from __future__ import annotations
@@ -19,11 +22,12 @@ import re
 import tarfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+from flyte_jupyter._private import open_inside
 from flyte_jupyter.bundle.model import archive_name
-from flyte_jupyter.settings.secrets import redact, redact_url
+from flyte_jupyter.redaction import Redactor
 
 if TYPE_CHECKING:
     from flyte_jupyter.launch.model import RunRecord
@@ -69,25 +73,47 @@ class RunDetails:
     command: CommandView | None
 
 
-def gather(record: RunRecord) -> RunDetails:
+def gather(record: RunRecord, home: Path, redactor: Redactor | None = None) -> RunDetails:
     """Read the run's folder (blocking: call it in a worker thread)."""
-    if not record.run_dir:
+    root = run_folder(record, home)
+    if root is None:
         return RunDetails(bundle=None, command=None)
-    root = Path(record.run_dir)
-    return RunDetails(bundle=_bundle(root, record), command=_command(root))
+    redactor = redactor or Redactor()
+    return RunDetails(bundle=_bundle(root, record, redactor), command=_command(root, redactor))
 
 
-def _read_json(path: Path) -> Any:
+def run_folder(record: RunRecord, home: Path) -> Path | None:
+    """The run's folder if it is ``<home>/runs/<id>`` (a record pointing elsewhere: None)."""
+    if not record.run_dir:
+        return None
+    root = Path(os.path.abspath(record.run_dir))
+    return root if root == Path(os.path.abspath(home / "runs" / record.id)) else None
+
+
+def recorded_env(record: RunRecord, home: Path) -> dict[str, str]:
+    """The environment the run's ``command.json`` records (values as written there)."""
+    root = run_folder(record, home)
+    data = _read_json(root, "command.json") if root else None
+    env = data.get("env") if isinstance(data, dict) else None
+    return {str(k): str(v) for k, v in env.items()} if isinstance(env, dict) else {}
+
+
+def _open(root: Path, *parts: str) -> IO[bytes]:
+    """A file of the run's folder, never through a symlink or a hard link (see module doc)."""
+    return open_inside(root.parent, root.joinpath(*parts))
+
+
+def _read_json(root: Path, name: str) -> Any:
     try:
-        if path.stat().st_size > MAX_JSON:
-            return None
-        return json.loads(path.read_text(encoding="utf-8"))
+        with _open(root, name) as handle:
+            raw = handle.read(MAX_JSON + 1)
+        return json.loads(raw.decode("utf-8")) if len(raw) <= MAX_JSON else None
     except (OSError, ValueError):
         return None
 
 
-def _command(root: Path) -> CommandView | None:
-    data = _read_json(root / "command.json")
+def _command(root: Path, redactor: Redactor) -> CommandView | None:
+    data = _read_json(root, "command.json")
     if not isinstance(data, dict):
         return None
     env = data.get("env")
@@ -96,37 +122,35 @@ def _command(root: Path) -> CommandView | None:
     argv = argv if isinstance(argv, list) else []
     image = data.get("image")
     return CommandView(
-        argv=tuple(_shown(str(a)) for a in argv),
+        argv=tuple(redactor.text(str(a)) for a in argv),
         cwd=str(data["cwd"]) if data.get("cwd") else None,
-        env=tuple(sorted((str(k), redact(str(k), v)) for k, v in env.items())),
-        image=_shown(str(image)) if image else None,
+        env=tuple(sorted((str(k), redactor.value(str(k), v)) for k, v in env.items())),
+        image=redactor.text(str(image)) if image else None,
     )
 
 
-def _shown(text: str) -> str:
-    return redact_url(text) if "://" in text else text
-
-
-def _bundle(root: Path, record: RunRecord) -> BundleView | None:
-    recorded = _read_json(root / "bundle.json")
+def _bundle(root: Path, record: RunRecord, redactor: Redactor) -> BundleView | None:
+    recorded = _read_json(root, "bundle.json")
     if isinstance(recorded, dict):
-        return _recorded_bundle(recorded)
+        return _recorded_bundle(recorded, redactor)
     module = _module_of(record.flyte_name)
     archive = _archive(root, record)
     if archive is not None:
-        view = _archive_bundle(archive, module)
+        with archive[1]:
+            view = _archive_bundle(archive[0], archive[1], module, redactor)
         if view is not None:
             return view
     work = root / "work"
-    if not work.is_dir():
+    if root.is_symlink() or work.is_symlink() or not work.is_dir():  # never list elsewhere
         return None
     files = [f for f in _walk(work) if not _is_archive_name(f[0])]
+    source = _module_source(root, module) if module else None
     return BundleView(
         origin="the run's working folder (where the bundle was extracted)",
         files=tuple(files[:MAX_FILES]),
         more_files=max(0, len(files) - MAX_FILES),
         module=module,
-        source=_module_source(work, module) if module else None,
+        source=redactor.code(source) if source is not None else None,
         dropped=None,
         excluded=None,
     )
@@ -144,24 +168,39 @@ def _is_archive_name(name: str) -> bool:
     return name.startswith("fast") and name.endswith(".tar.gz") and "/" not in name
 
 
-def _archive(root: Path, record: RunRecord) -> Path | None:
-    """The run's bundle archive on this machine: as downloaded into work/, or in a file store."""
+def _archive(root: Path, record: RunRecord) -> tuple[str, IO[bytes]] | None:
+    """The run's bundle archive on this machine: as downloaded into work/, or in a file store.
+
+    Returns its name and an open handle (the caller closes it).
+    """
     if not record.bundle_digest or not re.fullmatch(r"[0-9a-f]{64}", record.bundle_digest):
         return None
-    candidates = [root / "work" / archive_name(record.bundle_digest)]
-    if record.bundle_uri and record.bundle_uri.startswith("file://"):
-        candidates.append(Path(urlsplit(record.bundle_uri).path))
-    return next((c for c in candidates if _small_file(c, MAX_ARCHIVE)), None)
-
-
-def _small_file(path: Path, limit: int) -> bool:
+    name = archive_name(record.bundle_digest)
+    handle: IO[bytes] | None = None
     try:
-        return path.is_file() and path.stat().st_size <= limit
+        handle = _open(root, "work", name)
     except OSError:
-        return False
+        if record.bundle_uri and record.bundle_uri.startswith("file://"):
+            # the configured store, outside the run's folder: the run cannot plant it
+            handle = _open_file(Path(urlsplit(record.bundle_uri).path))
+    if handle is None:
+        return None
+    if os.fstat(handle.fileno()).st_size > MAX_ARCHIVE:
+        handle.close()
+        return None
+    return name, handle
 
 
-def _archive_bundle(archive: Path, module: str | None) -> BundleView | None:
+def _open_file(path: Path) -> IO[bytes] | None:
+    try:
+        return path.open("rb") if path.is_file() else None
+    except OSError:
+        return None
+
+
+def _archive_bundle(
+    name: str, archive: IO[bytes], module: str | None, redactor: Redactor
+) -> BundleView | None:
     """List the archive's members (no extraction) and read the generated module from it."""
     wanted = set()
     if module:
@@ -170,7 +209,7 @@ def _archive_bundle(archive: Path, module: str | None) -> BundleView | None:
     files: list[tuple[str, int]] = []
     source = None
     try:
-        with tarfile.open(archive, "r:gz") as tar:
+        with tarfile.open(fileobj=archive, mode="r:gz") as tar:
             for member in tar:
                 if not member.isfile():
                     continue
@@ -183,17 +222,17 @@ def _archive_bundle(archive: Path, module: str | None) -> BundleView | None:
         return None
     files.sort()
     return BundleView(
-        origin=f"the bundle archive {archive.name}",
+        origin=f"the bundle archive {name}",
         files=tuple(files[:MAX_FILES]),
         more_files=max(0, len(files) - MAX_FILES),
         module=module,
-        source=source,
+        source=redactor.code(source) if source is not None else None,
         dropped=None,
         excluded=None,
     )
 
 
-def _recorded_bundle(data: dict[str, Any]) -> BundleView:
+def _recorded_bundle(data: dict[str, Any], redactor: Redactor) -> BundleView:
     files = [
         (str(f.get("path", "")), _int(f.get("size")))
         for f in data.get("files") or []
@@ -203,7 +242,7 @@ def _recorded_bundle(data: dict[str, Any]) -> BundleView:
         (
             str(d.get("cell", "")),
             _int(d.get("line")),
-            str(d.get("code", "")),
+            redactor.text(str(d.get("code", ""))),
             str(d.get("reason", "")),
         )
         for d in data.get("dropped") or []
@@ -220,7 +259,7 @@ def _recorded_bundle(data: dict[str, Any]) -> BundleView:
         files=tuple(files[:MAX_FILES]),
         more_files=max(0, len(files) - MAX_FILES),
         module=str(data["module"]) if data.get("module") else None,
-        source=str(source)[:MAX_SOURCE] if source else None,
+        source=redactor.code(str(source)[:MAX_SOURCE]) if source else None,
         dropped=tuple(dropped),
         excluded=tuple(excluded),
     )
@@ -248,19 +287,19 @@ def _walk(work: Path) -> list[tuple[str, int]]:
     return found
 
 
-def _module_source(work: Path, module: str) -> str | None:
-    """The generated module's text as extracted in ``work`` (never a file outside it)."""
-    base = work.resolve()
-    for candidate in (
-        work.joinpath(*module.split(".")).with_suffix(".py"),
-        work.joinpath(*module.split("."), "__init__.py"),
-    ):
-        try:
-            resolved = candidate.resolve()
-            if not resolved.is_relative_to(base) or not resolved.is_file():
-                continue
-            with resolved.open("rb") as handle:
-                return handle.read(MAX_SOURCE).decode("utf-8", errors="replace")
-        except OSError:
-            continue
+def _module_source(root: Path, module: str) -> str | None:
+    """The generated module's text as extracted in ``work/`` (never a file outside it)."""
+    parts = module.split(".")
+    for candidate in ((*parts[:-1], parts[-1] + ".py"), (*parts, "__init__.py")):
+        source = _read_text(root, "work", *candidate)
+        if source is not None:
+            return source
     return None
+
+
+def _read_text(root: Path, *parts: str) -> str | None:
+    try:
+        with _open(root, *parts) as handle:
+            return handle.read(MAX_SOURCE).decode("utf-8", errors="replace")
+    except OSError:
+        return None

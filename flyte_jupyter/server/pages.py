@@ -14,7 +14,7 @@ from tornado import web
 
 from flyte_jupyter.server.details import gather
 from flyte_jupyter.server.render import error_html, page_html
-from flyte_jupyter.server.service import BAD_ID, blocking, valid_run_id
+from flyte_jupyter.server.service import BAD_ID, blocking, shown_record, valid_run_id
 
 if TYPE_CHECKING:
     from flyte_jupyter.server.service import RunService
@@ -59,10 +59,12 @@ class RunPageHandler(ExtensionHandlerMixin, JupyterHandler):
         record = await blocking(service.get_run, run_id)
         if record is None:
             raise web.HTTPError(404, f"No run {run_id!r} in {service.store.path}.")
+        redactor = await blocking(service.redactor_for, record)
         details, log = await asyncio.gather(
-            blocking(gather, record),
+            blocking(gather, record, service.home, redactor),
             blocking(service.read_log, record, tail=PAGE_TAIL_LINES),
         )
+        record = shown_record(record, redactor)
         api = url_path_join(self.base_url, "flyte-jupyter", "api", "runs", record.id)
         html = page_html(
             record,

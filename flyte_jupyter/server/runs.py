@@ -92,7 +92,7 @@ class RunListHandler(RunsBase):
             limit=limit + 1,  # one more tells whether another page exists
             offset=offset,
         )
-        page = records[:limit]
+        page = await self.run(self.service.shown, records[:limit])
         self.reply(
             {
                 "runs": [record_json(r, self.base_url) for r in page],
@@ -110,7 +110,8 @@ class RunHandler(RunsBase):
     async def get(self, run_id: str) -> None:
         """The run."""
         record = await self.find(run_id)
-        self.reply(record_json(record, self.base_url))
+        [shown] = await self.run(self.service.shown, [record])
+        self.reply(record_json(shown, self.base_url))
 
 
 class RunLogsHandler(RunsBase):
@@ -129,6 +130,8 @@ class RunLogsHandler(RunsBase):
             raise web.HTTPError(400, "Give tail or offset, not both.")
         record = await self.find(run_id)
         chunk = await self.run(self.service.read_log, record, tail=tail, offset=offset)
+        if chunk.refused:  # e.g. a symlink the run's code planted as its log
+            raise web.HTTPError(404, chunk.refused)
         self.reply(
             {"id": record.id, "status": record.status, "done": record.done} | chunk.to_json()
         )
@@ -148,7 +151,8 @@ class RunCancelHandler(RunsBase):
         except Unsupported as exc:
             raise web.HTTPError(501, str(exc)) from exc
         self.log.info("flyte_jupyter: cancelled run %s (%s)", record.id, cancelled.status)
-        self.reply(record_json(cancelled, self.base_url))
+        [shown] = await self.run(self.service.shown, [cancelled])
+        self.reply(record_json(shown, self.base_url))
 
 
 class NotFoundHandler(RunsBase):

@@ -15,9 +15,9 @@ from typing import TYPE_CHECKING, Any
 
 from flyte_jupyter.bundle.model import COPY_STYLES, BundleLimits, CopyStyle
 from flyte_jupyter.errors import SettingsError
+from flyte_jupyter.redaction import redact
 from flyte_jupyter.settings.fields import BACKENDS, Backend
 from flyte_jupyter.settings.images import ImageRefs
-from flyte_jupyter.settings.secrets import redact
 
 if TYPE_CHECKING:
     from collections.abc import Mapping

@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from flyte_jupyter.redaction import Redactor
 from flyte_jupyter.settings.fields import FIELD_SPECS
 from flyte_jupyter.settings.images import DEFAULT_IMAGE_NAME
-from flyte_jupyter.settings.secrets import redact
 
 if TYPE_CHECKING:
     from flyte_jupyter.settings.model import Settings
@@ -25,13 +25,15 @@ def describe(settings: Settings) -> list[tuple[str, str, str]]:
     collection gets one row with the value ``(none)``.
     """
     provenance = settings.provenance
+    # a secret of env or storage_options is hidden in every other value it appears in, too
+    redactor = Redactor.of(settings.env_dict, settings.storage_options_dict)
     rows: list[tuple[str, str, str]] = []
     for key in FIELD_SPECS:
         source = provenance.get(key, "default")
         if key in {"images", "env", "storage_options"}:
-            rows.extend(_entries(settings, key, source))
+            rows.extend(_entries(settings, key, source, redactor))
         else:
-            rows.append((key, _text(key, _value(settings, key)), source))
+            rows.append((key, _text(key, _value(settings, key), redactor), source))
     return rows
 
 
@@ -52,7 +54,7 @@ def _value(settings: Settings, key: str) -> object:
     return getattr(settings, key)
 
 
-def _text(key: str, value: object) -> str:
+def _text(key: str, value: object, redactor: Redactor) -> str:
     if value is None:
         return _NONE_TEXT.get(key, "(not set)")
     if isinstance(value, tuple):
@@ -61,7 +63,7 @@ def _text(key: str, value: object) -> str:
         return _size(value)
     if isinstance(value, Path):
         return str(value)
-    return redact(key, value)
+    return redactor.value(key, value)
 
 
 def _size(n: int) -> str:
@@ -72,7 +74,9 @@ def _size(n: int) -> str:
     return f"{value:g} {units[index]} ({n} bytes)"
 
 
-def _entries(settings: Settings, key: str, source: str) -> list[tuple[str, str, str]]:
+def _entries(
+    settings: Settings, key: str, source: str, redactor: Redactor
+) -> list[tuple[str, str, str]]:
     provenance = settings.provenance
     if key == "images":
         default = settings.images.default or "flytekit default image (chosen when serializing)"
@@ -83,6 +87,6 @@ def _entries(settings: Settings, key: str, source: str) -> list[tuple[str, str, 
     if not pairs:
         return [(key, "(none)", source)]
     return [
-        (f"{key}.{name}", redact(name, value), provenance.get(f"{key}.{name}", source))
+        (f"{key}.{name}", redactor.value(name, value), provenance.get(f"{key}.{name}", source))
         for name, value in pairs
     ]

@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING, Any
 import ipywidgets as w
 
 from flyte_jupyter.bundle.model import COPY_STYLES
+from flyte_jupyter.redaction import looks_secret
 from flyte_jupyter.settings import FIELD_SPECS
-from flyte_jupyter.settings.secrets import looks_secret
 from flyte_jupyter.widgets.common import STYLE, Field, error_html, source_text
 
 if TYPE_CHECKING:

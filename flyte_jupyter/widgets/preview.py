@@ -14,6 +14,7 @@ import ipywidgets as w
 
 from flyte_jupyter.bundle.model import escape
 from flyte_jupyter.errors import StoreError
+from flyte_jupyter.redaction import redact_code, redact_text, redact_url
 from flyte_jupyter.widgets.background import BackgroundView
 from flyte_jupyter.widgets.common import (
     STYLE,
@@ -133,7 +134,7 @@ def preview_html(preview: Preview) -> str:
         ("archive", f"{bundle.filename} ({human_size(bundle.archive_size)})"),
         ("files", f"{len(bundle.entries)} ({human_size(bundle.size)} uncompressed)"),
         ("module", bundle.module or "—"),
-        ("store URI", preview.uri or "—"),
+        ("store URI", redact_url(preview.uri) if preview.uri else "—"),
     ]
     parts = [
         "<div class='flyte-jupyter-preview'>",
@@ -148,9 +149,9 @@ def preview_html(preview: Preview) -> str:
     if bundle.source is not None:
         parts.append(
             f"<details><summary><b>Generated module</b> <code>{escape(bundle.module)}</code>"
-            f"</summary><pre>{escape(bundle.source)}</pre></details>"
+            f"</summary><pre>{escape(redact_code(bundle.source))}</pre></details>"
         )
-    dropped = [(f"cell {d.cell}:{d.line}  {d.code}", d.reason) for d in bundle.dropped]
+    dropped = [(f"cell {d.cell}:{d.line}  {redact_text(d.code)}", d.reason) for d in bundle.dropped]
     parts.append(
         f"<details><summary><b>Dropped statements</b> ({len(dropped)})</summary>"
         f"{_rows(dropped) if dropped else muted('none')}</details>"

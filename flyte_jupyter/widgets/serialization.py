@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from flyte_jupyter.bundle.model import escape
-from flyte_jupyter.settings.secrets import redact
+from flyte_jupyter.redaction import redact, redact_text
 from flyte_jupyter.widgets.background import BackgroundView
 from flyte_jupyter.widgets.common import entity_picker, muted
 
@@ -154,7 +154,7 @@ def view_html(view: SerializationView) -> str:
     """The view as HTML (everything escaped, env values of secret-looking keys hidden)."""
     parts = [
         "<b>flytekit SerializationSettings</b>",
-        _table(settings_rows(view.settings_json)),
+        _table([(k, redact_text(v)) for k, v in settings_rows(view.settings_json)]),
     ]
     if view.entity is None:
         parts.append(muted("Define and pick a task or workflow to see its container command."))
@@ -166,7 +166,7 @@ def view_html(view: SerializationView) -> str:
             + "<div>container command:</div>"
             + "<pre class='flyte-jupyter-command' style='white-space:pre-wrap;"
             "word-break:break-all;background:var(--jp-layout-color2,#f6f8fa);padding:6px'>"
-            + escape(" ".join(task.args))
+            + escape(redact_text(" ".join(task.args)))
             + "</pre>"
         )
     pretty = json.dumps(view.settings_json, indent=2)

@@ -6,8 +6,8 @@ from typing import TYPE_CHECKING, Any
 
 import ipywidgets as w
 
+from flyte_jupyter.redaction import redact_url
 from flyte_jupyter.settings import BACKENDS, FIELD_SPECS
-from flyte_jupyter.settings.secrets import redact_url
 from flyte_jupyter.widgets.common import STYLE, Field
 
 if TYPE_CHECKING:

@@ -114,7 +114,7 @@ async def test_store_and_files_are_read_off_the_event_loop(raw, monkeypatch):
     original_gather = details.gather
     monkeypatch.setattr(
         "flyte_jupyter.server.pages.gather",
-        lambda record: threads.append(threading.current_thread()) or original_gather(record),
+        lambda *args: threads.append(threading.current_thread()) or original_gather(*args),
     )
     await raw("flyte-jupyter/api/runs")
     await raw(f"flyte-jupyter/api/runs/{RUN_OK}")

@@ -9,6 +9,7 @@ import sys
 import pytest
 
 import flyte_jupyter.settings as settings_pkg
+from flyte_jupyter.redaction import REDACTED, looks_secret, redact_url
 from flyte_jupyter.settings import (
     FIELD_SPECS,
     TRAIT_SPECS,
@@ -20,7 +21,6 @@ from flyte_jupyter.settings import (
     describe,
     describe_text,
 )
-from flyte_jupyter.settings.secrets import REDACTED, looks_secret, redact_url
 
 SECRET_VALUES = ["hunter2-token", "minio-key", "s3cr3t-value", "pw-9876"]
 
