@@ -7,6 +7,7 @@ import secrets
 from http.client import responses
 from typing import TYPE_CHECKING, Any
 
+from jupyter_server.auth.decorator import authorized
 from jupyter_server.base.handlers import JupyterHandler
 from jupyter_server.extension.handler import ExtensionHandlerMixin
 from jupyter_server.utils import url_path_join
@@ -14,6 +15,7 @@ from tornado import web
 
 from flyte_jupyter.server.details import gather
 from flyte_jupyter.server.render import error_html, page_html
+from flyte_jupyter.server.runs import AUTH_RESOURCE
 from flyte_jupyter.server.service import BAD_ID, blocking, shown_record, valid_run_id
 
 if TYPE_CHECKING:
@@ -26,6 +28,7 @@ class RunPageHandler(ExtensionHandlerMixin, JupyterHandler):
     """One run's page: status, timeline, inputs, outputs, logs, bundle, serialization."""
 
     _nonce = ""
+    auth_resource = AUTH_RESOURCE
 
     @property
     def nonce(self) -> str:
@@ -51,6 +54,7 @@ class RunPageHandler(ExtensionHandlerMixin, JupyterHandler):
         )
 
     @web.authenticated
+    @authorized
     async def get(self, run_id: str) -> None:
         """Render the page (404 for an unknown or malformed id)."""
         if not valid_run_id(run_id):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
+from jupyter_server.auth.decorator import authorized
 from jupyter_server.base.handlers import APIHandler
 from jupyter_server.extension.handler import ExtensionHandlerMixin
 from tornado import web
@@ -28,8 +29,16 @@ if TYPE_CHECKING:
     from flyte_jupyter.server.service import RunService
 
 
+# What jupyter_server's Authorizer is asked about: "read" for GET, "write" for cancel, so an
+# authorizer of a read-only user (or a JupyterHub role) can let people follow runs but not stop
+# them.
+AUTH_RESOURCE = "flyte_jupyter"
+
+
 class RunsBase(ExtensionHandlerMixin, APIHandler):
     """Shared helpers: the service, argument parsing, run lookup."""
+
+    auth_resource = AUTH_RESOURCE
 
     @property
     def service(self) -> RunService:
@@ -77,6 +86,7 @@ class RunListHandler(RunsBase):
     """``GET flyte-jupyter/api/runs``: runs, newest first, filtered and paged."""
 
     @web.authenticated
+    @authorized
     async def get(self) -> None:
         """List runs (``status``, ``notebook``, ``entity``, ``limit``, ``offset``)."""
         status = self.get_query_argument("status", None) or None
@@ -107,6 +117,7 @@ class RunHandler(RunsBase):
     """``GET flyte-jupyter/api/runs/<id>``: one run with its status history."""
 
     @web.authenticated
+    @authorized
     async def get(self, run_id: str) -> None:
         """The run."""
         record = await self.find(run_id)
@@ -122,6 +133,7 @@ class RunLogsHandler(RunsBase):
     """
 
     @web.authenticated
+    @authorized
     async def get(self, run_id: str) -> None:
         """A slice of the log."""
         tail = self.int_argument("tail", None, 0, MAX_TAIL_LINES)
@@ -141,6 +153,7 @@ class RunCancelHandler(RunsBase):
     """``POST flyte-jupyter/api/runs/<id>/cancel``: stop the run (XSRF-checked like any POST)."""
 
     @web.authenticated
+    @authorized
     async def post(self, run_id: str) -> None:
         """Cancel; the reply is the run afterwards."""
         record = await self.find(run_id)
@@ -159,6 +172,7 @@ class NotFoundHandler(RunsBase):
     """Anything else under ``flyte-jupyter/api/``: a JSON 404, not the server's HTML page."""
 
     @web.authenticated
+    @authorized
     async def get(self, _path: str) -> None:
         """404."""
         raise web.HTTPError(404, "No such flyte-jupyter API; see GET flyte-jupyter/api/runs.")
