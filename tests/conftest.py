@@ -3,6 +3,21 @@ import pytest
 from IPython.testing.globalipapp import start_ipython
 
 
+def _strict_trigger(events):
+    """IPython's ``EventManager.trigger``, except that a callback's exception propagates.
+
+    IPython catches what a ``pre_run_cell``/``post_run_cell`` callback raises, prints it and
+    carries on, so a crash in the cell recorder or in the panel's hook would leave every test
+    green. Here it fails the ``run_cell`` that triggered it.
+    """
+
+    def trigger(event, *args, **kwargs):
+        for func in events.callbacks[event][:]:
+            func(*args, **kwargs)
+
+    return trigger
+
+
 @pytest.fixture
 def ip(tmp_path, monkeypatch):
     """A real IPython shell with the extension loaded, in a fresh notebook folder."""
@@ -12,6 +27,7 @@ def ip(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     monkeypatch.syspath_prepend(str(tmp_path))  # a kernel has its folder on sys.path
     shell = start_ipython() or IPython.get_ipython()  # None once already started
+    monkeypatch.setattr(shell.events, "trigger", _strict_trigger(shell.events))
     shell.run_line_magic("load_ext", "flyte_jupyter")
     names = set(shell.user_ns)
     yield shell

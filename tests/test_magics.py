@@ -60,3 +60,15 @@ def test_help_documents_every_option(ip):
     doc = ip.find_line_magic("flyte_bundle").__doc__
     for option in ("--copy-style", "--root-dir", "entities"):
         assert option in doc
+
+
+def test_a_crash_in_a_cell_callback_fails_the_test_instead_of_being_printed(ip):
+    def crash(_result):
+        raise RuntimeError("the recorder crashed")
+
+    ip.events.register("post_run_cell", crash)
+    try:
+        with pytest.raises(RuntimeError, match="the recorder crashed"):
+            ip.run_cell("1 + 1")
+    finally:
+        ip.events.unregister("post_run_cell", crash)
