@@ -6,7 +6,9 @@ the bundle from the store URI into the run's working folder and hands over to
 or ``error.pb``. A workflow runs with flytekit's local execution in a process that imports it
 from the same extracted bundle. Each run has a supervisor process in its own session (see
 :mod:`flyte_jupyter.launch.supervisor`), so runs outlive kernel restarts and cancel ends the
-whole process group.
+whole process group. Whether a supervisor lives is read from its lease, which every process
+sharing the home folder sees; only a process that can prove its death records it (see
+:mod:`flyte_jupyter.launch.liveness`).
 """
 
 from __future__ import annotations
@@ -24,6 +26,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from flyte_jupyter.errors import LaunchError
+from flyte_jupyter.launch.liveness import (
+    HEARTBEAT_EVERY,
+    host_id,
+    lease_expired,
+    provably_dead,
+    start_time,
+    visible,
+)
 from flyte_jupyter.launch.model import RunPaths, RunRecord
 from flyte_jupyter.launch.runstore import RunStore
 from flyte_jupyter.launch.urls import run_url
@@ -98,7 +108,8 @@ class LocalLauncher:
                     stdin=subprocess.DEVNULL,
                 )
             self.store.update(
-                spec.run_id, extra={"pid": proc.pid, "started": _start_time(proc.pid)}
+                spec.run_id,
+                extra={"pid": proc.pid, "started": start_time(proc.pid), "host": host_id()},
             )
         except BaseException as exc:  # interrupted or failed: never leave a QUEUED ghost
             self.store.update(
@@ -173,15 +184,21 @@ class LocalLauncher:
         return env
 
     def refresh(self, record: RunRecord) -> RunRecord:
-        """The run's current record; a run whose processes vanished is marked FAILED."""
+        """The run's current record, as the kernel that holds its handle sees it.
+
+        A run whose supervisor this process can prove dead (same machine boot and PID
+        namespace, its PID gone, its lease expired) is recorded FAILED. Anything less proves
+        nothing, and the record stays as it is: readers show such a run as lost.
+        """
         current = self.store.get(record.id) or record
-        if not current.done and not _alive(current.extra):
-            time.sleep(0.2)  # the supervisor may be writing its last update right now
+        if provably_dead(current):
+            message = (
+                f"The run's supervisor (pid {current.extra.get('pid')}) was killed, or its "
+                "machine restarted, before it recorded an outcome"
+                f"{_last_heard(current)}. Run it again."
+            )
+            self.store.update(record.id, "FAILED", "supervisor lost", error=message)
             current = self.store.get(record.id) or current
-            if not current.done and not _alive(current.extra):
-                message = "The run's process vanished (killed, or the machine restarted)."
-                self.store.update(record.id, "FAILED", message, error=message)
-                current = self.store.get(record.id) or current
         return current
 
     def outputs_pb(self, record: RunRecord) -> bytes | None:
@@ -198,19 +215,59 @@ class LocalLauncher:
         return Path(record.log_path).read_text(encoding="utf-8", errors="replace")
 
     def cancel(self, record: RunRecord) -> RunRecord:
-        """End the run's process group: SIGTERM, then SIGKILL after a grace period."""
+        """Stop the run; it ends ABORTED.
+
+        A supervisor this process can see gets SIGTERM for its whole process group, then
+        SIGKILL after a grace period. One it cannot see (another container sharing the home
+        folder) finds a cancel request in the run folder at its next heartbeat and stops the
+        run itself. A run whose supervisor is not heard from is recorded ABORTED.
+
+        Raises
+        ------
+        LaunchError
+            The supervisor is heard from but did not confirm the cancel in time.
+        """
         current = self.refresh(record)
-        pid = current.extra.get("pid")
-        if current.done or not pid:
+        if current.done:
             return current
-        _signal_group(int(pid), signal.SIGTERM)
-        deadline = time.monotonic() + CANCEL_GRACE
-        while time.monotonic() < deadline and _alive(current.extra):
-            time.sleep(0.05)
-        if _alive(current.extra):
-            _signal_group(int(pid), signal.SIGKILL)
-        self.store.update(record.id, "ABORTED", "cancelled")
-        return self.refresh(record)
+        if current.run_dir:  # seen by a supervisor still starting, or out of our reach
+            with contextlib.suppress(OSError):
+                RunPaths(Path(current.run_dir)).cancel_request.touch()
+        if visible(current.extra):
+            pid = int(current.extra["pid"])
+            _signal_group(pid, signal.SIGTERM)
+            deadline = time.monotonic() + CANCEL_GRACE
+            while time.monotonic() < deadline and visible(current.extra):
+                time.sleep(0.05)
+            if visible(current.extra):
+                _signal_group(pid, signal.SIGKILL)
+            self.store.update(record.id, "ABORTED", "cancelled")
+            return self.refresh(record)
+        return self._await_cancel(current)
+
+    def _await_cancel(self, current: RunRecord) -> RunRecord:
+        """Wait for a supervisor out of reach to act on the cancel request."""
+        deadline = time.monotonic() + CANCEL_GRACE + 3 * HEARTBEAT_EVERY
+        while time.monotonic() < deadline and not lease_expired(current):
+            time.sleep(0.1)
+            current = self.store.get(current.id) or current
+            if current.done:
+                return current
+        if lease_expired(current):
+            message = (
+                f"cancelled; its supervisor was not heard from{_last_heard(current)}, so "
+                "nothing could be stopped from here (if it still runs, it stops at its next "
+                "heartbeat)"
+            )
+            self.store.update(current.id, "ABORTED", message)
+            return self.store.get(current.id) or current
+        msg = (
+            f"Asked run {current.id} to stop, but its supervisor (pid "
+            f"{current.extra.get('pid')}, which this process cannot signal) has not confirmed "
+            f"within {CANCEL_GRACE + 3 * HEARTBEAT_EVERY:.0f} s. Look at the run again in a "
+            "moment; cancel it from the kernel that started it if it keeps running."
+        )
+        raise LaunchError(msg)
 
 
 def _image(spec: LaunchSpec) -> str | None:
@@ -242,6 +299,7 @@ def bundle_summary(bundle: Bundle) -> dict[str, Any]:
 def _record(spec: LaunchSpec, paths: RunPaths, url: str) -> RunRecord:
     now = time.time()
     return RunRecord(
+        heartbeat_at=now,  # the lease starts with the run; the supervisor renews it
         id=spec.run_id,
         backend="local",
         entity=spec.entity,
@@ -274,36 +332,10 @@ def _executable(name: str) -> str:
     return found
 
 
-def _start_time(pid: int) -> str | None:
-    """The process's start time (from /proc), to tell it from a later process with its pid."""
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19]
-    except (OSError, IndexError):
-        return None
-
-
-def _alive(extra: Any) -> bool:
-    pid = extra.get("pid") if extra else None
-    if not pid:
-        return True  # not started yet: the launcher is still writing
-    started = extra.get("started")
-    if started is not None and _start_time(int(pid)) != started:
-        return False
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return not _zombie(int(pid))
-
-
-def _zombie(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (OSError, IndexError):
-        return False
-    return state == "Z"
+def _last_heard(record: RunRecord) -> str:
+    if record.heartbeat_at is None:
+        return ""
+    return f" (last heard from at {time.strftime('%H:%M:%S', time.localtime(record.heartbeat_at))})"
 
 
 def _signal_group(pid: int, sig: int) -> None:

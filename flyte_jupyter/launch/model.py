@@ -94,6 +94,8 @@ class RunRecord:
     log_path: str | None = None
     remote_id: str | None = None
     extra: Mapping[str, Any] = field(default_factory=dict)
+    # the supervisor's lease, renewed while it lives (see flyte_jupyter.launch.liveness)
+    heartbeat_at: float | None = None
     events: tuple[tuple[float, str, str], ...] = ()
 
     @property
@@ -173,3 +175,8 @@ class RunPaths:
     def command(self) -> Path:
         """The command and environment the supervisor runs (JSON)."""
         return self.root / "command.json"
+
+    @property
+    def cancel_request(self) -> Path:
+        """Written to ask the supervisor to stop the run, from wherever it cannot be signalled."""
+        return self.root / "cancel-requested"

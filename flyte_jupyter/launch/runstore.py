@@ -2,6 +2,8 @@
 
 Kernels, run supervisors and the Jupyter server open the same file; WAL lets them read while
 one writes. A row is written once the run has been submitted; status changes append events.
+Columns added since the first release (``heartbeat_at``) are added to older files when they
+are opened.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ CREATE TABLE IF NOT EXISTS runs (
     id TEXT PRIMARY KEY, backend TEXT, entity TEXT, flyte_name TEXT, kind TEXT, project TEXT,
     domain TEXT, version TEXT, status TEXT, created_at REAL, updated_at REAL, url TEXT,
     notebook TEXT, bundle_digest TEXT, bundle_uri TEXT, inputs TEXT, outputs TEXT, error TEXT,
-    run_dir TEXT, log_path TEXT, remote_id TEXT, extra TEXT
+    run_dir TEXT, log_path TEXT, remote_id TEXT, extra TEXT, heartbeat_at REAL
 );
 CREATE INDEX IF NOT EXISTS runs_created ON runs (created_at);
 CREATE TABLE IF NOT EXISTS events (
@@ -41,6 +43,8 @@ _JSON_FIELDS = ("inputs", "outputs", "extra")
 _COLUMNS = tuple(f.name for f in fields(RunRecord) if f.name != "events")
 # Only forward moves: a late "RUNNING" must not overwrite "SUCCEEDED".
 _RANK = {"QUEUED": 0, "RUNNING": 1, "SUCCEEDED": 2, "FAILED": 2, "ABORTED": 2}
+# Columns that stores made by earlier versions lack: (name, SQL type).
+_ADDED_COLUMNS = (("heartbeat_at", "REAL"),)
 
 
 class RunStore:
@@ -48,6 +52,7 @@ class RunStore:
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        self._migrated = False
 
     @contextlib.contextmanager
     def _db(self) -> Iterator[sqlite3.Connection]:
@@ -61,6 +66,9 @@ class RunStore:
             msg = f"Cannot open the run store {self.path}: {exc}. Check FLYTE_JUPYTER_HOME."
             raise LaunchError(msg) from exc
         try:
+            if not self._migrated:
+                _add_missing_columns(conn)
+                self._migrated = True
             yield conn
         except sqlite3.DatabaseError as exc:
             msg = f"The run store {self.path} is unreadable ({exc}). Move it aside to start anew."
@@ -107,6 +115,14 @@ class RunStore:
             db.execute(f"UPDATE runs SET {assignments} WHERE id=?", [*values, run_id])  # noqa: S608 - keys are RunRecord fields
             db.execute("COMMIT")
 
+    def heartbeat(self, run_id: str) -> None:
+        """Renew the lease of a run's supervisor (the run's other fields stay as they are)."""
+        with self._db() as db:
+            db.execute(
+                "UPDATE runs SET heartbeat_at=? WHERE id=? AND status NOT IN (?,?,?)",
+                (time.time(), run_id, *sorted(TERMINAL)),
+            )
+
     def get(self, run_id: str) -> RunRecord | None:
         """The run with this id, with its events, or None."""
         with self._db() as db:
@@ -141,6 +157,20 @@ class RunStore:
             db.row_factory = sqlite3.Row
             rows = db.execute(query, [*params, limit, offset]).fetchall()
         return [_decode(row, ()) for row in rows]
+
+
+def _add_missing_columns(conn: sqlite3.Connection) -> None:
+    """Bring a run store made by an earlier version up to this schema."""
+    present = {row[1] for row in conn.execute("PRAGMA table_info(runs)")}
+    for name, kind in _ADDED_COLUMNS:
+        if name in present:
+            continue
+        try:
+            conn.execute(f"ALTER TABLE runs ADD COLUMN {name} {kind}")
+        except sqlite3.OperationalError as exc:  # another process added it a moment ago
+            if "duplicate column" not in str(exc).lower():
+                raise
+        logger.info("Added column %s to the run store", name)
 
 
 def _encode(name: str, value: Any) -> Any:

@@ -4,6 +4,13 @@ Started by the local launcher as ``python -m flyte_jupyter.launch.supervisor HOM
 in a new session, so the run (supervisor and command) is one process group that ``cancel``
 ends as a whole, and a kernel restart does not stop it. The command itself is flytekit's
 container entrypoint; it knows nothing of flyte_jupyter.
+
+While it lives, the supervisor renews its lease in the run store every second (see
+:mod:`flyte_jupyter.launch.liveness`) and looks for a cancel request in the run folder, which
+lets a process that cannot signal it (another container) stop the run. A watchdog child,
+forked first, waits on a pipe whose other end only the supervisor holds: when the supervisor
+ends in any way, even ``kill -9``, the watchdog stops whatever is left of the run's process
+group and, if the supervisor died before recording an outcome, records the run FAILED.
 """
 
 from __future__ import annotations
@@ -11,28 +18,37 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import json
+import logging
 import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
+from flyte_jupyter.errors import LaunchError
+from flyte_jupyter.launch.liveness import HEARTBEAT_EVERY, describe_exit, host_id, start_time
 from flyte_jupyter.launch.model import RunPaths
 from flyte_jupyter.launch.runstore import RunStore
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Callable, Iterator
 
 POLL = 0.1
+CANCEL_GRACE = 5.0  # seconds a requested cancel waits for the task before killing it
+logger = logging.getLogger(__name__)
 
 
 @contextlib.contextmanager
-def slot(slots_dir: Path, count: int) -> Iterator[None]:
-    """Hold one of ``count`` run slots (file locks) until the block ends."""
+def slot(slots_dir: Path, count: int, stop: Callable[[], bool] | None = None) -> Iterator[bool]:
+    """Hold one of ``count`` run slots (file locks) until the block ends.
+
+    Yields True with a slot held, or False when ``stop()`` became true while waiting.
+    """
     slots_dir.mkdir(parents=True, exist_ok=True)
-    while True:
+    while stop is None or not stop():
         for index in range(count):
             handle: IO[bytes] = (slots_dir / f"{index}.lock").open("ab")
             try:
@@ -41,11 +57,12 @@ def slot(slots_dir: Path, count: int) -> Iterator[None]:
                 handle.close()
                 continue
             try:
-                yield
+                yield True
             finally:
                 handle.close()
             return
         time.sleep(POLL)
+    yield False
 
 
 class Supervisor:
@@ -59,38 +76,79 @@ class Supervisor:
         self.slots = home / "slots"
         self.child: subprocess.Popen[bytes] | None = None
         self.aborted = False
+        self.cancelled_at: float | None = None
+        self.stopping = threading.Event()
 
     def on_term(self, signum: int, _frame: object) -> None:
         """Cancel: stop the command, remember why."""
+        self.stop(signum)
+
+    def stop(self, signum: int = signal.SIGTERM) -> None:
+        """Stop the command (if it runs) and record the run as cancelled once it ends."""
         self.aborted = True
+        if self.cancelled_at is None:
+            self.cancelled_at = time.monotonic()
         if self.child is not None and self.child.poll() is None:
             self.child.send_signal(signum)
 
     def run(self) -> int:
         """Wait for a slot, run, record; the exit code is the command's."""
+        start_watchdog(self.store, self.run_id, self.paths)
         signal.signal(signal.SIGTERM, self.on_term)
         signal.signal(signal.SIGINT, self.on_term)
-        with slot(self.slots, int(self.spec["max_parallel"])):
-            if self.aborted:
+        self.store.heartbeat(self.run_id)
+        threading.Thread(target=self._beat, name="flyte-heartbeat", daemon=True).start()
+        try:
+            return self._run()
+        finally:
+            self.stopping.set()
+
+    def _run(self) -> int:
+        with slot(self.slots, int(self.spec["max_parallel"]), lambda: self.aborted) as got:
+            if self.aborted or not got:
                 self.store.update(self.run_id, "ABORTED", "cancelled while queued")
                 return 1
+            env = dict(self.spec["env"])
+            # a task that crashes the interpreter (segfault, abort) leaves its Python traceback
+            env.setdefault("PYTHONFAULTHANDLER", "1")
             with self.paths.log.open("ab") as log:
                 self.child = subprocess.Popen(
                     self.spec["argv"],
                     cwd=self.spec["cwd"],
-                    env=self.spec["env"],
+                    env=env,
                     stdout=log,
                     stderr=subprocess.STDOUT,
                     stdin=subprocess.DEVNULL,
                 )
                 self.store.update(self.run_id, "RUNNING", "started", extra=self._extra())
+                if self.cancelled_at is not None:  # cancelled while the command was starting
+                    self.child.send_signal(signal.SIGTERM)
                 code = self.child.wait()
         self.record(code)
         return code
 
+    def _beat(self) -> None:
+        """Renew the lease; act on a cancel request; kill a command that ignores one."""
+        while not self.stopping.wait(HEARTBEAT_EVERY):
+            try:
+                self.store.heartbeat(self.run_id)
+            except LaunchError as exc:  # the next beat may work; the lease tolerates a few
+                logger.warning("flyte_jupyter: could not renew the run's lease: %s", exc)
+            if not self.aborted and self.paths.cancel_request.exists():
+                self.stop()
+            child = self.child
+            overdue = (
+                self.cancelled_at is not None
+                and time.monotonic() - self.cancelled_at > CANCEL_GRACE
+            )
+            if overdue and child is not None and child.poll() is None:
+                child.kill()  # the watchdog ends whatever it started once this process ends
+
     def _extra(self) -> dict[str, Any]:
         record = self.store.get(self.run_id)
         extra = dict(record.extra) if record else {}
+        pid = os.getpid()
+        extra.update(pid=pid, started=start_time(pid), host=host_id())
         extra["child_pid"] = self.child.pid if self.child else None
         return extra
 
@@ -108,9 +166,63 @@ class Supervisor:
             preview = preview_map(outputs.read_bytes())
             self.store.update(self.run_id, "SUCCEEDED", "done", outputs=preview)
         else:
-            how = f"was killed by signal {-code}" if code < 0 else f"exited with code {code}"
+            how = describe_exit(code, self.spec["argv"])
             message = f"The run's process {how} without writing outputs; see its logs."
+            _append_log(self.paths, message)
             self.store.update(self.run_id, "FAILED", message, error=message)
+
+
+def start_watchdog(store: RunStore, run_id: str, paths: RunPaths) -> None:
+    """Fork the watchdog that outlives this process (see the module docstring).
+
+    Call it before any thread starts: the child of a fork only has the forking thread.
+    """
+    supervisor = os.getpid()
+    read_end, write_end = os.pipe()  # not inherited by the command: only we hold write_end
+    if os.fork() != 0:
+        os.close(read_end)
+        return  # write_end stays open until this process ends, however it ends
+    try:
+        os.close(write_end)
+        # Out of the run's process group, so that signals for the run (cancel, kill -9 of the
+        # group) and scans of the group's members pass the watchdog by. The group is ended
+        # only if the launcher made the supervisor its leader.
+        owns_group = os.getpgid(0) == supervisor
+        os.setpgid(0, 0)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        while os.read(read_end, 1):
+            pass
+        _after_supervisor(store, run_id, paths, supervisor, owns_group=owns_group)
+    except BaseException as exc:  # noqa: BLE001 - nobody else would see it: keep it in the log
+        _append_log(paths, f"The run's watchdog failed: {type(exc).__name__}: {exc}")
+    finally:
+        os._exit(0)
+
+
+def _after_supervisor(
+    store: RunStore, run_id: str, paths: RunPaths, supervisor: int, *, owns_group: bool
+) -> None:
+    """The supervisor ended: stop what is left of the run, record an end it could not."""
+    if owns_group:  # its process group: the task and anything the task started
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(supervisor, signal.SIGKILL)
+    record = store.get(run_id)
+    if record is None or record.done:
+        return
+    if paths.cancel_request.exists():  # killed by a cancel that ran out of patience
+        store.update(run_id, "ABORTED", "cancelled")
+        return
+    message = (
+        f"The run's supervisor (pid {supervisor}) was killed "
+        "before the run ended; its task processes were stopped. Run it again."
+    )
+    _append_log(paths, message)
+    store.update(run_id, "FAILED", "supervisor killed", error=message)
+
+
+def _append_log(paths: RunPaths, message: str) -> None:
+    with contextlib.suppress(OSError), paths.log.open("a", encoding="utf-8") as log:
+        log.write(f"\n[flyte_jupyter] {message}\n")
 
 
 def _error_text(path: Path) -> str:

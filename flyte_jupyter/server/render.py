@@ -15,6 +15,7 @@ from importlib.resources import files
 from typing import TYPE_CHECKING
 
 from flyte_jupyter.bundle.model import escape
+from flyte_jupyter.launch.liveness import lost_note
 from flyte_jupyter.server.service import redact_map
 
 if TYPE_CHECKING:
@@ -67,6 +68,7 @@ def page_html(
     data = {
         "status": record.status,
         "done": "1" if record.done else "0",
+        "lost": "1" if lost_note(record) else "0",
         "run-url": urls["run"],
         "logs-url": urls["logs"],
         "cancel-url": urls["cancel"],
@@ -124,12 +126,14 @@ def _header(record: RunRecord) -> str:
             "rel='noopener noreferrer'>Open in the Flyte console ↗</a>"
         )
     cancel = "" if record.done else "<button id='fj-cancel' class='fj-button'>Cancel run</button>"
+    note = lost_note(record)
+    lost = f"<p class='fj-sub fj-lost'>{escape(note)}</p>" if note else ""
     return (
         "<header>"
         f"<div class='fj-title'>{_badge(record.status)}<h1>{escape(record.flyte_name)}</h1></div>"
         f"<div class='fj-actions'>{console}{cancel}</div>"
         f"<p class='fj-sub'>{escape(record.kind)} run <code>{escape(record.id)}</code> on the "
-        f"{escape(record.backend)} backend</p>"
+        f"{escape(record.backend)} backend</p>{lost}"
         "</header>"
     )
 

@@ -3,6 +3,10 @@
 Handlers call these through :func:`blocking` so SQLite and the disk are touched in a worker
 thread. Nothing here knows about HTTP: not-found is ``None``, refusals are the exceptions
 below, and the handlers translate them into status codes.
+
+Reads never change a run: the server may run in another container than the kernels and their
+supervisors, so it cannot tell a dead supervisor from one it cannot see. A run whose
+supervisor's lease expired is shown as lost (``lost``, ``lost_note``), and stays as recorded.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from flyte_jupyter._private import UnsafeFileError, open_inside
+from flyte_jupyter.launch.liveness import lost, lost_note
 from flyte_jupyter.launch.model import TERMINAL
 from flyte_jupyter.launch.runstore import RunStore
 from flyte_jupyter.redaction import Redactor, redact, redact_url, secret_values
@@ -126,26 +131,15 @@ class RunService:
         """Runs, newest first (an absent store has none; it is not created here)."""
         if not self.store.path.exists():
             return []
-        records = self.store.list(
+        return self.store.list(
             status=status, notebook=notebook, entity=entity, limit=limit, offset=offset
         )
-        return [self._current(r) if not r.done else r for r in records]
 
     def get_run(self, run_id: str) -> RunRecord | None:
         """The run with its status history, or None."""
         if not valid_run_id(run_id) or not self.store.path.exists():
             return None
-        record = self.store.get(run_id)
-        if record is None or record.done:
-            return record
-        return self._current(record)
-
-    def _current(self, record: RunRecord) -> RunRecord:
-        """A local run whose processes vanished is marked FAILED (as its kernel would)."""
-        if record.backend != "local":
-            return record
-        current: RunRecord = self._local().refresh(record)
-        return current
+        return self.store.get(run_id)
 
     def _local(self) -> Any:
         from flyte_jupyter.launch.local import LocalLauncher
@@ -294,6 +288,9 @@ def record_json(record: RunRecord, base_url: str) -> dict[str, Any]:
         "outputs": None if record.outputs is None else redact_map(record.outputs),
         "error": record.error,
         "remote_id": record.remote_id,
+        "heartbeat_at": record.heartbeat_at,
+        "lost": lost(record),
+        "lost_note": lost_note(record),
         "has_log": bool(record.log_path),
         "events": [
             {"at": at, "status": status, "message": message}
@@ -310,6 +307,7 @@ def redact_map(values: Mapping[str, Any]) -> dict[str, str]:
 def page_url(base_url: str, run_id: str) -> str:
     """The server-relative URL of a run's page."""
     return f"/{base_url.strip('/')}/{RUNS_PAGE}/{run_id}".replace("//", "/")
+
 
 def shown_record(record: RunRecord, redactor: Redactor) -> RunRecord:
     """The record with every free-text field redacted, as the API and the run page show it."""

@@ -1,4 +1,5 @@
-// Follows a run that has not ended: appends new log text, reloads when the status changes.
+// Follows a run that has not ended: appends new log text, reloads when the status changes
+// or when the run is lost or heard from again.
 (function () {
   'use strict';
   var data = document.body.dataset;
@@ -44,7 +45,7 @@
     logs
       .then(function () { return get(data.runUrl); })
       .then(function (run) {
-        if (run.status !== data.status) {
+        if (run.status !== data.status || (run.lost ? '1' : '0') !== data.lost) {
           window.location.reload();
           return;
         }
