@@ -11,7 +11,8 @@ import { IFrame, refreshIcon, stopIcon } from '@jupyterlab/ui-components';
 import { flyteIcon } from './icons';
 import { requestAPI } from './request';
 import { CommandIDs, IRun, SIDEBAR_ID } from './tokens';
-import { createRunPage, RUN_ID } from './widgets/runpage';
+import { RUN_ID, shortLabel } from './model';
+import { createRunPage } from './widgets/runpage';
 import { RunsPanel } from './widgets/runs';
 
 const CATEGORY = 'Flyte';
@@ -31,7 +32,7 @@ export function openRunPage(
     app.shell.activateById(id);
     return open;
   }
-  const widget = createRunPage(runId, label ?? runId);
+  const widget = createRunPage(runId, label ?? runId, cancelRun);
   void tracker.add(widget);
   app.shell.add(widget, 'main', { mode: 'tab-after' });
   app.shell.activateById(widget.id);
@@ -75,11 +76,6 @@ async function askRunId(title: string): Promise<string | null> {
   return value;
 }
 
-function shortLabel(run: IRun): string {
-  const name = run.flyte_name.split('.').pop() || run.entity;
-  return `${name} · ${run.id.slice(0, 8)}`;
-}
-
 /**
  * Register the commands and their palette entries.
  */
@@ -108,27 +104,37 @@ export function registerCommands(
   });
 
   commands.addCommand(CommandIDs.openRun, {
-    label: args => (args.id ? `Open Flyte Run ${String(args.id)}` : 'Open Flyte Run…'),
+    label: args =>
+      args.id ? `Open Flyte Run ${String(args.id)}` : 'Open Flyte Run…',
     caption: 'Open a run page: status, logs, outputs, bundle',
     icon: flyteIcon,
     execute: async args => {
-      const runId = typeof args.id === 'string' ? args.id : await askRunId('Open Flyte run');
+      const runId =
+        typeof args.id === 'string'
+          ? args.id
+          : await askRunId('Open Flyte run');
       if (!runId || !RUN_ID.test(runId)) {
         return null;
       }
       const known = panel.runs.find(run => run.id === runId);
-      const label = typeof args.label === 'string' ? args.label : known && shortLabel(known);
+      const label =
+        typeof args.label === 'string'
+          ? args.label
+          : known && shortLabel(known);
       return openRunPage(app, tracker, runId, label);
     }
   });
 
   commands.addCommand(CommandIDs.cancelRun, {
-    label: args => (args.id ? `Cancel Flyte Run ${String(args.id)}` : 'Cancel Flyte Run…'),
+    label: args =>
+      args.id ? `Cancel Flyte Run ${String(args.id)}` : 'Cancel Flyte Run…',
     caption: 'Stop a queued or running run',
     icon: stopIcon,
     execute: async args => {
       const runId =
-        typeof args.id === 'string' ? args.id : await askRunId('Cancel Flyte run');
+        typeof args.id === 'string'
+          ? args.id
+          : await askRunId('Cancel Flyte run');
       if (!runId) {
         return null;
       }
@@ -149,5 +155,3 @@ export function registerCommands(
     }
   }
 }
-
-export { shortLabel };

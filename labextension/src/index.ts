@@ -11,9 +11,10 @@ import {
 import { ISettingRegistry } from '@jupyterlab/settingregistry';
 import { IFrame } from '@jupyterlab/ui-components';
 
-import { cancelRun, registerCommands, shortLabel } from './commands';
+import { cancelRun, registerCommands } from './commands';
 import { flyteIcon } from './icons';
 import { openRunLinksInLab } from './links';
+import { shortLabel } from './model';
 import {
   CommandIDs,
   DEFAULT_REFRESH,

@@ -1,6 +1,6 @@
 import { PageConfig } from '@jupyterlab/coreutils';
 
-import { RUN_ID } from './widgets/runpage';
+import { RUN_ID } from './model';
 
 const LOOPBACK = new Set(['localhost', '127.0.0.1', '[::1]']);
 

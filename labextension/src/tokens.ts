@@ -14,11 +14,7 @@ export namespace CommandIDs {
 }
 
 export type RunStatus =
-  | 'QUEUED'
-  | 'RUNNING'
-  | 'SUCCEEDED'
-  | 'FAILED'
-  | 'ABORTED';
+  'QUEUED' | 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'ABORTED';
 
 export interface IRunEvent {
   at: number;
@@ -48,6 +44,12 @@ export interface IRun {
   outputs: Record<string, string> | null;
   error: string | null;
   remote_id: string | null;
+  /** When the run's supervisor last said it was alive (local runs), else null. */
+  heartbeat_at: number | null;
+  /** The run has not ended but its supervisor has not been heard from for too long. */
+  lost: boolean;
+  /** Why the run counts as lost, for people. */
+  lost_note: string | null;
   has_log: boolean;
   events: IRunEvent[];
 }

@@ -42,6 +42,13 @@ def slow(seconds: int) -> int:
     return seconds
 
 slow(seconds=600)""",
+    """%%flyte_run
+@task
+def nap(seconds: int) -> int:
+    time.sleep(seconds)
+    return seconds
+
+nap(seconds=600)""",
 ]
 
 
@@ -104,6 +111,27 @@ def wait_for_runs(lab, page, expected, timeout=90):
         time.sleep(0.5)
 
 
+def cancel_from_its_page(page, lab, run):
+    """Open a running run's page in a tab; cancel it there, confirming; see the page follow."""
+    # the tab's frame is sandboxed without scripts (a framed page with scripts and
+    # same-origin could lift its own sandbox); the tab follows the run and cancels it, asking first
+    page.locator(f'.fj-run[data-run-id="{run["id"]}"]').click()
+    tab = page.locator(f"#flyte-jupyter-run-{run['id']}")
+    sandbox = tab.locator("iframe").get_attribute("sandbox").split()
+    assert "allow-scripts" not in sandbox
+    assert "allow-same-origin" in sandbox
+    frame = page.frame_locator(f"#flyte-jupyter-run-{run['id']} iframe")
+    frame.locator(".fj-badge", has_text="RUNNING").first.wait_for()
+    assert frame.locator("#fj-cancel").count() == 0  # the page's own button needs its script
+    tab.locator(".fj-run-page-cancel button, button.fj-run-page-cancel").first.click()
+    dialog = page.locator(".jp-Dialog")
+    dialog.wait_for()
+    assert "Cancel this run?" in dialog.inner_text()
+    dialog.locator("button.jp-mod-warn").click()
+    frame.locator(".fj-badge", has_text="ABORTED").first.wait_for()  # reloaded by the tab
+    assert wait_for_runs(lab, page, {run["entity"]: "ABORTED"})
+
+
 def test_empty_sidebar_tells_how_to_launch_a_first_run(page, lab):
     assert lab.runs() == []
     open_lab(page, lab)
@@ -130,8 +158,12 @@ def test_runs_launched_from_a_notebook_show_in_the_sidebar_and_on_their_pages(pa
     open_lab(page, lab, f"lab/tree/{name}")
     run_all_cells(page)
 
-    runs = wait_for_runs(lab, page, {"square": "SUCCEEDED", "explode": "FAILED", "slow": "RUNNING"})
-    square, explode, slow = runs["square"], runs["explode"], runs["slow"]
+    runs = wait_for_runs(
+        lab,
+        page,
+        {"square": "SUCCEEDED", "explode": "FAILED", "slow": "RUNNING", "nap": "RUNNING"},
+    )
+    square, explode, slow, nap = runs["square"], runs["explode"], runs["slow"], runs["nap"]
     # the kernel found the lab that started it: run URLs are this server's run pages
     assert square["url"] == f"{lab.url}flyte-jupyter/runs/{square['id']}"
 
@@ -152,6 +184,8 @@ def test_runs_launched_from_a_notebook_show_in_the_sidebar_and_on_their_pages(pa
     page.locator(f'.fj-run[data-run-id="{slow["id"]}"] .fj-run-cancel').click()
     page.locator(f'.fj-run[data-run-id="{slow["id"]}"][data-status="ABORTED"]').wait_for()
     assert wait_for_runs(lab, page, {"slow": "ABORTED"})
+
+    cancel_from_its_page(page, lab, nap)
 
     # a click opens the run page in a JupyterLab tab
     page.locator(f'.fj-run[data-run-id="{square["id"]}"]').click()

@@ -3,6 +3,7 @@ import { refreshIcon, stopIcon } from '@jupyterlab/ui-components';
 import { Message } from '@lumino/messaging';
 import { Widget } from '@lumino/widgets';
 
+import { age, missingRunFields } from '../model';
 import { requestAPI } from '../request';
 import {
   DEFAULT_REFRESH,
@@ -123,8 +124,13 @@ export class RunsPanel extends Widget {
       const list = await requestAPI<IRunList>(
         `runs?limit=${encodeURIComponent(String(this._options.pageSize))}`
       );
-      this._runs = list.runs;
-      this._error.hidden = true;
+      const missing =
+        list.runs.length > 0 ? missingRunFields(list.runs[0]) : [];
+      this._runs = missing.length > 0 ? [] : list.runs;
+      this._error.hidden = missing.length === 0;
+      this._error.textContent =
+        'The server runs another version of flyte_jupyter: its runs lack ' +
+        `${missing.join(', ')}. Restart JupyterLab after installing one version.`;
     } catch (error) {
       this._error.hidden = false;
       this._error.textContent =
@@ -188,7 +194,9 @@ export class RunsPanel extends Widget {
     const entity = document.createElement('span');
     entity.className = 'fj-run-entity';
     entity.title = flyteName;
-    entity.append(span('fj-run-name', dot >= 0 ? flyteName.slice(dot + 1) : flyteName));
+    entity.append(
+      span('fj-run-name', dot >= 0 ? flyteName.slice(dot + 1) : flyteName)
+    );
     if (dot > 0) {
       entity.append(span('fj-run-module', flyteName.slice(0, dot)));
     }
@@ -237,7 +245,8 @@ export class RunsPanel extends Widget {
     const load = document.createElement('pre');
     load.textContent = '%load_ext flyte_jupyter';
     const then = document.createElement('p');
-    then.textContent = 'then run a cell that defines a task and ends with a call:';
+    then.textContent =
+      'then run a cell that defines a task and ends with a call:';
     const cell = document.createElement('pre');
     cell.textContent = EMPTY_CELL;
     const after = document.createElement('p');
@@ -263,23 +272,4 @@ function span(className: string, text: string): HTMLSpanElement {
   element.className = className;
   element.textContent = text;
   return element;
-}
-
-/**
- * A short age: "just now", "42 s ago", "5 min ago", "3 h ago", "2 d ago".
- */
-export function age(seconds: number): string {
-  if (seconds < 5) {
-    return 'just now';
-  }
-  if (seconds < 60) {
-    return `${Math.floor(seconds)} s ago`;
-  }
-  if (seconds < 3600) {
-    return `${Math.floor(seconds / 60)} min ago`;
-  }
-  if (seconds < 86400) {
-    return `${Math.floor(seconds / 3600)} h ago`;
-  }
-  return `${Math.floor(seconds / 86400)} d ago`;
 }
