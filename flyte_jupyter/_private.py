@@ -33,6 +33,7 @@ __all__ = [
     "open_private",
     "private_dir",
     "secure_home",
+    "tighten",
     "write_private",
 ]
 
@@ -48,7 +49,7 @@ class UnsafeFileError(OSError):
     """A file that is not shown: a symlink, a hard link, not a regular file, or outside."""
 
 
-def _tighten(path: Path, mode: int) -> None:
+def tighten(path: Path, mode: int = FILE_MODE) -> None:
     """Chmod ``path`` to ``mode`` if it is ours and more open (never follows a symlink)."""
     try:
         st = os.lstat(path)
@@ -71,8 +72,8 @@ def private_dir(path: Path) -> Path:
     for folder in reversed(missing):
         with contextlib.suppress(FileExistsError):  # another process made it meanwhile
             os.mkdir(folder, DIR_MODE)
-        _tighten(folder, DIR_MODE)  # umask-independent: mkdir's mode is masked
-    _tighten(path, DIR_MODE)
+        tighten(folder, DIR_MODE)  # umask-independent: mkdir's mode is masked
+    tighten(path, DIR_MODE)
     return path
 
 
@@ -85,10 +86,10 @@ def secure_home(home: Path) -> Path:
     private_dir(home)
     for name in ("runs", "cache", "slots", "store"):
         if (home / name).is_dir():
-            _tighten(home / name, DIR_MODE)
+            tighten(home / name, DIR_MODE)
     for name in ("runs.sqlite", "index.sqlite"):
         for suffix in ("", "-wal", "-shm"):
-            _tighten(home / (name + suffix), FILE_MODE)
+            tighten(home / (name + suffix), FILE_MODE)
     return home
 
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from flyte_jupyter._private import secure_home
 from flyte_jupyter.bundle import BundleLimits, BundleRequest, make_bundle
 from flyte_jupyter.bundle.model import PrivateDir
 from flyte_jupyter.bundle.selfcheck import self_check
@@ -102,6 +103,8 @@ def prepare_bundle(
             raise BundleError(msg)
         return None
     module = build_module(job.cells, job.targets, job.module_name)
+    if job.home is not None:  # archives and caches go there: a private folder
+        secure_home(job.home)
     request = BundleRequest(
         root_dir=job.root_dir,
         copy_style=job.copy_style,
@@ -184,6 +187,7 @@ def store_for(settings: Settings) -> BundleStore:
     """The bundle store the settings name (default: a folder under ``home``)."""
     from flyte_jupyter.store import default_store_url, open_store
 
+    secure_home(settings.home)  # the store's index (and the default store) live there
     url = settings.store or default_store_url(settings.home)
     options = settings.storage_options_dict if url.startswith("s3") else {}
     return open_store(url, home=settings.home, storage_options=options)

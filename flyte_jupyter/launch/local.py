@@ -9,6 +9,13 @@ from the same extracted bundle. Each run has a supervisor process in its own ses
 whole process group. Whether a supervisor lives is read from its lease, which every process
 sharing the home folder sees; only a process that can prove its death records it (see
 :mod:`flyte_jupyter.launch.liveness`).
+
+The run's folder (``<home>/runs/<id>/``, 0700 like the home) keeps what the run needs and the
+run page shows, each file 0600: ``inputs.pb``, ``run.log``, ``bundle.json`` (secrets
+redacted) and ``command.json`` with the argv, working folder and, of the environment, only
+the variables the run adds to the kernel's (settings ``env``, ``FLYTE_INTERNAL_*``, the
+``FLYTE_AWS_*`` of an S3 store) with secrets redacted. The whole environment (AWS keys,
+storage secrets) goes to the supervisor through its stdin when it starts, never to disk.
 """
 
 from __future__ import annotations
@@ -25,6 +32,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from flyte_jupyter._private import open_private, private_dir, secure_home, write_private
 from flyte_jupyter.errors import LaunchError
 from flyte_jupyter.launch.liveness import (
     HEARTBEAT_EVERY,
@@ -37,8 +45,11 @@ from flyte_jupyter.launch.liveness import (
 from flyte_jupyter.launch.model import RunPaths, RunRecord
 from flyte_jupyter.launch.runstore import RunStore
 from flyte_jupyter.launch.urls import run_url
+from flyte_jupyter.redaction import Redactor, redact_url
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from flyte_jupyter.bundle import Bundle
     from flyte_jupyter.launch.model import LaunchSpec
     from flyte_jupyter.settings import Settings
@@ -51,6 +62,12 @@ _FLYTE_S3_VARIABLES = (
 )
 # Variables of the kernel's environment that must not leak into a run.
 _KERNEL_ONLY = ("PYTHONPATH", "JPY_PARENT_PID", "JPY_SESSION_NAME", "MPLBACKEND", "PYTHONSTARTUP")
+# What command.json says of the environment it does not hold.
+ENV_NOTE = (
+    "The run's environment is the kernel's start-up environment plus these variables; the "
+    "supervisor received it from the kernel when it started. Only these variables are "
+    "recorded, secrets redacted."
+)
 
 
 class LocalLauncher:
@@ -75,24 +92,29 @@ class LocalLauncher:
 
     def submit(self, spec: LaunchSpec) -> RunRecord:
         """Write the run's files, record it, start its supervisor."""
+        secure_home(self.home)
         paths = RunPaths(self.home / "runs" / spec.run_id)
         for folder in (paths.root, paths.work, paths.outputs, paths.raw):
-            folder.mkdir(parents=True, exist_ok=True)
-        paths.inputs.write_bytes(spec.inputs_pb)
+            private_dir(folder)
+        write_private(paths.inputs, spec.inputs_pb)
+        env = self._env(spec)
+        redactor = Redactor.of(env)
         command = {
             "argv": self._argv(spec, paths),
-            "env": self._env(spec),
+            "env": _recorded_env(spec, env, redactor),
+            "env_note": ENV_NOTE,
             "cwd": str(paths.work),
             "max_parallel": self.max_parallel,
             "image": _image(spec),
         }
-        paths.command.write_text(json.dumps(command, indent=1), encoding="utf-8")
+        write_private(paths.command, json.dumps(command, indent=1))
         if spec.bundle is not None:  # what the run page shows of the bundle
-            paths.bundle.write_text(json.dumps(bundle_summary(spec.bundle), indent=1), "utf-8")
+            summary = bundle_summary(spec.bundle, redactor)
+            write_private(paths.bundle, json.dumps(summary, indent=1))
         record = _record(spec, paths, run_url(self.server_url, spec.run_id))
         self.store.add(record)
         try:
-            with paths.log.open("ab") as log:
+            with open_private(paths.log) as log:
                 proc = subprocess.Popen(
                     [
                         sys.executable,
@@ -105,8 +127,9 @@ class LocalLauncher:
                     start_new_session=True,  # its own process group: cancel ends all of it
                     stdout=log,
                     stderr=subprocess.STDOUT,
-                    stdin=subprocess.DEVNULL,
+                    stdin=subprocess.PIPE,  # the run's environment: never written to disk
                 )
+            _hand_over(proc, env)
             self.store.update(
                 spec.run_id,
                 extra={"pid": proc.pid, "started": start_time(proc.pid), "host": host_id()},
@@ -276,24 +299,45 @@ def _image(spec: LaunchSpec) -> str | None:
     return str(spec.serialized.task_spec(spec.entity).template.container.image)
 
 
-def bundle_summary(bundle: Bundle) -> dict[str, Any]:
-    """The bundle as the run page shows it: digest, files, module source, what was left out."""
+def bundle_summary(bundle: Bundle, redactor: Redactor | None = None) -> dict[str, Any]:
+    """The bundle as the run page shows it: digest, files, module source, what was left out.
+
+    Secrets are redacted (``redactor`` knows the run's secret values): the summary is written
+    to the run's folder and shown to whoever opens the run.
+    """
+    redactor = redactor or Redactor()
     return {
         "digest": bundle.digest,
-        "uri": bundle.uri,
+        "uri": redact_url(bundle.uri) if bundle.uri else bundle.uri,
         "module": bundle.module,
-        "source": bundle.source,
+        "source": redactor.code(bundle.source) if bundle.source is not None else None,
         "files": [
             {"path": e.path, "size": e.size, "mode": f"{e.mode:o}", "sha256": e.sha256}
             for e in bundle.entries
         ],
         "dropped": [
-            {"cell": d.cell, "line": d.line, "code": d.code, "reason": d.reason}
+            {"cell": d.cell, "line": d.line, "code": redactor.text(d.code), "reason": d.reason}
             for d in bundle.dropped
         ],
         "excluded": [{"path": e.path, "reason": e.reason} for e in bundle.excluded],
         "warnings": list(bundle.warnings),
     }
+
+
+def _recorded_env(spec: LaunchSpec, env: Mapping[str, str], redactor: Redactor) -> dict[str, str]:
+    """What ``command.json`` keeps of the run's environment (see :data:`ENV_NOTE`)."""
+    base = os.environ if spec.environ is None else spec.environ  # may hold the settings' env
+    wanted = spec.settings.env_dict
+    added = {k: v for k, v in env.items() if k in wanted or base.get(k) != v}
+    return {k: redactor.value(k, v) for k, v in sorted(added.items())}
+
+
+def _hand_over(proc: subprocess.Popen[bytes], env: Mapping[str, str]) -> None:
+    """Give the supervisor the run's environment through its stdin (never through a file)."""
+    if proc.stdin is None:  # pragma: no cover - started with stdin=PIPE
+        return
+    with proc.stdin:
+        proc.stdin.write(json.dumps(dict(env)).encode("utf-8"))
 
 
 def _record(spec: LaunchSpec, paths: RunPaths, url: str) -> RunRecord:

@@ -1,7 +1,8 @@
 """Supervise one local run: wait for a slot, run the command, record the result.
 
 Started by the local launcher as ``python -m flyte_jupyter.launch.supervisor HOME RUN_ID DIR``
-in a new session, so the run (supervisor and command) is one process group that ``cancel``
+with the run's environment as JSON on its stdin (so secrets never sit in the run's folder), in
+a new session, so the run (supervisor and command) is one process group that ``cancel``
 ends as a whole, and a kernel restart does not stop it. The command itself is flytekit's
 container entrypoint; it knows nothing of flyte_jupyter.
 
@@ -28,13 +29,14 @@ import time
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
+from flyte_jupyter._private import open_private, private_dir
 from flyte_jupyter.errors import LaunchError
 from flyte_jupyter.launch.liveness import HEARTBEAT_EVERY, describe_exit, host_id, start_time
 from flyte_jupyter.launch.model import RunPaths
 from flyte_jupyter.launch.runstore import RunStore
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator
+    from collections.abc import Callable, Iterator, Mapping
 
 POLL = 0.1
 CANCEL_GRACE = 5.0  # seconds a requested cancel waits for the task before killing it
@@ -47,10 +49,10 @@ def slot(slots_dir: Path, count: int, stop: Callable[[], bool] | None = None) ->
 
     Yields True with a slot held, or False when ``stop()`` became true while waiting.
     """
-    slots_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(slots_dir)
     while stop is None or not stop():
         for index in range(count):
-            handle: IO[bytes] = (slots_dir / f"{index}.lock").open("ab")
+            handle: IO[bytes] = open_private(slots_dir / f"{index}.lock")
             try:
                 fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
@@ -68,11 +70,16 @@ def slot(slots_dir: Path, count: int, stop: Callable[[], bool] | None = None) ->
 class Supervisor:
     """Runs the command of one run and writes its outcome to the run store."""
 
-    def __init__(self, home: Path, run_id: str, root: Path) -> None:
+    def __init__(
+        self, home: Path, run_id: str, root: Path, env: Mapping[str, str] | None = None
+    ) -> None:
         self.store = RunStore(home / "runs.sqlite")
         self.run_id = run_id
         self.paths = RunPaths(root)
         self.spec: dict[str, Any] = json.loads(self.paths.command.read_text(encoding="utf-8"))
+        # the run's environment as the launcher handed it over (command.json keeps a redacted
+        # part of it only); a command.json of an older version held it whole
+        self.env = dict(env) if env is not None else dict(self.spec.get("env") or {})
         self.slots = home / "slots"
         self.child: subprocess.Popen[bytes] | None = None
         self.aborted = False
@@ -108,7 +115,7 @@ class Supervisor:
             if self.aborted or not got:
                 self.store.update(self.run_id, "ABORTED", "cancelled while queued")
                 return 1
-            env = dict(self.spec["env"])
+            env = dict(self.env)
             # a task that crashes the interpreter (segfault, abort) leaves its Python traceback
             env.setdefault("PYTHONFAULTHANDLER", "1")
             with self.paths.log.open("ab") as log:
@@ -236,7 +243,7 @@ def _error_text(path: Path) -> str:
 def main() -> None:
     """Entry point: ``python -m flyte_jupyter.launch.supervisor HOME RUN_ID DIR``."""
     home, run_id, root = Path(sys.argv[1]), sys.argv[2], Path(sys.argv[3])
-    supervisor = Supervisor(home, run_id, root)
+    supervisor = Supervisor(home, run_id, root, _received_env())
     try:
         code = supervisor.run()
     except BaseException as exc:
@@ -245,6 +252,15 @@ def main() -> None:
         )
         raise
     os._exit(0 if code == 0 else 1)
+
+
+def _received_env() -> dict[str, str] | None:
+    """The run's environment, as JSON on stdin (None when nothing was sent)."""
+    data = sys.stdin.buffer.read() if sys.stdin is not None else b""
+    if not data.strip():
+        return None
+    env = json.loads(data)
+    return {str(k): str(v) for k, v in env.items()}
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ from typing import Any
 from jupyter_server.extension.application import ExtensionApp
 from traitlets import Float, Unicode, default, validate
 
+from flyte_jupyter._private import secure_home
 from flyte_jupyter.server.pages import RunPageHandler
 from flyte_jupyter.server.runs import (
     NotFoundHandler,
@@ -72,6 +73,8 @@ class FlyteJupyterApp(ExtensionApp):
     def initialize_settings(self) -> None:
         """Make the run service the handlers share."""
         root_dir = Path(self.serverapp.root_dir) if self.serverapp else Path.cwd()
+        if self.home_path.is_dir():  # an existing home becomes private; none is made here
+            secure_home(self.home_path)
         self.settings["flyte_jupyter_service"] = RunService(self.home_path, root_dir)
         self.log.info("flyte_jupyter: serving runs from %s", self.home_path / "runs.sqlite")
 
