@@ -1,4 +1,4 @@
-"""The canonical manifest of a bundle and its digest.
+r"""The canonical manifest of a bundle and its digest.
 
 One JSON object per line, sorted by path, after a version line::
 
@@ -8,6 +8,13 @@ One JSON object per line, sorted by path, after a version line::
 Each field is delimited, so ``a/bc.py`` and ``ab/c.py`` with equal content can never produce
 the same bytes (both SDKs' path hashes join path parts with no separator and can). The digest
 is the sha256 of these bytes; it names the archive ``fast<digest>.tar.gz``.
+
+A file name that is not valid UTF-8 reaches Python as a str with lone surrogates
+(``os.fsdecode``'s surrogateescape: byte 0xE9 becomes U+DCE9). Such a path is written with
+JSON ``\u`` escapes for every non-ASCII character (``"caf\udce9.txt"``), which JSON-decodes
+back to the same str, so the bytes on disk are recoverable; a UTF-8 name never contains a
+lone surrogate, so the two spellings cannot collide. The archive keeps the original bytes
+(a pax ``hdrcharset=BINARY`` record; GNU tar and Python's tarfile restore them).
 """
 
 from __future__ import annotations
@@ -26,6 +33,7 @@ if TYPE_CHECKING:
 MANIFEST_VERSION = 1
 _HEADER = json.dumps({"flyte_jupyter_manifest": MANIFEST_VERSION})
 _encode_string: Callable[[str], str] = json.encoder.encode_basestring  # json.dumps's, no ASCII
+_encode_ascii: Callable[[str], str] = json.encoder.encode_basestring_ascii
 _by_path = attrgetter("path")
 
 
@@ -34,16 +42,26 @@ def manifest_bytes(entries: Iterable[ManifestEntry]) -> bytes:
 
     Each line is what ``json.dumps(record, sort_keys=True, ensure_ascii=False)`` gives for
     ``{"mode": "644", "path": …, "sha256": …, "size": …}``, formatted directly (the test
-    suite checks the two agree).
+    suite checks the two agree); ``ensure_ascii=True`` for a path that is not valid UTF-8.
     """
-    enc = _encode_string
     lines = [_HEADER]
     lines.extend(
-        f'{{"mode": "{e.mode:o}", "path": {enc(e.path)}, "sha256": {enc(e.sha256)}, '
-        f'"size": {e.size}}}'
+        f'{{"mode": "{e.mode:o}", "path": {_encode_path(e.path)}, '
+        f'"sha256": {_encode_string(e.sha256)}, "size": {e.size}}}'
         for e in sorted(entries, key=_by_path)
     )
     return ("\n".join(lines) + "\n").encode("utf-8")
+
+
+def _encode_path(path: str) -> str:
+    text = _encode_string(path)
+    if text.isascii():  # the usual case, in one C call
+        return text
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # lone surrogates: a file name that is not UTF-8
+        return _encode_ascii(path)
+    return text
 
 
 def manifest_digest(entries: Iterable[ManifestEntry]) -> str:

@@ -287,3 +287,33 @@ def test_the_size_limit_hint_names_a_setting_that_raises_the_limit(tree, cache):
     assert settings.limits.max_bytes == 3 * 1024**3
     limits = BundleLimits(warn_bytes=10_000, max_bytes=settings.limits.max_bytes)
     make_bundle(BundleRequest(root_dir=root, copy_style="all", limits=limits), cache_dir=cache)
+
+
+@pytest.mark.timeout(20)
+@pytest.mark.parametrize(
+    ("make", "problem"),
+    [
+        (os.mkfifo, "is a FIFO (named pipe), not a regular file"),
+        (lambda path: path.symlink_to("/dev/zero"), "is a symlink leaving root_dir (-> /dev/zero)"),
+        (lambda path: path.write_bytes(b"#" * (2 << 20)), "is larger than 1024 KiB"),
+    ],
+    ids=["fifo", "dev-zero", "huge"],
+)
+def test_an_ignore_file_that_is_not_a_small_regular_file_is_refused_by_name(
+    tree, cache, make, problem
+):
+    # a FIFO hung bundling forever; /dev/zero read until MemoryError
+    root = tree({"main.py": "x = 1\n", "sub/m.py": ""})
+    make(root / "sub" / ".gitignore")
+    with pytest.raises(BundleError) as info:
+        make_bundle(BundleRequest(root_dir=root, copy_style="all"), cache_dir=cache)
+    assert f"The ignore file sub/.gitignore {problem}." in str(info.value)
+    assert "replace it with such a file or remove it" in str(info.value)
+
+
+def test_an_ignore_file_linked_inside_root_dir_applies(tree, cache):
+    root = tree({"main.py": "x = 1\n", "shared/ignore": "*.log\n", "sub/a.log": "", "sub/m.py": ""})
+    (root / "sub" / ".gitignore").symlink_to(root / "shared" / "ignore")
+    b = make_bundle(BundleRequest(root_dir=root, copy_style="all"), cache_dir=cache)
+    assert "sub/a.log" not in b.files
+    assert excluded_of(b)["sub/a.log"] == "ignored by sub/.gitignore:1 (*.log)"
