@@ -1,5 +1,6 @@
 """Hostile and careless input through the real shell: clear errors, nothing stuck."""
 
+import os
 import re
 import sys
 
@@ -94,3 +95,14 @@ def test_an_unknown_config_key_can_be_cleared(ip):
     with pytest.warns(UserWarning, match="not recognized"):
         ip.run_line_magic("config", "FlyteJupyter.projct = None")
     assert ip.run_line_magic("flyte_settings", "").settings.project
+
+
+def test_a_file_name_that_is_not_utf8_is_bundled_and_shown(ip, tmp_path):
+    with open(os.fsencode(tmp_path) + b"/caf\xe9.txt", "wb") as handle:
+        handle.write(b"data")
+    run_cell(ip, TASK)
+    bundle = ip.run_line_magic("flyte_bundle", "--copy-style all square")
+    assert os.fsdecode(b"caf\xe9.txt") in bundle.files
+    html = bundle._repr_html_()
+    html.encode("utf-8")  # what the kernel must send to the notebook
+    assert "caf\\xe9.txt" in html

@@ -8,9 +8,13 @@ the Bundle can show why a file is missing.
 from __future__ import annotations
 
 import fnmatch
+import os
 import re
+import stat
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
+
+from flyte_jupyter.errors import BundleError
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -83,6 +87,9 @@ SECRET_PATHS = (
 )
 NOT_SECRET = (".env.example", ".env.sample", ".env.template")
 IGNORE_FILES = (".gitignore", ".flyteignore")
+# An ignore file larger than this is refused: pattern files are a few KiB, and a link to an
+# endless file (``/dev/zero``) must not be read until memory runs out.
+MAX_IGNORE_FILE_BYTES = 1024 * 1024
 # A folder holding this file is flyte_jupyter's own output (``%flyte_serialize --folder``):
 # it never ships, or every bundle would carry the .pb files and archives of the one before.
 OUTPUT_MARKER = ".flyte-jupyter-output"
@@ -159,19 +166,24 @@ class IgnoreRules:
 
             self._include = pathspec.GitIgnoreSpec.from_lines(self.include)
 
-    def load(self, rel_dir: str, abs_dir: Path) -> None:
-        """Read ``.gitignore`` and ``.flyteignore`` in a folder, if present."""
+    def load(self, rel_dir: str, abs_dir: Path, real_root: str | None = None) -> None:
+        """Read ``.gitignore`` and ``.flyteignore`` in a folder, if present.
+
+        Raises
+        ------
+        BundleError
+            An ignore file is not a regular file inside ``real_root`` (the resolved root_dir),
+            or is larger than :data:`MAX_IGNORE_FILE_BYTES`.
+        """
         specs = []
         for name in IGNORE_FILES:
-            path = abs_dir / name
-            try:
-                text = path.read_text(encoding="utf-8", errors="replace")
-            except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+            source = f"{rel_dir}/{name}" if rel_dir else name
+            data = read_ignore_file(abs_dir / name, source, real_root)
+            if data is None:
                 continue
             import pathspec
 
-            lines = text.splitlines()
-            source = f"{rel_dir}/{name}" if rel_dir else name
+            lines = data.decode("utf-8", errors="replace").splitlines()
             specs.append(_Spec(source, pathspec.GitIgnoreSpec.from_lines(lines), lines))
         if specs:
             self._specs[rel_dir] = specs
@@ -226,6 +238,61 @@ class IgnoreRules:
                 line = _pattern_line(spec, result.index)
                 return f"ignored by {spec.source}:{line[0]} ({line[1]})"
         return None
+
+
+def read_ignore_file(path: Path, shown: str, real_root: str | None) -> bytes | None:
+    """The bytes of an ignore file, None if there is none; refuse anything but a small file.
+
+    A FIFO would block the read forever and a link to ``/dev/zero`` would read until memory
+    runs out, so the file must be a regular file (a symlink only when its target stays inside
+    ``real_root``) and at most :data:`MAX_IGNORE_FILE_BYTES`. The open does not block and the
+    type is checked again on the open file, so a swap between the checks cannot hang it.
+    """
+    try:
+        st = os.lstat(path)
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    if stat.S_ISDIR(st.st_mode):
+        return None  # a folder named .gitignore holds no rules
+    if stat.S_ISLNK(st.st_mode):
+        target = os.path.realpath(path)
+        if real_root is not None and os.path.commonpath([target, real_root]) != real_root:
+            raise _ignore_file_error(shown, f"is a symlink leaving root_dir (-> {target})")
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    except FileNotFoundError:
+        return None  # a broken symlink: no rules
+    except OSError as exc:
+        raise _ignore_file_error(shown, f"cannot be read ({exc.strerror})") from exc
+    with os.fdopen(fd, "rb") as handle:
+        st = os.fstat(fd)
+        if stat.S_ISDIR(st.st_mode):
+            return None
+        if not stat.S_ISREG(st.st_mode):
+            raise _ignore_file_error(shown, f"is a {_file_kind(st.st_mode)}, not a regular file")
+        data = handle.read(MAX_IGNORE_FILE_BYTES + 1)
+    if len(data) > MAX_IGNORE_FILE_BYTES:
+        limit = MAX_IGNORE_FILE_BYTES // 1024
+        raise _ignore_file_error(shown, f"is larger than {limit} KiB")
+    return data
+
+
+def _ignore_file_error(shown: str, problem: str) -> BundleError:
+    return BundleError(
+        f"The ignore file {shown} {problem}. Ignore files must be regular text files inside "
+        f"root_dir, at most {MAX_IGNORE_FILE_BYTES // 1024} KiB: replace it with such a file "
+        "or remove it."
+    )
+
+
+def _file_kind(mode: int) -> str:
+    kinds = (
+        (stat.S_ISFIFO, "FIFO (named pipe)"),
+        (stat.S_ISCHR, "character device"),
+        (stat.S_ISBLK, "block device"),
+        (stat.S_ISSOCK, "socket"),
+    )
+    return next((kind for test, kind in kinds if test(mode)), "special file")
 
 
 def _pattern_line(spec: _Spec, index: int | None) -> tuple[int, str]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import os
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal, NamedTuple, get_args
 
@@ -165,5 +166,18 @@ def archive_name(digest: str) -> str:
 
 
 def escape(text: object) -> str:
-    """HTML-escape anything shown in a rich display."""
-    return html.escape(str(text), quote=True)
+    """HTML-escape anything shown in a rich display (see :func:`printable` for odd names)."""
+    return html.escape(printable(str(text)), quote=True)
+
+
+def printable(text: str) -> str:
+    r"""``text`` as valid Unicode: a file name that is not UTF-8 shows its bytes as ``\xe9``.
+
+    ``os.fsdecode`` keeps such bytes as lone surrogates (``caf\udce9.txt``), which no UTF-8
+    output (a notebook, a web page, JSON messages) can carry.
+    """
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return os.fsencode(text).decode("utf-8", "backslashreplace")
+    return text

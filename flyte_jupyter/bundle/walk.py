@@ -178,7 +178,7 @@ class Walker:
             self.probes.folder(folder)
             for name in IGNORE_FILES:
                 self.probes.content(os.path.join(folder, name))
-            self.rules.load(rel, Path(folder))
+            self.rules.load(rel, Path(folder), self.real_root)
 
     def _link_problem(self, path: str) -> str | None:
         """Why the symlink at ``path`` cannot be followed, or None when it stays inside."""

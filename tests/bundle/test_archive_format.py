@@ -159,3 +159,32 @@ def test_manifest_text_is_json_dumps_output():
         for i, p in enumerate(reversed(paths))
     ]
     assert manifest_bytes(entries) == reference_manifest(entries)
+
+
+def test_a_file_name_that_is_not_utf8_ships_with_its_bytes(tmp_path):
+    # the manifest crashed with UnicodeEncodeError; the name now ships byte for byte
+    import os
+    import subprocess
+
+    from flyte_jupyter.bundle.model import escape
+
+    root = tmp_path / "proj"
+    root.mkdir()
+    raw = os.fsencode(root) + b"/caf\xe9.txt"
+    with open(raw, "wb") as handle:
+        handle.write(b"bytes")
+    (root / "café.txt").write_text("utf-8 name")
+    request = BundleRequest(root_dir=root, copy_style="all")
+    bundle = make_bundle(request, cache_dir=tmp_path / "cache")
+    name = os.fsdecode(b"caf\xe9.txt")
+    assert bundle.files == ["café.txt", name]
+    assert make_bundle(request, cache_dir=tmp_path / "other").digest == bundle.digest
+    lines = manifest_bytes(bundle.entries).decode("utf-8").splitlines()
+    assert '"path": "caf\\udce9.txt"' in lines[2]  # escaped, and it decodes back to the name
+    assert [json.loads(line)["path"] for line in lines[1:]] == bundle.files
+    assert escape(name) == "caf\\xe9.txt"  # what displays show
+    out = tmp_path / "out"
+    out.mkdir()
+    subprocess.run(["tar", "-xf", str(bundle.path), "-C", str(out)], check=True)  # as flytekit
+    assert sorted(os.listdir(os.fsencode(out))) == [b"caf\xc3\xa9.txt", b"caf\xe9.txt"]
+    assert (out / name).read_bytes() == b"bytes"
