@@ -1,4 +1,4 @@
-"""The canonical manifest of a bundle and its digest.
+r"""The canonical manifest of a bundle and its digest.
 
 One JSON object per line, sorted by path, after a version line::
 
@@ -11,7 +11,7 @@ is the sha256 of these bytes; it names the archive ``fast<digest>.tar.gz``.
 
 A file name that is not valid UTF-8 reaches Python as a str with lone surrogates
 (``os.fsdecode``'s surrogateescape: byte 0xE9 becomes U+DCE9). Such a path is written with
-JSON ``\\u`` escapes for every non-ASCII character (``"caf\\udce9.txt"``), which JSON-decodes
+JSON ``\u`` escapes for every non-ASCII character (``"caf\udce9.txt"``), which JSON-decodes
 back to the same str, so the bytes on disk are recoverable; a UTF-8 name never contains a
 lone surrogate, so the two spellings cannot collide. The archive keeps the original bytes
 (a pax ``hdrcharset=BINARY`` record; GNU tar and Python's tarfile restore them).

@@ -293,7 +293,7 @@ def test_the_size_limit_hint_names_a_setting_that_raises_the_limit(tree, cache):
 @pytest.mark.parametrize(
     ("make", "problem"),
     [
-        (lambda path: os.mkfifo(path), "is a FIFO (named pipe), not a regular file"),
+        (os.mkfifo, "is a FIFO (named pipe), not a regular file"),
         (lambda path: path.symlink_to("/dev/zero"), "is a symlink leaving root_dir (-> /dev/zero)"),
         (lambda path: path.write_bytes(b"#" * (2 << 20)), "is larger than 1024 KiB"),
     ],
