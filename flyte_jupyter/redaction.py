@@ -30,6 +30,7 @@ Four rules, each erring on the safe side (``KEYBOARD_LAYOUT`` is hidden too):
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 from typing import TYPE_CHECKING, Any
@@ -41,12 +42,14 @@ if TYPE_CHECKING:
 __all__ = [
     "MIN_SECRET_LEN",
     "REDACTED",
+    "RedactingFilter",
     "Redactor",
     "looks_secret",
     "redact",
     "redact_code",
     "redact_text",
     "redact_url",
+    "redacting_logger",
     "secret_values",
 ]
 
@@ -281,3 +284,27 @@ class Redactor:
     def mapping(self, values: Mapping[str, object]) -> dict[str, str]:
         """``{name: text}`` with every value redacted under its name."""
         return {str(key): self.value(str(key), value) for key, value in values.items()}
+
+
+class RedactingFilter(logging.Filter):
+    """Apply rule 3 to a log record's message before any handler formats it."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Redact the message in place; never drops a record."""
+        message = record.getMessage()
+        shown = redact_text(message)
+        if shown != message:
+            record.msg, record.args = shown, None
+        return True
+
+
+def redacting_logger(name: str) -> logging.Logger:
+    """``logging.getLogger(name)`` whose records are redacted (a store URL's password, ...).
+
+    Filters do not pass to child loggers, so each module that logs URLs, settings or error
+    text asks for its own.
+    """
+    logger = logging.getLogger(name)
+    if not any(isinstance(f, RedactingFilter) for f in logger.filters):
+        logger.addFilter(RedactingFilter())
+    return logger

@@ -151,3 +151,23 @@ def test_flyte_settings_hides_secrets_inside_other_values(ip):
     text = repr(view) + view._repr_html_()
     assert "tok-secret-0009" not in text
     assert "uses:***" in text
+
+
+def test_what_the_store_logs_is_redacted(caplog):
+    from flyte_jupyter.store.retry import call_with_retries
+
+    calls = []
+
+    def flaky():
+        calls.append(1)
+        if len(calls) == 1:
+            msg = "connection reset by https://bob:log-secret-0011@store.example/x"
+            raise ConnectionResetError(msg)
+        return "ok"
+
+    caplog.set_level("WARNING", logger="flyte_jupyter")
+    what = "upload to https://bob:log-secret-0011@store.example/fast1.tar.gz"
+    assert call_with_retries(flaky, what=what, retries=1, backoff=0, sleep=lambda _: None) == "ok"
+    assert "retry 1 of 1" in caplog.text
+    assert "log-secret-0011" not in caplog.text
+    assert "https://bob:***@store.example/fast1.tar.gz" in caplog.text

@@ -19,7 +19,6 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import json
-import logging
 import os
 import signal
 import subprocess
@@ -34,13 +33,14 @@ from flyte_jupyter.errors import LaunchError
 from flyte_jupyter.launch.liveness import HEARTBEAT_EVERY, describe_exit, host_id, start_time
 from flyte_jupyter.launch.model import RunPaths
 from flyte_jupyter.launch.runstore import RunStore
+from flyte_jupyter.redaction import redacting_logger
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Mapping
 
 POLL = 0.1
 CANCEL_GRACE = 5.0  # seconds a requested cancel waits for the task before killing it
-logger = logging.getLogger(__name__)
+logger = redacting_logger(__name__)
 
 
 @contextlib.contextmanager

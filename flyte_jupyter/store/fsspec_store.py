@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import logging
 import os
 import time
 import uuid
@@ -15,6 +14,7 @@ import fsspec.core
 
 from flyte_jupyter.bundle.model import archive_name
 from flyte_jupyter.errors import StoreError
+from flyte_jupyter.redaction import redacting_logger
 from flyte_jupyter.store.errors import (
     Where,
     integrity_error,
@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 
 __all__ = ["BundleStore", "default_store_url", "open_store"]
 
-logger = logging.getLogger(__name__)
+logger = redacting_logger(__name__)
 
 T = TypeVar("T")
 

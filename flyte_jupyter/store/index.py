@@ -11,7 +11,6 @@ index is a cache, losing it costs one existence check per bundle.
 from __future__ import annotations
 
 import contextlib
-import logging
 import os
 import sqlite3
 import threading
@@ -21,6 +20,7 @@ from typing import TYPE_CHECKING, TypeVar
 
 from flyte_jupyter._sqlite import connect, is_busy
 from flyte_jupyter.errors import StoreError
+from flyte_jupyter.redaction import redacting_logger
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 
 __all__ = ["IndexRow", "PublishIndex"]
 
-logger = logging.getLogger(__name__)
+logger = redacting_logger(__name__)
 
 T = TypeVar("T")
 

@@ -8,16 +8,17 @@ botocore's budget) for each whole store step (probe, upload, download).
 from __future__ import annotations
 
 import errno
-import logging
 import time
 from typing import TYPE_CHECKING, Any, TypeVar
+
+from flyte_jupyter.redaction import redacting_logger
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
 
 __all__ = ["call_with_retries", "is_transient"]
 
-logger = logging.getLogger(__name__)
+logger = redacting_logger(__name__)
 
 T = TypeVar("T")
 
