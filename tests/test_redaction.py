@@ -171,3 +171,29 @@ def test_what_the_store_logs_is_redacted(caplog):
     assert "retry 1 of 1" in caplog.text
     assert "log-secret-0011" not in caplog.text
     assert "https://bob:***@store.example/fast1.tar.gz" in caplog.text
+
+
+def test_the_run_summary_in_the_notebook_and_panel_hides_secrets():
+    from flyte_jupyter.launch.model import RunRecord
+    from flyte_jupyter.launch.run import run_html
+
+    record = RunRecord(
+        id="fredacted00000000001",
+        backend="local",
+        entity="square",
+        flyte_name="nb.square",
+        kind="task",
+        project="p",
+        domain="development",
+        version="v1",
+        status="FAILED",
+        created_at=0.0,
+        updated_at=0.0,
+        inputs={"api_key": "in-secret-0012", "x": "7"},
+        error="cannot reach postgres://bob:err-secret-0013@db/x",
+    )
+    html = run_html(record)
+    assert "in-secret-0012" not in html
+    assert "err-secret-0013" not in html
+    assert "x=7" in html
+    assert "postgres://bob:***@db/x" in html

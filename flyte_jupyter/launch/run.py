@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from flyte_jupyter.bundle.model import escape
 from flyte_jupyter.errors import LaunchError
+from flyte_jupyter.redaction import redact, redact_text, redact_url
 
 if TYPE_CHECKING:
     from flyte_jupyter.launch.model import Launcher, RunRecord
@@ -177,11 +178,8 @@ def _to_python(entity: Any, data: bytes) -> Any:
 def run_html(record: RunRecord) -> str:
     """A run's summary: status, link, inputs, and outputs or error once it ended."""
     color = _COLORS.get(record.status, "#777")
-    link = (
-        f"<a href='{escape(record.url)}' target='_blank'>{escape(record.url)}</a>"
-        if record.url
-        else ""
-    )
+    url = redact_url(record.url) if record.url else ""
+    link = f"<a href='{escape(url)}' target='_blank'>{escape(url)}</a>" if url else ""
     title = (
         f"<b>{escape(record.flyte_name)}</b> &nbsp;<span style='color:{color};font-weight:bold'>"
         f"{escape(record.status)}</span> &nbsp;<code>{escape(record.id)}</code>"
@@ -193,14 +191,17 @@ def run_html(record: RunRecord) -> str:
     rows = [title, where]
     if record.inputs:
         rows.append(
-            "inputs: " + ", ".join(f"{escape(k)}={escape(v)}" for k, v in record.inputs.items())
+            "inputs: "
+            + ", ".join(f"{escape(k)}={escape(redact(k, v))}" for k, v in record.inputs.items())
         )
     if record.outputs:
         rows.append(
-            "outputs: " + ", ".join(f"{escape(k)}={escape(v)}" for k, v in record.outputs.items())
+            "outputs: "
+            + ", ".join(f"{escape(k)}={escape(redact(k, v))}" for k, v in record.outputs.items())
         )
     if record.error:
         rows.append(
-            f"<pre style='color:#cf222e;white-space:pre-wrap'>{escape(record.error[-4000:])}</pre>"
+            "<pre style='color:#cf222e;white-space:pre-wrap'>"
+            f"{escape(redact_text(record.error[-4000:]))}</pre>"
         )
     return "<div class='flyte-jupyter-run'>" + "<br>".join(rows) + "</div>"
