@@ -106,3 +106,19 @@ def test_a_file_name_that_is_not_utf8_is_bundled_and_shown(ip, tmp_path):
     html = bundle._repr_html_()
     html.encode("utf-8")  # what the kernel must send to the notebook
     assert "caf\\xe9.txt" in html
+
+
+def test_serialize_to_an_existing_file_is_refused_before_anything_is_uploaded(ip, tmp_path):
+    (tmp_path / "taken").write_text("not a folder")
+    store = tmp_path.parent / f"{tmp_path.name}-store"
+    run_cell(ip, TASK)
+    with pytest.raises(UsageError, match="taken exists and is not a folder"):
+        ip.run_line_magic("flyte_serialize", f"--store {store} --folder taken square")
+    assert not store.exists()  # checked before the upload, which used to happen first
+    assert (tmp_path / "taken").read_text() == "not a folder"
+
+
+def test_an_input_beyond_64_bits_is_a_usage_error(ip):
+    run_cell(ip, TASK)
+    with pytest.raises(UsageError, match=r"outside Flyte's integer range"):
+        ip.run_line_magic("flyte_run", "--dry-run square(x=2**80)")

@@ -26,7 +26,7 @@ from flyte_jupyter.bundle.memo import Remembered, memo_path, recall, remember
 from flyte_jupyter.bundle.model import Bundle, ManifestEntry, archive_name
 from flyte_jupyter.bundle.probes import stat_key
 from flyte_jupyter.bundle.statcache import StatCache
-from flyte_jupyter.bundle.tarball import write_archive
+from flyte_jupyter.bundle.tarball import unreadable, write_archive
 from flyte_jupyter.bundle.walk import select
 from flyte_jupyter.errors import BundleTooLargeError, FileChangedError
 
@@ -186,6 +186,8 @@ def _hash_unknown(
         except FileNotFoundError as exc:
             msg = f"{path} vanished while it was being bundled. Run again."
             raise FileChangedError(msg) from exc
+        except OSError as exc:
+            raise unreadable(path, exc) from exc
         if key is None or after != key:
             msg = f"{path} changed while it was being bundled. Run again."
             raise FileChangedError(msg)

@@ -250,7 +250,8 @@ def read_ignore_file(path: Path, shown: str, real_root: str | None) -> bytes | N
     """
     try:
         st = os.lstat(path)
-    except (FileNotFoundError, NotADirectoryError):
+    except (FileNotFoundError, NotADirectoryError, PermissionError):
+        # PermissionError: the folder cannot be searched; the walk lists it as unreadable
         return None
     if stat.S_ISDIR(st.st_mode):
         return None  # a folder named .gitignore holds no rules

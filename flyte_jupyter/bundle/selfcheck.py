@@ -14,10 +14,11 @@ import subprocess
 import sys
 import tarfile
 import tempfile
+import zlib
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from flyte_jupyter.errors import SelfCheckError
+from flyte_jupyter.errors import BundleError, SelfCheckError
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
@@ -67,14 +68,20 @@ def self_check(
     """Raise :class:`SelfCheckError` unless ``module`` imports from ``bundle`` alone.
 
     ``environ`` is the environment the run will start from (None: this process's).
+
+    Raises
+    ------
+    SelfCheckError
+        The module does not import, or a target is not a task or workflow.
+    BundleError
+        The archive cannot be extracted (damaged since it was written; it is deleted).
     """
     env_key = sorted((environ or {}).items()) if environ is not None else None
     marker = _marker(cache_dir, bundle.digest, module.entities, env_key)
     if marker.exists():
         return
     with tempfile.TemporaryDirectory(prefix="fj-check-") as tmp:
-        with tarfile.open(bundle.path) as tar:
-            tar.extractall(tmp, filter="data")
+        _extract(bundle.path, Path(tmp))
         result = _run(Path(tmp), module.name, module.entities, environ)
     if not result.get("ok"):
         raise SelfCheckError(_message(result, module, bundle, loaded_modules))
@@ -87,6 +94,21 @@ def self_check(
             raise SelfCheckError(msg)
     marker.parent.mkdir(parents=True, exist_ok=True)
     marker.write_text(json.dumps(result["kinds"], sort_keys=True))
+
+
+def _extract(archive: Path, dest: Path) -> None:
+    """Extract the archive as the run will; a damaged one is deleted and named in the error."""
+    try:
+        with tarfile.open(archive, "r:gz") as tar:
+            tar.extractall(dest, filter="data")
+    except (tarfile.TarError, OSError, EOFError, zlib.error) as exc:
+        archive.unlink(missing_ok=True)  # a cache entry: the next bundle writes it again
+        msg = (
+            f"The bundle archive {archive} cannot be extracted ({type(exc).__name__}: {exc}); "
+            "it was damaged after it was written. It was deleted and nothing was uploaded: "
+            "run again to rebuild it."
+        )
+        raise BundleError(msg) from exc
 
 
 def _marker(cache_dir: Path, digest: str, entities: Sequence[str], env: object) -> Path:

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 from flyte_jupyter.bundle.gzblock import BlockGzipWriter
 from flyte_jupyter.bundle.manifest import normal_mode
 from flyte_jupyter.bundle.probes import StatKey, stat_key
-from flyte_jupyter.errors import FileChangedError
+from flyte_jupyter.errors import BundleError, FileChangedError
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
@@ -115,6 +115,8 @@ def write_archive(
     ------
     FileChangedError
         A file vanished, or its size or timestamps changed while it was being read.
+    BundleError
+        A file cannot be opened (no read permission).
     """
     written: list[Written] = []
     done = 0
@@ -150,6 +152,8 @@ def _add_file(gz: BlockGzipWriter, arcname: str, path: str) -> Written:
     except FileNotFoundError as exc:
         msg = f"{path} vanished while it was being bundled; nothing was published. Run again."
         raise FileChangedError(msg) from exc
+    except OSError as exc:
+        raise unreadable(path, exc) from exc
     try:
         before = stat_key(os.fstat(fd))
         size, mode = before[2], normal_mode(before[5])
@@ -217,6 +221,14 @@ def _read_copy(fd: int, view: memoryview) -> int:  # pragma: no cover - Windows 
     data = os.read(fd, len(view))
     view[: len(data)] = data
     return len(data)
+
+
+def unreadable(path: str, exc: OSError) -> BundleError:
+    """The error for a selected file that cannot be opened (e.g. mode 000 for a non-root user)."""
+    return BundleError(
+        f"{path} cannot be read ({exc.strerror}); nothing was published. Make it readable "
+        "(e.g. chmod u+r), or keep it out of the bundle with a line in .flyteignore."
+    )
 
 
 def _changed(path: str) -> FileChangedError:

@@ -10,6 +10,9 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
 
 MAX_SHOWN = 120
+# protobuf refuses to serialize a message of 2 GiB or more; inputs are one LiteralMap message.
+MAX_INPUTS_BYTES = 2**31 - 1
+_INT64 = (-(2**63), 2**63 - 1)
 
 
 def signature(name: str, entity: Any) -> str:
@@ -29,12 +32,13 @@ def check_inputs(name: str, entity: Any, inputs: Mapping[str, Any]) -> tuple[byt
     Raises
     ------
     InputError
-        An input is missing, unexpected, or of a type the interface does not accept; the
-        message shows the signature.
+        An input is missing, unexpected, or of a type the interface does not accept, does
+        not fit its Flyte type (an ``int`` beyond 64 bits), or the inputs together are over
+        protobuf's 2 GiB limit; the message shows the signature.
     """
+    from flyteidl.core import literals_pb2
     from flytekit.core.context_manager import FlyteContextManager
     from flytekit.core.type_engine import TypeEngine
-    from flytekit.models.literals import LiteralMap
 
     interface = entity.python_interface
     expected = interface.inputs
@@ -54,18 +58,58 @@ def check_inputs(name: str, entity: Any, inputs: Mapping[str, Any]) -> tuple[byt
     shown = {}
     for arg, python_type in expected.items():
         value = inputs[arg] if arg in inputs else defaults[arg]
+        type_name = getattr(python_type, "__name__", str(python_type))
+        if isinstance(value, int) and not isinstance(value, bool) and python_type is int:
+            _check_int64(name, entity, arg, value)
         try:
             literal_type = TypeEngine.to_literal_type(python_type)
-            literals[arg] = TypeEngine.to_literal(ctx, value, python_type, literal_type)
+            literal = TypeEngine.to_literal(ctx, value, python_type, literal_type)
+            # the protobuf form fails on values the Python form accepted (a nested big int)
+            literals[arg] = literal.to_flyte_idl()
         except Exception as exc:
-            type_name = getattr(python_type, "__name__", str(python_type))
             msg = (
                 f"input {arg!r} of {name} must be {type_name}, got {type(value).__name__} "
                 f"{_short(value)}: {exc}. Call it as {signature(name, entity)}."
             )
             raise InputError(msg) from exc
         shown[arg] = _short(value)
-    return LiteralMap(literals=literals).to_flyte_idl().SerializeToString(), shown
+    message = literals_pb2.LiteralMap(literals=literals)
+    _check_size(name, message)
+    return message.SerializeToString(), shown
+
+
+def _check_int64(name: str, entity: Any, arg: str, value: int) -> None:
+    low, high = _INT64
+    if not low <= value <= high:
+        msg = (
+            f"input {arg!r} of {name} is {_short(value)}, outside Flyte's integer range "
+            "(64-bit signed: -2**63 to 2**63 - 1). Pass a smaller number, or declare the "
+            f"input as float or str. Call it as {signature(name, entity)}."
+        )
+        raise InputError(msg)
+
+
+def _check_size(name: str, message: Any) -> None:
+    """Refuse inputs protobuf cannot serialize, before it tries (its size is cheap to ask)."""
+    total = message.ByteSize()
+    if total <= MAX_INPUTS_BYTES:
+        return
+    sizes = sorted(((lit.ByteSize(), arg) for arg, lit in message.literals.items()), reverse=True)
+    largest = ", ".join(f"{arg} ({_gib(size)})" for size, arg in sizes[:3])
+    msg = (
+        f"The inputs of {name} are {_gib(total)} as a Flyte literal map, over protobuf's "
+        f"limit of {_gib(MAX_INPUTS_BYTES)} for one message (largest: {largest}). Pass large "
+        "data by reference: write it to a file and pass a FlyteFile or FlyteDirectory, or a "
+        "StructuredDataset for tables."
+    )
+    raise InputError(msg)
+
+
+def _gib(size: int) -> str:
+    for unit, scale in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
+        if size >= scale:
+            return f"{size / scale:.1f} {unit}"
+    return f"{size} bytes"
 
 
 def _short(value: Any) -> str:
