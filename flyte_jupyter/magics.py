@@ -308,7 +308,7 @@ class FlyteMagics(Magics):
         written = [Path(shutil.copy2(f.path, folder / f.path.name)) for f in serialized.files]
         if bundle is not None:
             written.append(Path(shutil.copy2(bundle.path, folder / bundle.filename)))
-        print(f"Wrote {len(written)} files to {folder}:")  # noqa: T201 - the magic reports
+        print(f"Wrote {len(written)} files to {args.folder}:")  # noqa: T201 - as the user named it
         for path in written:
             print(f"  {path.name}")  # noqa: T201
         return written
