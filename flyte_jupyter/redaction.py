@@ -68,10 +68,12 @@ _STRUCTURED_KEY = re.compile(r"STORAGE_OPTIONS", re.IGNORECASE)
 
 _QUOTED = r"\"(?:[^\"\\\n]|\\.)*\"|'(?:[^'\\\n]|\\.)*'"
 _BARE = r"[^\s\"',;&)}\]]++"
-# NAME=value, NAME: value, "name": "value", os.environ["NAME"] = value, ("NAME", "value")
+# NAME=value, NAME: value, "name":"value", os.environ["NAME"] = value, ("NAME", "value");
+# an unquoted NAME:value without a space is an image (token-service:v1) or a host:port
 _ASSIGNMENT = re.compile(
     r"(?<![\w.-])(?P<q>[\"']?)(?P<key>[A-Za-z_][\w.-]*)(?P=q)"
-    r"(?P<sep>\]?[ \t]*[=:](?![=:])[ \t]*|(?<=[\"'])[ \t]*,[ \t]*(?=[\"']))"
+    r"(?P<sep>\]?[ \t]*=(?!=)[ \t]*|(?<=[\"'])[ \t]*:[ \t]*|:[ \t]+"
+    r"|(?<=[\"'])[ \t]*,[ \t]*(?=[\"']))"
     rf"(?P<val>{_QUOTED}|{_BARE})"
 )
 # %env NAME value, %set_env NAME value, aws configure set NAME value

@@ -33,6 +33,8 @@ STORAGE = {"key": "AKIA-secret-0005", "secret": "s3-secret-0006", "endpoint_url"
         ("SENTRY_DSN=https://abc123@sentry.io/1", "SENTRY_DSN=***"),
         ("PWD=/home/u LOG_LEVEL=debug", "PWD=/home/u LOG_LEVEL=debug"),
         ("password = getpass()", "password = getpass()"),
+        ("ghcr.io/org/token-service:v1", "ghcr.io/org/token-service:v1"),  # an image, not a key
+        ("token: abc123", "token: ***"),
     ],
 )
 def test_text_rules(text, shown):
