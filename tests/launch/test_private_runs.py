@@ -57,6 +57,9 @@ def test_an_s3_run_gets_its_credentials_but_its_files_are_private_and_hold_none(
     options = {"endpoint_url": endpoint, "key": S3_KEY, "secret": S3_SECRET}
     monkeypatch.setenv("FLYTE_JUPYTER_STORAGE_OPTIONS", json.dumps(options))
     run_cell(ip, DEFS, cell_id="defs")
+    # dropped statements that carry secrets: bundle.json (and the run page) must not
+    run_cell(ip, f"%env AWS_SECRET_ACCESS_KEY={S3_SECRET}\nx = 1\nx\n", cell_id="magic")
+    run_cell(ip, f"print('{API_TOKEN}'[:0])\n", cell_id="side-effect")
     names = "API_TOKEN,AWS_SECRET_ACCESS_KEY,FLYTE_AWS_SECRET_ACCESS_KEY,FLYTE_AWS_ENDPOINT"
     run = ip.run_line_magic(
         "flyte_run", f"--wait --env API_TOKEN={API_TOKEN} env_of(names='{names}')"
@@ -78,6 +81,10 @@ def test_an_s3_run_gets_its_credentials_but_its_files_are_private_and_hold_none(
         assert mode(home / name) == 0o600, name
     assert all(mode(lock) == 0o600 for lock in (home / "slots").iterdir())
 
+    bundle = json.loads((run_dir / "bundle.json").read_text())
+    dropped = [d["code"] for d in bundle["dropped"]]
+    assert "%env AWS_SECRET_ACCESS_KEY=***" in dropped
+    assert "print('***'[:0])" in dropped
     command = json.loads((run_dir / "command.json").read_text())
     on_disk = (run_dir / "command.json").read_text() + (run_dir / "bundle.json").read_text()
     for secret in (S3_SECRET, API_TOKEN):
