@@ -13,6 +13,8 @@ from flyte_jupyter.capture import defined_names
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
+    from IPython.core.interactiveshell import InteractiveShell
+
     from flyte_jupyter.capture import CellRecord
 
 
@@ -79,3 +81,10 @@ def entity_modules(
         module = getattr(fn, "__module__", None) or getattr(obj, "instantiated_in", None)
         out.append((getattr(fn, "__name__", name), str(module)))
     return out
+
+
+def magics_registry(ipython: InteractiveShell) -> dict[str, Any]:
+    """The shell's registered Magics instances by class name."""
+    manager: Any = ipython.magics_manager  # optional in IPython 8's annotations, not in 9
+    registry: dict[str, Any] = manager.registry
+    return registry

@@ -119,7 +119,8 @@ class FlyteMagics(Magics):
     @property
     def ip(self) -> InteractiveShell:
         """The shell these magics belong to (always set once registered)."""
-        shell = self.shell
+        # IPython 8 types Magics.shell as Any, IPython 9 as optional
+        shell: InteractiveShell | None = self.shell
         if shell is None:  # pragma: no cover - IPython sets it in Magics.__init__
             msg = "FlyteMagics is not attached to an IPython shell"
             raise RuntimeError(msg)
@@ -405,7 +406,7 @@ def usage_errors() -> Iterator[None]:
 
 def load(ipython: InteractiveShell) -> None:
     """Register the magics, the ``%config`` object and the cell recorder (idempotent)."""
-    if any(isinstance(m, FlyteMagics) for m in ipython.magics_manager.registry.values()):
+    if any(isinstance(m, FlyteMagics) for m in _kernel.magics_registry(ipython).values()):
         return
     magics = FlyteMagics(ipython)
     magics.backfill()
@@ -418,10 +419,11 @@ def load(ipython: InteractiveShell) -> None:
 
 def unload(ipython: InteractiveShell) -> None:
     """Stop recording cells and forget the magics' state."""
-    for magics in list(ipython.magics_manager.registry.values()):
+    registry = _kernel.magics_registry(ipython)
+    for magics in list(registry.values()):
         if isinstance(magics, FlyteMagics):
             ipython.events.unregister("pre_run_cell", magics.remember_cell)
             ipython.events.unregister("post_run_cell", magics.record)
             with contextlib.suppress(ValueError):
                 ipython.configurables.remove(magics.config_object)  # type: ignore[arg-type]
-            del ipython.magics_manager.registry[type(magics).__name__]
+            del registry[type(magics).__name__]

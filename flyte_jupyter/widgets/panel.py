@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import ipywidgets as w
 
+from flyte_jupyter._kernel import magics_registry
 from flyte_jupyter.bundle.model import escape
 from flyte_jupyter.widgets.code import CodeSection
 from flyte_jupyter.widgets.common import error_html, muted
@@ -192,7 +193,7 @@ class FlytePanel(w.VBox):
             self.preview.update()
 
     def _after_cell(self, _result: object = None) -> None:
-        if self.magics not in self.magics.ip.magics_manager.registry.values():
+        if self.magics not in magics_registry(self.magics.ip).values():
             self.close()  # the extension was unloaded
             return
         if self.state.changed_outside():

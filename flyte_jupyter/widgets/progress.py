@@ -110,7 +110,7 @@ class TransferProgress:
 
 
 def _has_frontend() -> bool:
-    from IPython import get_ipython
+    from IPython.core.getipython import get_ipython
 
     shell = get_ipython()
     return shell is not None and getattr(shell, "kernel", None) is not None
