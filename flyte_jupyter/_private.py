@@ -84,7 +84,9 @@ def secure_home(home: Path) -> Path:
     another user is left as it is (the project cannot change it, and must not try).
     """
     private_dir(home)
-    for name in ("runs", "cache", "slots", "store"):
+    with contextlib.suppress(OSError):  # a home we may only read (another user's) stays so
+        private_dir(home / "cache")  # made here, not by the bundler's mkdir: it starts 0700
+    for name in ("runs", "slots", "store"):
         if (home / name).is_dir():
             tighten(home / name, DIR_MODE)
     for name in ("runs.sqlite", "index.sqlite"):

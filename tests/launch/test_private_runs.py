@@ -75,6 +75,7 @@ def test_an_s3_run_gets_its_credentials_but_its_files_are_private_and_hold_none(
     assert mode(home) == 0o700
     assert mode(home / "runs") == 0o700
     assert mode(run_dir) == 0o700
+    assert mode(home / "cache") == 0o700  # archives and caches
     for name in ("command.json", "bundle.json", "inputs.pb", "run.log"):
         assert mode(run_dir / name) == 0o600, name
     for name in ("runs.sqlite", "index.sqlite"):
