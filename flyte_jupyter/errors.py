@@ -13,7 +13,8 @@ these; adapters translate them at their boundary (magics -> ``UsageError``, serv
     ├── BundleError            files cannot be selected or archived
     │   ├── IgnoredModuleError a module the targets need is excluded by an ignore rule
     │   ├── BundleTooLargeError
-    │   └── FileChangedError   a file vanished or changed while it was being bundled
+    │   ├── FileChangedError   a file vanished or changed while it was being bundled
+    │   └── DamagedArchiveError a cached archive no longer has the bytes it was built with
     ├── StoreError             the blob store cannot be reached or written
     │   └── IntegrityError     stored bytes do not match their recorded sha256
     ├── SerializationError     flytekit could not serialize an entity
@@ -27,6 +28,7 @@ __all__ = [
     "BundleError",
     "BundleTooLargeError",
     "CaptureError",
+    "DamagedArchiveError",
     "FileChangedError",
     "FlyteJupyterError",
     "IgnoredModuleError",
@@ -70,6 +72,10 @@ class BundleTooLargeError(BundleError):
 
 class FileChangedError(BundleError):
     """A file vanished or changed while it was being bundled."""
+
+
+class DamagedArchiveError(BundleError):
+    """A cached bundle archive no longer has the bytes recorded when it was built."""
 
 
 class StoreError(FlyteJupyterError):

@@ -8,6 +8,9 @@ not even the tree is walked: one ``stat`` per recorded folder and file is all it
 Files the stat cache cannot vouch for are hashed first (a read, much cheaper than compressing)
 to find out whether their archive exists already, unless ``bundles`` holds no archive at all:
 then none can match, and they are hashed once, while the archive is written.
+
+A cached archive is used only while it still has the bytes recorded when it was written
+(:mod:`.archives`); a damaged one is deleted and rebuilt, never handed on to be published.
 """
 
 from __future__ import annotations
@@ -17,10 +20,10 @@ import heapq
 import logging
 import os
 import time
-import uuid
 from operator import attrgetter
 from typing import TYPE_CHECKING
 
+from flyte_jupyter.bundle import archives
 from flyte_jupyter.bundle.manifest import manifest_digest, normal_mode
 from flyte_jupyter.bundle.memo import Remembered, memo_path, recall, remember
 from flyte_jupyter.bundle.model import Bundle, ManifestEntry, archive_name
@@ -69,28 +72,35 @@ def make_bundle(
     memo_file = memo_path(cache_dir, request)
     remembered = recall(memo_file, cache_dir / "bundles")
     if remembered is not None:
-        warnings = _check_size(remembered.entries, request.limits)
-        return _bundle(request, remembered, cache_dir, warnings)
+        sha = archives.verified_sha256(cache_dir / "bundles" / archive_name(remembered.digest))
+        if sha is not None:  # else the cached archive was damaged (and deleted): rebuild it
+            warnings = _check_size(remembered.entries, request.limits)
+            return _bundle(request, remembered, cache_dir, warnings, sha)
     for attempt in range(1, ATTEMPTS + 1):
         selection = select(request)
         try:
-            result, keys, warnings = _build(request, selection, cache_dir, progress)
+            result, keys, warnings, sha = _build(request, selection, cache_dir, progress)
         except FileChangedError:
             if attempt == ATTEMPTS:
                 raise
             logger.info("a file changed while bundling; starting over (attempt %d)", attempt + 1)
             continue
         remember(memo_file, selection, result, keys)
-        return _bundle(request, result, cache_dir, warnings)
+        return _bundle(request, result, cache_dir, warnings, sha)
     raise AssertionError  # pragma: no cover - the loop returns or raises
 
 
 def _bundle(
-    request: BundleRequest, result: Remembered, cache_dir: Path, warnings: tuple[str, ...]
+    request: BundleRequest,
+    result: Remembered,
+    cache_dir: Path,
+    warnings: tuple[str, ...],
+    sha256: str,
 ) -> Bundle:
     module = request.module
     return Bundle(
         digest=result.digest,
+        sha256=sha256,
         path=cache_dir / "bundles" / archive_name(result.digest),
         root=result.root,
         entries=result.entries,
@@ -107,7 +117,7 @@ def _build(
     selection: Selection,
     cache_dir: Path,
     progress: Callable[[int, int], None] | None,
-) -> tuple[Remembered, Keys, tuple[str, ...]]:
+) -> tuple[Remembered, Keys, tuple[str, ...], str]:
     bundles = cache_dir / "bundles"
     bundles.mkdir(parents=True, exist_ok=True)
     cache = StatCache(cache_dir / "stat", str(selection.bundle_root) + os.sep)
@@ -118,17 +128,19 @@ def _build(
         unknown = []
     if not unknown:
         digest = manifest_digest(entries)
-        if (bundles / archive_name(digest)).exists():
+        sha = archives.verified_sha256(bundles / archive_name(digest))
+        if sha is not None:
             result = Remembered(selection.bundle_root, digest, tuple(entries), selection.excluded)
-            return result, keys, warnings
+            return result, keys, warnings, sha
     total = sum(e.size for e in entries)
     del entries, keys  # the archive's own entries replace them: do not hold both
-    entries, keys = _write(selection.files, bundles, cache, progress, total)
+    entries, keys, sha = _write(selection.files, bundles, cache, progress, total)
     digest = manifest_digest(entries)
     return (
         Remembered(selection.bundle_root, digest, tuple(entries), selection.excluded),
         keys,
         warnings,
+        sha,
     )
 
 
@@ -203,13 +215,15 @@ def _write(
     cache: StatCache,
     progress: Callable[[int, int], None] | None,
     total: int,
-) -> tuple[list[ManifestEntry], Keys]:
-    tmp = bundles / f".tmp-{uuid.uuid4().hex}.tar.gz"
+) -> tuple[list[ManifestEntry], Keys, str]:
+    archives.remove_stale_temps(bundles)  # left by writers that were killed
+    tmp = archives.temp_path(bundles)
     read_ns = time.time_ns()
     try:
         written = write_archive(files, tmp, progress=progress, total=total)
         entries = [ManifestEntry(arc, mode, size, sha) for arc, mode, size, sha, _ in written]
         final = bundles / archive_name(manifest_digest(entries))
+        archive_sha = archives.record(tmp, final)
         os.replace(tmp, final)  # atomic: readers see the whole archive or none
     finally:
         tmp.unlink(missing_ok=True)
@@ -219,7 +233,7 @@ def _write(
             cache.record(path or "", key, sha, read_ns)
         keys.append(key)
     cache.save()
-    return entries, keys
+    return entries, keys, archive_sha
 
 
 def _check_size(entries: Sequence[ManifestEntry], limits: BundleLimits) -> tuple[str, ...]:

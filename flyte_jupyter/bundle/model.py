@@ -106,7 +106,9 @@ class Bundle:
     """A deterministic, content-addressed source bundle.
 
     ``digest`` is the sha256 of the canonical manifest (path, mode, size, content sha256 of every
-    file); ``path`` is the local archive ``fast<digest>.tar.gz``. ``uri`` and ``reused`` are set
+    file); ``path`` is the local archive ``fast<digest>.tar.gz`` and ``sha256`` the sha256 of
+    its bytes as this kernel wrote them (once published: of the object this kernel uploaded or
+    verified). Runs execute only an archive with that sha256. ``uri`` and ``reused`` are set
     once the bundle is in a store.
     """
 
@@ -121,6 +123,7 @@ class Bundle:
     warnings: tuple[str, ...] = ()
     uri: str | None = None
     reused: bool | None = None
+    sha256: str | None = None
 
     @property
     def filename(self) -> str:
