@@ -13,7 +13,13 @@ Contract
   file in the same folder + ``os.replace``; S3: one PUT, or a multipart upload that is only
   visible once completed). The index row is written after the object. Two processes that
   publish the same digest at once both succeed and leave one object.
-- ``BundleStore.fetch`` verifies the sha256 before the destination file appears.
+- ``BundleStore.fetch`` verifies the sha256 before the destination file appears: the one the
+  caller built (``expected_sha256``) when given, else the sidecar's. ``publish`` with
+  ``expected_sha256`` sends an archive only while it hashes to it, and hashes an object found
+  without a fresh index entry, replacing it when its bytes differ.
+- A failed upload removes its sidecar; what killed uploads left (lone sidecars, temp files,
+  unfinished S3 multipart uploads of ``fast*.tar.gz`` keys) is swept by a later upload once it
+  is older than ``BundleStore.leftovers_after``.
 - Transient errors (connection, timeout, throttling, 5xx) are retried with exponential
   backoff; everything else fails at once. Every failure is a
   :class:`~flyte_jupyter.errors.StoreError` whose message names the URL and the fix; a

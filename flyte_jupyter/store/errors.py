@@ -9,11 +9,22 @@ from __future__ import annotations
 
 import errno
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from flyte_jupyter.errors import IntegrityError, StoreError
+from flyte_jupyter.errors import DamagedArchiveError, IntegrityError, StoreError
 
-__all__ = ["Where", "integrity_error", "is_missing_bucket", "open_error", "translate"]
+if TYPE_CHECKING:
+    from pathlib import Path
+
+__all__ = [
+    "Where",
+    "damaged_archive_error",
+    "integrity_error",
+    "is_missing_bucket",
+    "open_error",
+    "translate",
+]
 
 _COMMON_PROTOCOLS = "file://, s3://, gs://, abfs://, memory://"
 _SPACE_ERRNOS = frozenset({errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)})
@@ -194,8 +205,8 @@ def translate(where: Where, action: str, exc: BaseException) -> StoreError:
     return StoreError(message)
 
 
-def integrity_error(uri: str, actual: str, expected: str) -> IntegrityError:
-    """Explain that an object's bytes do not match its recorded sha256.
+def integrity_error(uri: str, actual: str, expected: str, *, built: bool = False) -> IntegrityError:
+    """Explain that an object's bytes do not match the sha256 they must have.
 
     Parameters
     ----------
@@ -204,14 +215,32 @@ def integrity_error(uri: str, actual: str, expected: str) -> IntegrityError:
     actual
         sha256 of the bytes read.
     expected
-        sha256 recorded in the ``.sha256`` sidecar.
+        sha256 recorded in the ``.sha256`` sidecar, or (``built``) the one the kernel built.
+    built
+        ``expected`` is the sha256 of the archive the kernel built, not the sidecar's.
 
     Returns
     -------
     IntegrityError
         The error to raise.
     """
+    if built:
+        return IntegrityError(
+            f"The stored bundle {uri} does not match what the kernel built: its bytes hash to "
+            f"sha256 {actual}, the kernel built {expected}. Someone replaced or damaged it in "
+            "the store. Run the cell again: the kernel checks the store and uploads its own "
+            "archive."
+        )
     return IntegrityError(
         f"{uri} is corrupt: its bytes hash to sha256 {actual} but {uri}.sha256 records "
         f"{expected}. Delete both objects and publish the bundle again (re-run the cell)."
+    )
+
+
+def damaged_archive_error(archive: Path, actual: str, expected: str) -> DamagedArchiveError:
+    """Explain that a cached archive no longer has the bytes it was built with."""
+    return DamagedArchiveError(
+        f"The cached bundle archive {archive} is damaged: its bytes hash to sha256 {actual}, "
+        f"but it was built as {expected}. Nothing was uploaded. Delete it (and "
+        f"{archive.name}.built beside it) and run again: the bundle is rebuilt."
     )

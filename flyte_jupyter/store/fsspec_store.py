@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import time
@@ -17,6 +18,7 @@ from flyte_jupyter.errors import StoreError
 from flyte_jupyter.redaction import redacting_logger
 from flyte_jupyter.store.errors import (
     Where,
+    damaged_archive_error,
     integrity_error,
     is_missing_bucket,
     open_error,
@@ -37,6 +39,8 @@ logger = redacting_logger(__name__)
 T = TypeVar("T")
 
 _HASH_CHUNK = 1024 * 1024
+SWEEP_EVERY = 24 * 3600.0
+"""Seconds between two sweeps of one store's upload leftovers (per home)."""
 _DIGEST_CHARS = frozenset("0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_-")
 _MAX_DIGEST_LEN = 128
 
@@ -119,7 +123,17 @@ class BundleStore:
         How many times a transient error (connection, timeout, throttling, 5xx) is retried.
     backoff
         First wait between retries in seconds; it doubles each time.
+
+    Attributes
+    ----------
+    leftovers_after
+        Age in seconds after which what an upload left (a lone sidecar, a temp file, an
+        unfinished S3 multipart upload) is taken for the remains of a killed process and
+        removed. Swept after an upload, at most every :data:`SWEEP_EVERY` seconds per store and
+        home. Longer than any live upload may take.
     """
+
+    leftovers_after = 3600.0
 
     def __init__(
         self,
@@ -189,6 +203,7 @@ class BundleStore:
         *,
         progress: ProgressCallback | None = None,
         verify: bool = False,
+        expected_sha256: str | None = None,
     ) -> Published:
         """Make sure the store holds ``archive`` under ``digest``; upload only if needed.
 
@@ -202,6 +217,10 @@ class BundleStore:
             Called as ``progress(done, total)`` while bytes are sent (not called on reuse).
         verify
             Ask the store even when the index entry is fresh.
+        expected_sha256
+            The sha256 the caller built ``archive`` with. When given, ``archive`` is sent only
+            if its bytes still hash to it, and an object found in the store without a fresh
+            index entry is hashed too: one with other bytes is replaced by ``archive``.
 
         Returns
         -------
@@ -210,6 +229,8 @@ class BundleStore:
 
         Raises
         ------
+        DamagedArchiveError
+            ``archive`` no longer hashes to ``expected_sha256``; nothing was sent.
         StoreError
             The archive is missing, or the store cannot be reached or written (after retrying
             transient errors). Nothing is left under the final key and the index is unchanged.
@@ -224,14 +245,47 @@ class BundleStore:
         size = self._archive_size(archive)
         # On an index miss the sha256 is needed either way (to upload, or to record the object
         # found), so hash while the store is being asked; a stale row usually means "present".
-        hashing = _hash_in_background(archive) if row is None else None
+        hashing = _hash_in_background(archive) if row is None and not expected_sha256 else None
 
         def local_sha256() -> str:
-            return hashing.result() if hashing is not None else sha256_file(archive)
+            sha = hashing.result() if hashing is not None else sha256_file(archive)
+            if expected_sha256 is not None and sha != expected_sha256:
+                raise damaged_archive_error(archive, sha, expected_sha256)
+            return sha
 
         if self._step("publish to", f"check {uri}", lambda: self._transport.probe(name)):
-            return self._record_reuse(row, local_sha256, digest, uri, size)
-        sha256 = local_sha256()
+            if expected_sha256 is None or (row is not None and self._fresh(row, now)):
+                return self._record_reuse(row, local_sha256, digest, uri, size)
+            # Present, but nothing vouches for its bytes lately: hash them.
+            stored = self._step("read from", f"hash {uri}", lambda: self._transport.sha256(name))
+            if stored == expected_sha256:
+                stamp = time.time()
+                row = IndexRow(self._index_key, digest, uri, stored, size, stamp, stamp)
+                self._index.put(row)
+                return Published(uri, reused=True, sha256=stored, size=size)
+            if stored is not None:
+                published = self._upload(archive, digest, local_sha256(), size, progress)
+                logger.warning(
+                    "The stored bundle %s did not match what this kernel built (sha256 %s, "
+                    "built %s); it was re-uploaded.",
+                    uri,
+                    stored,
+                    expected_sha256,
+                )
+                return published
+        return self._upload(archive, digest, local_sha256(), size, progress)
+
+    def _upload(
+        self,
+        archive: Path,
+        digest: str,
+        sha256: str,
+        size: int,
+        progress: ProgressCallback | None,
+    ) -> Published:
+        """Send ``archive`` (sidecar first), record it in the index, sweep old leftovers."""
+        uri = self.uri_for(digest)
+        name = archive_name(digest)
         tracker = _FinalProgress(progress, size)
         logger.info("Uploading %s (%d bytes) to %s", archive, size, uri)
         self._step(
@@ -242,7 +296,46 @@ class BundleStore:
         tracker.finish()
         stamp = time.time()
         self._index.put(IndexRow(self._index_key, digest, uri, sha256, size, stamp, stamp))
+        self._sweep()
         return Published(uri, reused=False, sha256=sha256, size=size)
+
+    def _sweep(self) -> None:
+        """Remove what killed uploads left in the store, at most every ``SWEEP_EVERY`` s.
+
+        Best effort: a failure is logged, never raised (the upload itself succeeded).
+        """
+        key = hashlib.sha256(self._index_key.encode("utf-8")).hexdigest()[:32]
+        marker = self._index.path.parent / "sweeps" / key
+        with contextlib.suppress(OSError):
+            if time.time() - marker.stat().st_mtime < SWEEP_EVERY:
+                return
+        try:
+            marker.parent.mkdir(parents=True, exist_ok=True)
+            marker.touch()  # first: concurrent publishers do not all sweep
+            removed = self._transport.sweep(self.leftovers_after)
+        except Exception as exc:  # noqa: BLE001 - cleanup must never fail a publish
+            logger.info("Could not clean up old upload leftovers in %s: %s", self.url, exc)
+            return
+        if removed:
+            logger.info("Removed leftovers of killed uploads in %s: %s", self.url, removed)
+
+    def reupload(self, archive: Path, digest: str, sha256: str) -> Published:
+        """Replace whatever the store holds under ``digest`` with ``archive``.
+
+        For an object found with other bytes than the ones built. ``archive`` must hash to
+        ``sha256`` (checked before anything is sent).
+
+        Raises
+        ------
+        DamagedArchiveError
+            ``archive`` does not hash to ``sha256``; nothing was sent.
+        StoreError
+            The store cannot be written.
+        """
+        actual = sha256_file(archive)
+        if actual != sha256:
+            raise damaged_archive_error(archive, actual, sha256)
+        return self._upload(archive, digest, sha256, self._archive_size(archive), None)
 
     def _archive_size(self, archive: Path) -> int:
         try:
@@ -270,7 +363,7 @@ class BundleStore:
         logger.info("Reusing %s (already in the store)", uri)
         return Published(uri, reused=True, sha256=sha256, size=size)
 
-    def fetch(self, digest: str, dest: Path) -> Path:
+    def fetch(self, digest: str, dest: Path, *, expected_sha256: str | None = None) -> Path:
         """Download the archive of ``digest`` to the file ``dest`` and check its sha256.
 
         Parameters
@@ -279,6 +372,10 @@ class BundleStore:
             The bundle digest.
         dest
             The local file to write; written only once its bytes are verified.
+        expected_sha256
+            The sha256 the bytes must have (what the caller built). None: the one recorded in
+            the store's ``.sha256`` sidecar, which only guards against damage, not against
+            someone who can write to the store.
 
         Returns
         -------
@@ -288,13 +385,13 @@ class BundleStore:
         Raises
         ------
         IntegrityError
-            The bytes do not match the recorded sha256 (``dest`` is not written).
+            The bytes do not match the expected sha256 (``dest`` is not written).
         StoreError
             The archive or its sidecar is not in the store, or the store cannot be read.
         """
         uri = self.uri_for(digest)
         name = archive_name(digest)
-        expected = self._step(
+        expected = expected_sha256 or self._step(
             "read from", f"read {uri}.sha256", lambda: self._transport.read_sidecar(name)
         )
         if expected is None:
@@ -307,7 +404,7 @@ class BundleStore:
             actual = sha256_file(temp)
             if actual != expected:
                 self._index.delete(self._index_key, digest)
-                raise integrity_error(uri, actual, expected)
+                raise integrity_error(uri, actual, expected, built=expected_sha256 is not None)
             temp.replace(dest)
         finally:
             temp.unlink(missing_ok=True)

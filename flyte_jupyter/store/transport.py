@@ -6,7 +6,11 @@ Layout under the store prefix, per archive ``name`` (``fast<digest>.tar.gz``)::
     <name>.sha256   one line "<sha256 hex>  <name>" (sha256sum format), written BEFORE <name>
 
 An archive counts as present only when both are there, so a reader that sees the archive can
-always check its bytes. Local folders get their own atomic write (temp file in the same
+always check its bytes, and a sidecar left alone by an upload that failed or was killed never
+makes its archive count as present. A failed upload removes the sidecar it wrote; what a killed
+one left (a lone sidecar, a local temp file, an unfinished S3 multipart upload of a
+``fast*.tar.gz`` key under the store prefix) is removed by :meth:`Transport.sweep` once it is
+older than any live upload could be. Local folders get their own atomic write (temp file in the same
 folder, then ``os.replace``) because fsspec's local ``put_file`` writes in place. Other
 protocols use ``put_file``, which is atomic per object on object stores (s3fs: one PUT below
 its chunk size, a completed multipart upload above it).
@@ -15,6 +19,8 @@ its chunk size, a completed multipart upload above it).
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
+import hashlib
 import os
 import posixpath
 import re
@@ -144,7 +150,11 @@ class Transport:
             root.mkdir(parents=True, exist_ok=True)
             _remove_stale_temps(root, name)
             _write_atomic(root / (name + SIDECAR_SUFFIX), [sidecar], None, len(sidecar))
-            _write_atomic(root / name, _chunks(archive), progress, archive.stat().st_size)
+            try:
+                _write_atomic(root / name, _chunks(archive), progress, archive.stat().st_size)
+            except BaseException:
+                self._drop_lone_sidecar(name)
+                raise
             return
         self.fs.pipe_file(self.path(name + SIDECAR_SUFFIX), sidecar)
         kwargs: dict[str, Any] = {}
@@ -152,11 +162,126 @@ class Transport:
             kwargs["chunksize"] = self.chunksize
         if progress is not None:
             kwargs["callback"] = _ProgressAdapter(progress)
-        self.fs.put_file(str(archive), self.path(name), **kwargs)
+        try:
+            self.fs.put_file(str(archive), self.path(name), **kwargs)
+        except BaseException:
+            self._drop_lone_sidecar(name)
+            raise
+
+    def _drop_lone_sidecar(self, name: str) -> None:
+        """After a failed upload: remove the sidecar unless the archive is there after all."""
+        with contextlib.suppress(Exception):  # best effort: the sweep gets what this misses
+            if not self.fs.exists(self.path(name)):
+                self.fs.rm_file(self.path(name + SIDECAR_SUFFIX))
+
+    def sweep(self, older_than: float) -> list[str]:
+        """Remove what killed uploads left, once older than ``older_than`` seconds.
+
+        Only what this project writes is touched: in the store folder itself (not below it),
+        temp files ``.fast*.tmp`` of local uploads, sidecars ``fast*.tar.gz.sha256`` whose
+        archive is absent and, on S3, unfinished multipart uploads of ``fast*.tar.gz`` keys.
+
+        Returns
+        -------
+        list[str]
+            What was removed (names, or ``<key> (multipart upload <id>)``).
+        """
+        cutoff = time.time() - older_than
+        removed: list[str] = []
+        try:
+            listing = self.fs.find(self.root, prefix="fast", maxdepth=1, detail=True)
+        except FileNotFoundError:
+            listing = {}
+        if self.local:
+            root = Path(self.root)
+            for temp in root.glob(".fast*.tmp"):
+                with contextlib.suppress(OSError):
+                    if temp.stat().st_mtime < cutoff:
+                        temp.unlink()
+                        removed.append(temp.name)
+        elif _is_s3(self.fs):
+            removed += self._abort_multipart_uploads(cutoff, listing)
+        removed += self._remove_lone_sidecars(cutoff, listing)
+        return removed
+
+    def _remove_lone_sidecars(self, cutoff: float, listing: dict[str, Any]) -> list[str]:
+        removed = []
+        for path, info in listing.items():
+            archive = path[: -len(SIDECAR_SUFFIX)]
+            if not path.endswith(SIDECAR_SUFFIX) or not _is_archive_name(archive):
+                continue
+            if archive in listing or _modified(info) > cutoff:
+                continue
+            with contextlib.suppress(FileNotFoundError):
+                self.fs.rm_file(path)
+                removed.append(posixpath.basename(path))
+        return removed
+
+    def _abort_multipart_uploads(self, cutoff: float, listing: dict[str, Any]) -> list[str]:
+        """Abort unfinished uploads of archives that look abandoned.
+
+        Started before ``cutoff``, with a sidecar (written just before an upload starts) that
+        is absent or older than ``cutoff`` too.
+        """
+        bucket, _, prefix = self.root.partition("/")
+        prefix = prefix.strip("/")
+        request: dict[str, Any] = {
+            "Bucket": bucket,
+            "Prefix": posixpath.join(prefix, "fast") if prefix else "fast",
+        }
+        removed = []
+        while True:
+            page = self.fs.call_s3("list_multipart_uploads", **request)
+            for upload in page.get("Uploads") or []:
+                key = str(upload["Key"])
+                if posixpath.dirname(key) != prefix or not _is_archive_name(key):
+                    continue
+                side = listing.get(f"{bucket}/{key}{SIDECAR_SUFFIX}")
+                if upload["Initiated"].timestamp() > cutoff or (
+                    side is not None and _modified(side) > cutoff
+                ):
+                    continue  # maybe a live upload of another process
+                self.fs.call_s3(
+                    "abort_multipart_upload", Bucket=bucket, Key=key, UploadId=upload["UploadId"]
+                )
+                removed.append(f"{key} (multipart upload {upload['UploadId']})")
+            if not page.get("IsTruncated"):
+                return removed
+            request["KeyMarker"] = page.get("NextKeyMarker")
+            request["UploadIdMarker"] = page.get("NextUploadIdMarker")
 
     def download(self, name: str, dest: Path) -> None:
         """Copy archive ``name`` to the local file ``dest`` (no checks)."""
         self.fs.get_file(self.path(name), str(dest))
+
+    def sha256(self, name: str) -> str | None:
+        """The sha256 of the stored bytes of ``name`` (streamed), or None when it is absent."""
+        digest = hashlib.sha256()
+        try:
+            with self.fs.open(self.path(name), "rb") as src:
+                while chunk := src.read(_COPY_CHUNK):
+                    digest.update(chunk)
+        except FileNotFoundError as exc:
+            if is_missing_bucket(exc):
+                raise
+            return None
+        return digest.hexdigest()
+
+
+def _is_archive_name(path: str) -> bool:
+    name = posixpath.basename(path)
+    return name.startswith("fast") and name.endswith(".tar.gz")
+
+
+def _modified(info: dict[str, Any]) -> float:
+    """Modification time (epoch seconds) from an fsspec listing entry; now when unknown."""
+    for key in ("LastModified", "mtime", "updated", "last_modified"):
+        value = info.get(key)
+        if isinstance(value, dt.datetime):
+            return value.timestamp()
+        if isinstance(value, (int, float)):
+            return float(value)
+    return time.time()
 
 
 def _sidecar_size_ok(info: dict[str, Any], name: str) -> bool:

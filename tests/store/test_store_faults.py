@@ -219,3 +219,65 @@ def test_two_processes_publish_one_digest(kind, tmp_path, request):
     ]
     out = store.fetch("same", tmp_path / "out.tar.gz")
     assert out.read_bytes() == archive.read_bytes()
+
+
+@pytest.mark.parametrize("kind", ["file", "s3"])
+def test_a_later_publish_cleans_up_what_a_killed_upload_left(kind, tmp_path, request):
+    """SIGKILL mid-upload leaves a lone sidecar and a temp file or an unfinished multipart
+    upload; a later publish removes them once they are older than any live upload."""
+    url, options, size, chunksize, _ = _setup(kind, tmp_path, request)
+    archive = tmp_path / "bundle.tar.gz"
+    archive.write_bytes(random.Random(5).randbytes(size))  # noqa: S311 - test data
+    go = tmp_path / "go"
+    config = {
+        "url": url,
+        "home": str(tmp_path / "killed-home"),
+        "archive": str(archive),
+        "storage_options": options,
+        "chunksize": chunksize,
+        "delay": 0.5,  # slow parts: time to see one arrive and kill the uploader
+        "digest": "killed",
+        "go_file": str(go),
+    }
+    zygote = Zygote(request)
+    zygote.start(config)
+    store = open_store(url, home=tmp_path / "home", storage_options=options)
+    fs, root = store._transport.fs, store._transport.root
+    name = "fastkilled.tar.gz"
+
+    def leftovers():
+        fs.invalidate_cache()
+        names = {p.rsplit("/", 1)[-1] for p in fs.find(root)} if fs.exists(root) else set()
+        found = {n for n in names if n.startswith((name, f".{name}."))}
+        if kind == "s3":
+            bucket, _, prefix = root.partition("/")
+            uploads = fs.call_s3("list_multipart_uploads", Bucket=bucket, Prefix=prefix)
+            found |= {f"upload:{u['Key']}" for u in uploads.get("Uploads") or []}
+        return found
+
+    go.touch()
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:  # mid-upload: a sidecar and a partial archive
+        seen = leftovers()
+        if any(n.startswith(("upload:", f".{name}.")) for n in seen):
+            break
+        time.sleep(0.02)
+    time.sleep(0.3)
+    zygote.kill("killed")
+    left = leftovers()
+    assert name + ".sha256" in left
+    assert name not in left
+    assert len(left) == 2, left  # the lone sidecar, and a temp file or an unfinished upload
+    assert not store.exists("killed")  # a lone sidecar never counts as the archive
+
+    other = tmp_path / "other.tar.gz"
+    other.write_bytes(b"another bundle")
+    store.publish(other, "young")
+    if kind == "file":  # moto reports every multipart upload as initiated in 2010
+        assert leftovers() == left  # younger than any live upload could be: kept
+
+    late = open_store(url, home=tmp_path / "later-home", storage_options=options)
+    late.leftovers_after = 0  # as if an hour had passed
+    late.publish(other, "later")
+    assert leftovers() == set()
+    assert not late.publish(archive, "killed", verify=True).reused  # published whole now
