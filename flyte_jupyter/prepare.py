@@ -17,7 +17,7 @@ from flyte_jupyter.bundle import BundleLimits, BundleRequest, make_bundle
 from flyte_jupyter.bundle.model import PrivateDir
 from flyte_jupyter.bundle.selfcheck import self_check
 from flyte_jupyter.capture import build_module, module_name_for
-from flyte_jupyter.errors import BundleError
+from flyte_jupyter.errors import BundleError, DamagedArchiveError
 from flyte_jupyter.redaction import Redactor, secret_values
 
 if TYPE_CHECKING:
@@ -198,21 +198,67 @@ def publish_bundle(
     settings: Settings,
     *,
     progress: Callable[[int, int], None] | None = None,
-    verify: bool = False,
+    verify: bool = True,
 ) -> Bundle:
     """Put the archive in the store (unless it is there already); return it with its URI.
 
+    The store is asked every time (``verify``; one existence check), so an object deleted
+    behind the index is uploaded again rather than reported as reused. The archive is sent
+    only while it has the bytes it was built with; an object found in the store without a
+    recent check of its bytes is hashed, and replaced when it holds other bytes. The bundle
+    returned carries the sha256 of the stored object: what a run must execute.
+
     With store ``flyte`` the archive goes through the data proxy of the configured Flyte
     cluster (``FlyteRemote.upload_file``), as ``pyflyte register`` uploads its package.
+
+    Raises
+    ------
+    DamagedArchiveError
+        The cached archive was damaged since it was built; it was deleted, nothing was sent.
+        Building the bundle again rebuilds it.
     """
     if settings.store == "flyte":
         from flyte_jupyter.launch.remote import publish_to_flyte
 
         return publish_to_flyte(bundle, settings)
-    published = store_for(settings).publish(
-        bundle.path, bundle.digest, progress=progress, verify=verify
+    try:
+        published = store_for(settings).publish(
+            bundle.path,
+            bundle.digest,
+            progress=progress,
+            verify=verify,
+            expected_sha256=bundle.sha256,
+        )
+    except DamagedArchiveError:
+        from flyte_jupyter.bundle.archives import discard
+
+        discard(bundle.path)  # never published; the next build writes it again
+        raise
+    return dataclasses.replace(
+        bundle, uri=published.uri, reused=published.reused, sha256=published.sha256
     )
-    return dataclasses.replace(bundle, uri=published.uri, reused=published.reused)
+
+
+def prepare_and_publish(
+    job: BundleJob,
+    settings: Settings,
+    *,
+    progress: Callable[[int, int], None] | None = None,
+) -> Bundle | None:
+    """:func:`prepare_bundle`, then :func:`publish_bundle`; a damaged cached archive is rebuilt.
+
+    Returns None for copy style ``none``.
+    """
+    bundle = prepare_bundle(job, progress=progress)
+    if bundle is None:
+        return None
+    try:
+        return publish_bundle(bundle, settings, progress=progress)
+    except DamagedArchiveError:
+        # deleted by publish_bundle: building again writes a sound archive
+        rebuilt = prepare_bundle(job, progress=progress)
+        assert rebuilt is not None  # noqa: S101 - same job, same copy style
+        return publish_bundle(rebuilt, settings, progress=progress)
 
 
 def serialize_for(

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from flyte_jupyter.errors import InputError, LaunchError
 from flyte_jupyter.launch.model import LaunchSpec
 from flyte_jupyter.launch.run import Run
-from flyte_jupyter.prepare import prepare_bundle, publish_bundle, serialize_for
+from flyte_jupyter.prepare import prepare_and_publish, serialize_for
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
@@ -125,9 +125,7 @@ def launch(
     check_image_refs(container_images(request.entity), settings.images)
     # a backend that cannot work (no Flyte endpoint, missing package) fails before any bundling
     launcher = None if dry_run else launcher_for(settings)
-    bundle = prepare_bundle(request.job, progress=progress)
-    if bundle is not None:
-        bundle = publish_bundle(bundle, settings, progress=progress, verify=True)
+    bundle = prepare_and_publish(request.job, settings, progress=progress)
     module = bundle.module if bundle is not None else request.module
     if module is None:
         msg = f"Cannot tell which installed module defines {request.entity_name!r}."

@@ -106,6 +106,7 @@ class LocalLauncher:
             "cwd": str(paths.work),
             "max_parallel": self.max_parallel,
             "image": _image(spec),
+            "bundle": _bundle_entry(spec),
         }
         write_private(paths.command, json.dumps(command, indent=1))
         if spec.bundle is not None:  # what the run page shows of the bundle
@@ -291,6 +292,22 @@ class LocalLauncher:
             "moment; cancel it from the kernel that started it if it keeps running."
         )
         raise LaunchError(msg)
+
+
+def _bundle_entry(spec: LaunchSpec) -> dict[str, str] | None:
+    """What the supervisor needs to fetch the bundle and check it is the one built.
+
+    None with no bundle, or one uploaded through Flyte's data proxy (store ``flyte``), which
+    flytekit fetches with the cluster's storage config as before.
+    """
+    bundle = spec.bundle
+    if bundle is None or bundle.uri is None or bundle.sha256 is None:
+        return None
+    if spec.settings.store == "flyte":
+        return None
+    from flyte_jupyter.launch.fetch import bundle_entry
+
+    return bundle_entry(bundle.uri, bundle.digest, bundle.sha256, bundle.path)
 
 
 def _image(spec: LaunchSpec) -> str | None:

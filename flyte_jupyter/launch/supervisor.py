@@ -74,6 +74,7 @@ class Supervisor:
         self, home: Path, run_id: str, root: Path, env: Mapping[str, str] | None = None
     ) -> None:
         self.store = RunStore(home / "runs.sqlite")
+        self.home = home
         self.run_id = run_id
         self.paths = RunPaths(root)
         self.spec: dict[str, Any] = json.loads(self.paths.command.read_text(encoding="utf-8"))
@@ -115,12 +116,15 @@ class Supervisor:
             if self.aborted or not got:
                 self.store.update(self.run_id, "ABORTED", "cancelled while queued")
                 return 1
+            argv = self._verified_argv()
+            if argv is None:
+                return 1
             env = dict(self.env)
             # a task that crashes the interpreter (segfault, abort) leaves its Python traceback
             env.setdefault("PYTHONFAULTHANDLER", "1")
             with self.paths.log.open("ab") as log:
                 self.child = subprocess.Popen(
-                    self.spec["argv"],
+                    argv,
                     cwd=self.spec["cwd"],
                     env=env,
                     stdout=log,
@@ -133,6 +137,31 @@ class Supervisor:
                 code = self.child.wait()
         self.record(code)
         return code
+
+    def _verified_argv(self) -> list[str] | None:
+        """The command, reading the bundle from a copy checked against what the kernel built.
+
+        None when the bundle cannot be fetched or is not the one built: the run is recorded
+        FAILED with the reason, and nothing of the stored archive was extracted.
+        """
+        argv: list[str] = list(self.spec["argv"])
+        entry = self.spec.get("bundle")
+        if not entry:
+            return argv
+        from flyte_jupyter.launch.fetch import fetch_verified
+
+        try:
+            fetched = fetch_verified(entry, self.paths.root, self.env, self.home)
+        except LaunchError as exc:
+            with self.paths.log.open("a", encoding="utf-8") as log:
+                log.write(f"flyte_jupyter: {exc}\n")
+            self.store.update(self.run_id, "FAILED", "bundle check failed", error=str(exc))
+            return None
+        if fetched.note:
+            with self.paths.log.open("a", encoding="utf-8") as log:
+                log.write(f"flyte_jupyter: {fetched.note}\n")
+            self.store.update(self.run_id, extra={**self._extra(), "bundle_note": fetched.note})
+        return [str(fetched.path) if arg == entry["uri"] else arg for arg in argv]
 
     def _beat(self) -> None:
         """Renew the lease; act on a cancel request; kill a command that ignores one."""
