@@ -247,7 +247,8 @@ def _check_size(entries: Sequence[ManifestEntry], limits: BundleLimits) -> tuple
             f"The bundle would be {_mb(total)}, over the limit of {_mb(limits.max_bytes)}. "
             f"Largest files: {listing}. Exclude them in .flyteignore, use copy style 'auto', "
             "or raise the limit: bundle_max_bytes (e.g. %config FlyteJupyter.bundle_max_bytes = "
-            "'2GiB', FLYTE_JUPYTER_BUNDLE_MAX_BYTES, or [tool.flyte_jupyter] in pyproject.toml)."
+            "2 * 1024**3, FLYTE_JUPYTER_BUNDLE_MAX_BYTES=2GiB, or bundle_max_bytes = '2GiB' under "
+            "[tool.flyte_jupyter] in pyproject.toml)."
         )
         raise BundleTooLargeError(msg)
     message = f"bundle is {_mb(total)} (warning above {_mb(limits.warn_bytes)}); largest: {listing}"

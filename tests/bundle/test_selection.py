@@ -285,6 +285,10 @@ def test_the_size_limit_hint_names_a_setting_that_raises_the_limit(tree, cache):
     assert settings.limits.max_bytes == 2 * 1024**3
     settings = resolve_settings(start_dir=root, environ={variable: "3GiB"})
     assert settings.limits.max_bytes == 3 * 1024**3
+    # the %config form it shows is Python that the (integer) trait accepts
+    trait_value = re.search(r"%config FlyteJupyter\.\w+ = ([^,]+),", str(info.value)).group(1)
+    traits = {key: eval(trait_value)}  # noqa: S307 - the message's own example
+    assert resolve_settings(start_dir=root, environ={}, traits=traits).limits.max_bytes == 2**31
     limits = BundleLimits(warn_bytes=10_000, max_bytes=settings.limits.max_bytes)
     make_bundle(BundleRequest(root_dir=root, copy_style="all", limits=limits), cache_dir=cache)
 
