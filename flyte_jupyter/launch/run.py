@@ -8,12 +8,12 @@ from typing import TYPE_CHECKING, Any
 
 from flyte_jupyter.bundle.model import escape
 from flyte_jupyter.errors import LaunchError
+from flyte_jupyter.launch.follow import FAST, SLOW, follower
 from flyte_jupyter.redaction import redact, redact_text, redact_url
 
 if TYPE_CHECKING:
     from flyte_jupyter.launch.model import Launcher, RunRecord
 
-POLL = 0.05  # what wait() adds to a run's end-to-end time, on average half of it
 _COLORS = {
     "QUEUED": "#777",
     "RUNNING": "#1f6feb",
@@ -21,6 +21,9 @@ _COLORS = {
     "FAILED": "#cf222e",
     "ABORTED": "#9a6700",
 }
+
+
+_WAKE = 1.0  # seconds between two looks at the clock while wait() blocks without a timeout
 
 
 class Run:
@@ -89,13 +92,37 @@ class Run:
     # -- actions ---------------------------------------------------------------------------------
 
     def wait(self, timeout: float | None = None) -> Run:
-        """Block until the run ends (or ``timeout`` seconds pass: LaunchError)."""
+        """Block until the run ends (or ``timeout`` seconds pass: LaunchError).
+
+        The process's follower reads the run every :data:`~flyte_jupyter.launch.follow.FAST`
+        seconds meanwhile; an error it meets is raised here.
+        """
         deadline = None if timeout is None else time.monotonic() + timeout
-        while not self.record.done:
-            if deadline is not None and time.monotonic() > deadline:
-                msg = f"Run {self.id} is still {self._record.status} after {timeout} s."
-                raise LaunchError(msg)
-            time.sleep(POLL)
+        if self.record.done:
+            return self
+        ended = threading.Event()
+        failures: list[Exception] = []
+
+        def poll() -> bool:
+            try:
+                done = self.record.done
+            except Exception as exc:  # noqa: BLE001 - raised in the waiting thread below
+                failures.append(exc)
+                done = True
+            if done:
+                ended.set()
+            return not done
+
+        watch = follower().watch(poll, FAST)
+        try:
+            while not ended.wait(_WAKE if deadline is None else deadline - time.monotonic()):
+                if deadline is not None and time.monotonic() >= deadline:
+                    msg = f"Run {self.id} is still {self._record.status} after {timeout} s."
+                    raise LaunchError(msg)
+        finally:
+            watch.cancel()
+        if failures:
+            raise failures[0]
         return self
 
     @property
@@ -137,24 +164,30 @@ class Run:
         return run_html(self.record)
 
     def _ipython_display_(self) -> None:
-        from IPython.display import HTML, display
+        from IPython.core.display import HTML
+        from IPython.core.display_functions import display
 
         handle = display(HTML(run_html(self.record)), display_id=True)  # type: ignore[no-untyped-call]
         if not self._record.done and handle is not None:
-            threading.Thread(target=self._follow, args=(handle,), daemon=True).start()
+            follower().watch(_DisplayFollow(self, handle), SLOW)
 
-    def _follow(self, handle: Any) -> None:
-        from IPython.display import HTML
 
-        shown = self._record
-        while True:
-            time.sleep(POLL)
-            current = self.record
-            if current.status != shown.status or current.done:
-                handle.update(HTML(run_html(current)))  # type: ignore[no-untyped-call]
-                shown = current
-            if current.done:
-                return
+class _DisplayFollow:
+    """Update a run's display when its status changes; stop once it ended."""
+
+    def __init__(self, run: Run, handle: Any) -> None:
+        self.run = run
+        self.handle = handle
+        self.shown = run._record  # noqa: SLF001 - what the display was made from
+
+    def __call__(self) -> bool:
+        from IPython.core.display import HTML
+
+        current = self.run.record
+        if current.status != self.shown.status or current.done:
+            self.handle.update(HTML(run_html(current)))  # type: ignore[no-untyped-call]
+            self.shown = current
+        return not current.done
 
 
 def _to_python(entity: Any, data: bytes) -> Any:

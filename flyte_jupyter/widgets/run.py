@@ -10,7 +10,6 @@ synchronous form for code and tests.
 from __future__ import annotations
 
 import threading
-import time
 from typing import TYPE_CHECKING, Any
 
 import ipywidgets as w
@@ -174,24 +173,26 @@ class RunSection:
         return run
 
     def _follow(self, run: Run) -> None:
-        """Show the run, and keep its status current until it ends."""
+        """Show the run, and keep its status current (through the process's follower)."""
+        from flyte_jupyter.launch.follow import follower
         from flyte_jupyter.launch.run import run_html
 
         record = run.record
         self.status.value = run_html(record)
         if record.done:
             return
+        shown = [record]
 
-        def follow() -> None:
-            shown = record
-            while not shown.done and self.last_run is run:
-                time.sleep(FOLLOW_POLL)
-                current = run.record
-                if current != shown:
-                    self.status.value = run_html(current)
-                    shown = current
+        def poll() -> bool:
+            if self.last_run is not run:  # a newer launch took the place
+                return False
+            current = run.record
+            if current != shown[0]:
+                self.status.value = run_html(current)
+                shown[0] = current
+            return not current.done
 
-        threading.Thread(target=follow, name="flyte-follow", daemon=True).start()
+        follower().watch(poll, FOLLOW_POLL, start_in=FOLLOW_POLL)
 
     def wait(self, timeout: float = 300.0) -> Run | None:
         """Block until a Run-button launch has been submitted; return its run."""

@@ -1,9 +1,10 @@
 """The notebook's runs from the run store: status, entity, domain, age and a link to each.
 
-While any run is active a daemon thread re-reads the store every ``interval`` seconds and
-updates the table; it stops once every run has ended. Runs launched from the panel are
-followed through their ``Run`` handles (which ask the backend); the others through the store,
-which their supervisors (local) or the Jupyter server (remote) keep current.
+While any run is active the process's follower (:mod:`flyte_jupyter.launch.follow`) re-reads
+the store every ``interval`` seconds and updates the table; it stops once every run has ended.
+Runs launched from the panel are followed through their ``Run`` handles (which ask the
+backend); the others through the store, which their supervisors (local) or the Jupyter server
+(remote) keep current.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import TYPE_CHECKING
 import ipywidgets as w
 
 from flyte_jupyter.bundle.model import escape
+from flyte_jupyter.launch.follow import Watch, follower
 from flyte_jupyter.widgets.common import error_html, muted
 from flyte_jupyter.widgets.state import message_of
 
@@ -87,8 +89,7 @@ class RunsSection:
         self.records: list[RunRecord] = []
         self._handles: dict[str, Run] = {}
         self._lock = threading.Lock()
-        self._poller: threading.Thread | None = None
-        self._stop = threading.Event()
+        self._watch: Watch | None = None
 
     def track(self, run: Run) -> None:
         """Follow a run launched from the panel through its handle."""
@@ -128,31 +129,30 @@ class RunsSection:
 
     def _ensure_polling(self) -> None:
         with self._lock:
-            if self._poller is not None and self._poller.is_alive():
+            if self._watch is not None and self._watch.active:
                 return
-            self._stop.clear()
-            self._poller = threading.Thread(target=self._poll, name="flyte-runs", daemon=True)
-            self._poller.start()
+            self._watch = follower().watch(self._poll, self.interval, start_in=self.interval)
 
-    def _poll(self) -> None:
-        while not self._stop.wait(self.interval):
-            try:
-                records = self.read()
-            except Exception:  # keep polling; the next read may work
-                logger.debug("Reading the run store failed", exc_info=True)
-                continue
-            self.records = records
-            html = runs_html(records, time.time())
-            if html != self.table.value:
-                self.table.value = html
-            if all(r.done for r in records):
-                return
+    def _poll(self) -> bool:
+        """Read the store once; True while some run is still active."""
+        try:
+            records = self.read()
+        except Exception:  # keep polling; the next read may work
+            logger.debug("Reading the run store failed", exc_info=True)
+            return True
+        self.records = records
+        html = runs_html(records, time.time())
+        if html != self.table.value:
+            self.table.value = html
+        return not all(r.done for r in records)
 
     @property
     def polling(self) -> bool:
         """True while the table follows active runs."""
-        return self._poller is not None and self._poller.is_alive()
+        return self._watch is not None and self._watch.active
 
     def close(self) -> None:
         """Stop following runs."""
-        self._stop.set()
+        with self._lock:
+            if self._watch is not None:
+                self._watch.cancel()
