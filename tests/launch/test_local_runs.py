@@ -117,7 +117,9 @@ def test_a_crashing_process_is_marked_failed_with_its_exit_code(nb):
     run_cell(nb, "@task\ndef crash(x: int) -> int:\n    import os\n    os._exit(3)\n    return x\n")
     run = nb.run_line_magic("flyte_run", "--wait crash(x=1)")
     assert run.status == "FAILED"
-    assert "exited with code" in run.error or "error" in run.error.lower()
+    told = "The run's process exited with code 3 without writing outputs; see its logs."
+    assert run.error == told
+    assert told in run.logs()  # the log says it too, after what the task printed
 
 
 SLEEPER = "@task\ndef sleepy(s: int) -> int:\n    import time\n    time.sleep(s)\n    return s\n"
@@ -168,16 +170,39 @@ def test_a_killed_supervisor_leaves_a_failed_run_not_a_running_one(nb):
     assert "was killed" in run.error  # recorded by its watchdog, which outlives the group
 
 
+def renewed_lease(run, timeout=60):
+    """When the run's supervisor had renewed its lease twice (it is up, and had time to start).
+
+    The launcher gives a run its lease; its supervisor renews it when it starts, then every
+    HEARTBEAT_EVERY s while it lives, queued or running.
+    """
+    deadline = time.monotonic() + timeout
+    seen = []
+    while len(seen) < 3:
+        beat = run.record.heartbeat_at
+        if not seen or beat != seen[-1]:
+            seen.append(beat)
+        assert time.monotonic() < deadline, f"lease renewals seen: {seen}; {run.logs()}"
+        time.sleep(0.1)
+    return seen[-1]
+
+
+def at(run, status):
+    (when,) = [moment for moment, event, _message in run.record.events if event == status]
+    return when
+
+
 def test_parallel_runs_are_limited(nb):
     nb.run_line_magic("config", "FlyteJupyter.max_parallel_runs = 1")
     run_cell(nb, SLEEPER)
     first = nb.run_line_magic("flyte_run", "sleepy(s=300)")
     wait_for(first, "RUNNING")
     second = nb.run_line_magic("flyte_run", "sleepy(s=1)")
-    time.sleep(1.5)
-    assert second.status == "QUEUED"
+    waiting = renewed_lease(second)  # its supervisor was up for a heartbeat: it had its chance
     first.cancel()
-    wait_for(second, "SUCCEEDED", timeout=120)
+    assert second.wait(timeout=120).status == "SUCCEEDED", second.logs()
+    # the second started only once the first had ended, though its supervisor was up before
+    assert waiting < at(first, "ABORTED") < at(second, "RUNNING")
 
 
 def test_the_domain_is_visible_inside_the_run(nb):
