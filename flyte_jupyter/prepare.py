@@ -21,10 +21,11 @@ from flyte_jupyter.errors import BundleError, DamagedArchiveError
 from flyte_jupyter.redaction import Redactor, secret_values
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Mapping
+    from collections.abc import Mapping
 
     from flyte_jupyter.bundle import Bundle, CopyStyle
     from flyte_jupyter.capture import CellRecord
+    from flyte_jupyter.progress import Progress
     from flyte_jupyter.serialize.api import Serialized
     from flyte_jupyter.settings import Settings
     from flyte_jupyter.store import BundleStore
@@ -78,12 +79,11 @@ class BundleJob:
     secrets: frozenset[str] = field(default=frozenset(), repr=False)
 
 
-def prepare_bundle(
-    job: BundleJob, *, progress: Callable[[int, int], None] | None = None
-) -> Bundle | None:
+def prepare_bundle(job: BundleJob, *, progress: Progress | None = None) -> Bundle | None:
     """Generate the module, bundle it with the local files, and self-check the result.
 
-    Returns None for copy style ``none`` (the code must be in the image).
+    Returns None for copy style ``none`` (the code must be in the image). ``progress`` is told
+    the ``bundle`` phase while an archive is written; nothing when the cached one is used.
 
     Raises
     ------
@@ -197,7 +197,7 @@ def publish_bundle(
     bundle: Bundle,
     settings: Settings,
     *,
-    progress: Callable[[int, int], None] | None = None,
+    progress: Progress | None = None,
     verify: bool = True,
 ) -> Bundle:
     """Put the archive in the store (unless it is there already); return it with its URI.
@@ -210,6 +210,8 @@ def publish_bundle(
 
     With store ``flyte`` the archive goes through the data proxy of the configured Flyte
     cluster (``FlyteRemote.upload_file``), as ``pyflyte register`` uploads its package.
+
+    ``progress`` is told the ``upload`` phase while bytes are sent; nothing on reuse.
 
     Raises
     ------
@@ -243,7 +245,7 @@ def prepare_and_publish(
     job: BundleJob,
     settings: Settings,
     *,
-    progress: Callable[[int, int], None] | None = None,
+    progress: Progress | None = None,
 ) -> Bundle | None:
     """:func:`prepare_bundle`, then :func:`publish_bundle`; a damaged cached archive is rebuilt.
 

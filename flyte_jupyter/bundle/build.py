@@ -34,12 +34,13 @@ from flyte_jupyter.bundle.walk import select
 from flyte_jupyter.errors import BundleTooLargeError, FileChangedError
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Sequence
+    from collections.abc import Sequence
     from pathlib import Path
 
     from flyte_jupyter.bundle.model import BundleLimits, BundleRequest
     from flyte_jupyter.bundle.probes import StatKey
     from flyte_jupyter.bundle.walk import FileRef, Selection
+    from flyte_jupyter.progress import Progress
 
 logger = logging.getLogger(__name__)
 ATTEMPTS = 3
@@ -51,7 +52,7 @@ def make_bundle(
     request: BundleRequest,
     *,
     cache_dir: Path,
-    progress: Callable[[int, int], None] | None = None,
+    progress: Progress | None = None,
 ) -> Bundle:
     """Bundle the files ``request`` selects into ``cache_dir/bundles``.
 
@@ -62,7 +63,8 @@ def make_bundle(
     cache_dir
         Folder for the stat cache, the tree memos and the archives (created if missing).
     progress
-        Called with (bytes archived, bytes to archive) while an archive is written.
+        Told the ``bundle`` phase while an archive is written (bytes of files archived, of
+        all to archive); nothing when the cached archive is used.
 
     Returns
     -------
@@ -116,7 +118,7 @@ def _build(
     request: BundleRequest,
     selection: Selection,
     cache_dir: Path,
-    progress: Callable[[int, int], None] | None,
+    progress: Progress | None,
 ) -> tuple[Remembered, Keys, tuple[str, ...], str]:
     bundles = cache_dir / "bundles"
     bundles.mkdir(parents=True, exist_ok=True)
@@ -213,14 +215,15 @@ def _write(
     files: Sequence[FileRef],
     bundles: Path,
     cache: StatCache,
-    progress: Callable[[int, int], None] | None,
+    progress: Progress | None,
     total: int,
 ) -> tuple[list[ManifestEntry], Keys, str]:
     archives.remove_stale_temps(bundles)  # left by writers that were killed
     tmp = archives.temp_path(bundles)
     read_ns = time.time_ns()
     try:
-        written = write_archive(files, tmp, progress=progress, total=total)
+        callback = progress.phase("bundle", total) if progress is not None else None
+        written = write_archive(files, tmp, callback=callback)
         entries = [ManifestEntry(arc, mode, size, sha) for arc, mode, size, sha, _ in written]
         final = bundles / archive_name(manifest_digest(entries))
         archive_sha = archives.record(tmp, final)

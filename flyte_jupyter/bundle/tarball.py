@@ -23,8 +23,10 @@ from flyte_jupyter.bundle.probes import StatKey, stat_key
 from flyte_jupyter.errors import BundleError, FileChangedError
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Sequence
+    from collections.abc import Sequence
     from pathlib import Path
+
+    from fsspec.callbacks import Callback
 
     from flyte_jupyter.bundle.walk import FileRef
 
@@ -106,10 +108,12 @@ def write_archive(
     files: Sequence[FileRef],
     dest: Path,
     *,
-    progress: Callable[[int, int], None] | None = None,
-    total: int = 0,
+    callback: Callback | None = None,
 ) -> list[Written]:
     """Write ``files`` (already sorted) to ``dest``; return what was archived, in order.
+
+    ``callback`` (the ``bundle`` phase of a :class:`~flyte_jupyter.progress.Progress`) is
+    given the file bytes archived so far after each file.
 
     Raises
     ------
@@ -129,8 +133,8 @@ def write_archive(
                 else:
                     written.append(_add_file(gz, arcname, path or ""))
                 done += written[-1][2]
-                if progress is not None:
-                    progress(done, total)
+                if callback is not None:
+                    callback.absolute_update(done)
             end = 2 * BLOCKSIZE  # two zero blocks, then zeros up to a whole record
             gz.write(_ZEROS[: end + (-(gz.tell() + end) % RECORDSIZE)])
             gz.close()

@@ -20,11 +20,12 @@ from flyte_jupyter.launch.run import Run
 from flyte_jupyter.prepare import prepare_and_publish, serialize_for
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Mapping
+    from collections.abc import Mapping
 
     from flyte_jupyter.bundle import Bundle
     from flyte_jupyter.launch.model import Launcher
     from flyte_jupyter.prepare import BundleJob
+    from flyte_jupyter.progress import Progress
     from flyte_jupyter.serialize.api import Serialized
     from flyte_jupyter.settings import Settings
 
@@ -108,9 +109,13 @@ def launch(
     request: LaunchRequest,
     *,
     dry_run: bool = False,
-    progress: Callable[[int, int], None] | None = None,
+    progress: Progress | None = None,
 ) -> Run | DryRun:
-    """Check inputs, bundle, publish, serialize and submit one run."""
+    """Check inputs, bundle, publish, serialize and submit one run.
+
+    ``progress`` is told the ``bundle`` phase (only when an archive is written) and the
+    ``upload`` phase (only when bytes are sent), each by name.
+    """
     from flyte_jupyter.launch.inputs import check_inputs
     from flyte_jupyter.serialize import container_images, entity_kind
     from flyte_jupyter.settings import check_image_refs, effective_version

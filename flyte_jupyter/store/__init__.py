@@ -24,6 +24,9 @@ Contract
   backoff; everything else fails at once. Every failure is a
   :class:`~flyte_jupyter.errors.StoreError` whose message names the URL and the fix; a
   checksum mismatch is an :class:`~flyte_jupyter.errors.IntegrityError`.
+- ``publish`` and ``fetch`` report the bytes they move to a
+  :class:`~flyte_jupyter.progress.Progress` as its ``upload`` and ``download`` phases (an
+  fsspec callback handed to ``put_file``/``get_file``); a reused archive reports nothing.
 - Opening a store makes no network call; s3fs (and other backends) are imported by fsspec
   only when a URL needs them.
 """
@@ -31,6 +34,6 @@ Contract
 from __future__ import annotations
 
 from flyte_jupyter.store.fsspec_store import BundleStore, default_store_url, open_store
-from flyte_jupyter.store.model import ProgressCallback, Published
+from flyte_jupyter.store.model import Published
 
-__all__ = ["BundleStore", "ProgressCallback", "Published", "default_store_url", "open_store"]
+__all__ = ["BundleStore", "Published", "default_store_url", "open_store"]

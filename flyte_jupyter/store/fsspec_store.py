@@ -25,12 +25,14 @@ from flyte_jupyter.store.errors import (
     translate,
 )
 from flyte_jupyter.store.index import IndexRow, PublishIndex
-from flyte_jupyter.store.model import ProgressCallback, Published
+from flyte_jupyter.store.model import Published
 from flyte_jupyter.store.retry import call_with_retries
 from flyte_jupyter.store.transport import Transport
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
+
+    from flyte_jupyter.progress import PhaseCallback, Progress
 
 __all__ = ["BundleStore", "default_store_url", "open_store"]
 
@@ -201,7 +203,7 @@ class BundleStore:
         archive: Path,
         digest: str,
         *,
-        progress: ProgressCallback | None = None,
+        progress: Progress | None = None,
         verify: bool = False,
         expected_sha256: str | None = None,
     ) -> Published:
@@ -214,7 +216,8 @@ class BundleStore:
         digest
             The bundle digest (the object key is ``fast<digest>.tar.gz``).
         progress
-            Called as ``progress(done, total)`` while bytes are sent (not called on reuse).
+            Told the ``upload`` phase while bytes are sent, ending at ``(size, size)``;
+            nothing on reuse.
         verify
             Ask the store even when the index entry is fresh.
         expected_sha256
@@ -281,19 +284,20 @@ class BundleStore:
         digest: str,
         sha256: str,
         size: int,
-        progress: ProgressCallback | None,
+        progress: Progress | None,
     ) -> Published:
         """Send ``archive`` (sidecar first), record it in the index, sweep old leftovers."""
         uri = self.uri_for(digest)
         name = archive_name(digest)
-        tracker = _FinalProgress(progress, size)
+        callback = progress.phase("upload", size) if progress is not None else None
         logger.info("Uploading %s (%d bytes) to %s", archive, size, uri)
         self._step(
             "publish to",
             f"upload {uri}",
-            lambda: self._transport.upload(archive, name, sha256, tracker),
+            lambda: self._transport.upload(archive, name, sha256, callback),
         )
-        tracker.finish()
+        if callback is not None:
+            callback.absolute_update(size)  # the end, also where fsspec reported no bytes
         stamp = time.time()
         self._index.put(IndexRow(self._index_key, digest, uri, sha256, size, stamp, stamp))
         self._sweep()
@@ -363,7 +367,14 @@ class BundleStore:
         logger.info("Reusing %s (already in the store)", uri)
         return Published(uri, reused=True, sha256=sha256, size=size)
 
-    def fetch(self, digest: str, dest: Path, *, expected_sha256: str | None = None) -> Path:
+    def fetch(
+        self,
+        digest: str,
+        dest: Path,
+        *,
+        expected_sha256: str | None = None,
+        progress: Progress | None = None,
+    ) -> Path:
         """Download the archive of ``digest`` to the file ``dest`` and check its sha256.
 
         Parameters
@@ -376,6 +387,8 @@ class BundleStore:
             The sha256 the bytes must have (what the caller built). None: the one recorded in
             the store's ``.sha256`` sidecar, which only guards against damage, not against
             someone who can write to the store.
+        progress
+            Told the ``download`` phase while bytes are received.
 
         Returns
         -------
@@ -398,8 +411,11 @@ class BundleStore:
             raise self._not_found(uri)
         dest.parent.mkdir(parents=True, exist_ok=True)
         temp = dest.with_name(f".{dest.name}.{uuid.uuid4().hex}.part")
+        callback = progress.phase("download", None) if progress is not None else None
         try:
-            if not self._step("read from", f"download {uri}", lambda: self._download(name, temp)):
+            if not self._step(
+                "read from", f"download {uri}", lambda: self._download(name, temp, callback)
+            ):
                 raise self._not_found(uri)
             actual = sha256_file(temp)
             if actual != expected:
@@ -410,10 +426,10 @@ class BundleStore:
             temp.unlink(missing_ok=True)
         return dest
 
-    def _download(self, name: str, temp: Path) -> bool:
+    def _download(self, name: str, temp: Path, callback: PhaseCallback | None) -> bool:
         """Download ``name`` to ``temp``; False when the object is missing."""
         try:
-            self._transport.download(name, temp)
+            self._transport.download(name, temp, callback)
         except FileNotFoundError as exc:
             if is_missing_bucket(exc):
                 raise
@@ -425,24 +441,6 @@ class BundleStore:
             f"{uri} is not in the store {self.url} (or has no readable {uri}.sha256 beside it). "
             "Publish the bundle first (run the cell again), or check the store URL."
         )
-
-
-class _FinalProgress:
-    """Pass progress through and make sure the last call reports ``(total, total)``."""
-
-    def __init__(self, progress: ProgressCallback | None, total: int) -> None:
-        self._progress = progress
-        self._total = total
-        self._last: tuple[int, int] | None = None
-
-    def __call__(self, done: int, total: int) -> None:
-        self._last = (done, total)
-        if self._progress is not None:
-            self._progress(done, total)
-
-    def finish(self) -> None:
-        if self._progress is not None and self._last != (self._total, self._total):
-            self._progress(self._total, self._total)
 
 
 def open_store(

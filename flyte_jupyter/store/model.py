@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
-__all__ = ["ProgressCallback", "Published"]
-
-ProgressCallback = Callable[[int, int], None]
-"""Called as ``progress(bytes_done, bytes_total)`` while an archive is sent."""
+__all__ = ["Published"]
 
 
 @dataclass(frozen=True)

@@ -29,8 +29,6 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from fsspec.callbacks import Callback
-
 from flyte_jupyter.store.errors import is_missing_bucket
 
 if TYPE_CHECKING:
@@ -38,7 +36,7 @@ if TYPE_CHECKING:
 
     from fsspec import AbstractFileSystem
 
-    from flyte_jupyter.store.model import ProgressCallback
+    from flyte_jupyter.progress import PhaseCallback
 
 __all__ = ["SIDECAR_SUFFIX", "Transport", "format_sidecar", "parse_sidecar"]
 
@@ -60,18 +58,6 @@ def parse_sidecar(data: bytes) -> str | None:
     if words and _SHA256_HEX.fullmatch(words[0]):
         return words[0]
     return None
-
-
-class _ProgressAdapter(Callback):  # type: ignore[misc]  # fsspec ships no type hints
-    """Forward fsspec callback updates to a ``progress(done, total)`` function."""
-
-    def __init__(self, progress: ProgressCallback) -> None:
-        super().__init__()
-        self._progress = progress
-
-    def call(self, *_args: Any, **_kwargs: Any) -> None:
-        if self.size is not None:
-            self._progress(int(self.value), int(self.size))
 
 
 def _is_local(fs: AbstractFileSystem) -> bool:
@@ -140,18 +126,22 @@ class Transport:
             return None
         return parse_sidecar(bytes(data))
 
-    def upload(
-        self, archive: Path, name: str, sha256: str, progress: ProgressCallback | None
-    ) -> None:
-        """Publish the sidecar, then the archive, each atomically."""
+    def upload(self, archive: Path, name: str, sha256: str, callback: PhaseCallback | None) -> None:
+        """Publish the sidecar, then the archive, each atomically.
+
+        ``callback`` (the ``upload`` phase) is given the archive bytes sent; a retried upload
+        counts from zero again.
+        """
         sidecar = format_sidecar(sha256, name)
+        if callback is not None:
+            callback.restart()
         if self.local:
             root = Path(self.root)
             root.mkdir(parents=True, exist_ok=True)
             _remove_stale_temps(root, name)
-            _write_atomic(root / (name + SIDECAR_SUFFIX), [sidecar], None, len(sidecar))
+            _write_atomic(root / (name + SIDECAR_SUFFIX), [sidecar], None)
             try:
-                _write_atomic(root / name, _chunks(archive), progress, archive.stat().st_size)
+                _write_atomic(root / name, _chunks(archive), callback)
             except BaseException:
                 self._drop_lone_sidecar(name)
                 raise
@@ -160,8 +150,8 @@ class Transport:
         kwargs: dict[str, Any] = {}
         if self.chunksize is not None and _is_s3(self.fs):
             kwargs["chunksize"] = self.chunksize
-        if progress is not None:
-            kwargs["callback"] = _ProgressAdapter(progress)
+        if callback is not None:
+            kwargs["callback"] = callback  # put_file sets its size and adds each part sent
         try:
             self.fs.put_file(str(archive), self.path(name), **kwargs)
         except BaseException:
@@ -250,9 +240,24 @@ class Transport:
             request["KeyMarker"] = page.get("NextKeyMarker")
             request["UploadIdMarker"] = page.get("NextUploadIdMarker")
 
-    def download(self, name: str, dest: Path) -> None:
-        """Copy archive ``name`` to the local file ``dest`` (no checks)."""
-        self.fs.get_file(self.path(name), str(dest))
+    def download(self, name: str, dest: Path, callback: PhaseCallback | None = None) -> None:
+        """Copy archive ``name`` to the local file ``dest`` (no checks).
+
+        ``callback`` (the ``download`` phase) is given the bytes received.
+        """
+        if callback is None:
+            self.fs.get_file(self.path(name), str(dest))
+            return
+        callback.restart()
+        if self.local:  # fsspec's local get_file copies in one go and ignores callbacks
+            source = Path(self.path(name))
+            callback.set_size(source.stat().st_size)
+            with dest.open("wb") as out:
+                for chunk in _chunks(source):
+                    out.write(chunk)
+                    callback.relative_update(len(chunk))
+            return
+        self.fs.get_file(self.path(name), str(dest), callback=callback)
 
     def sha256(self, name: str) -> str | None:
         """The sha256 of the stored bytes of ``name`` (streamed), or None when it is absent."""
@@ -310,9 +315,7 @@ def _remove_stale_temps(root: Path, name: str) -> None:
                 temp.unlink()
 
 
-def _write_atomic(
-    final: Path, chunks: Iterable[bytes], progress: ProgressCallback | None, total: int
-) -> None:
+def _write_atomic(final: Path, chunks: Iterable[bytes], callback: PhaseCallback | None) -> None:
     """Write ``chunks`` to a temp file beside ``final``, fsync it, then rename it over."""
     fd, temp_name = tempfile.mkstemp(
         prefix=_temp_prefix(final.name), suffix=".tmp", dir=final.parent
@@ -324,8 +327,8 @@ def _write_atomic(
             for chunk in chunks:
                 out.write(chunk)
                 done += len(chunk)
-                if progress is not None:
-                    progress(done, total)
+                if callback is not None:
+                    callback.absolute_update(done)
             out.flush()
             os.fsync(out.fileno())
         temp.chmod(0o644)  # mkstemp makes 0600; readers may be other users (containers)

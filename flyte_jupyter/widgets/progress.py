@@ -1,7 +1,9 @@
-"""Progress bars for bundling and uploading, fed by the core's ``progress(done, total)`` calls.
+"""Progress bars for bundling and uploading: adapters of :class:`flyte_jupyter.progress.Progress`.
 
-The core reports bytes twice per launch: while the archive is written (bundling) and while it
-is sent to the store (uploading). :class:`TransferProgress` shows both phases in one bar.
+The core names each phase it reports: ``bundle`` while the archive is written, ``upload``
+while it is sent to the store (``download`` while one is fetched). :class:`TransferProgress`
+shows the phases in one bar, labelled with the phase the core named: an upload of an archive
+built earlier shows "uploading", never "bundling".
 :func:`progress_bar` is the magics' helper: it imports ipywidgets and displays a bar only once
 the transfer turns out to be large (``min_bytes``; or slow, if ``min_seconds`` is given), and
 only in a kernel with a frontend, so small bundles and plain IPython show nothing.
@@ -17,11 +19,14 @@ from typing import TYPE_CHECKING, Any
 
 from flyte_jupyter.bundle.display import human_size
 from flyte_jupyter.bundle.model import MIB
+from flyte_jupyter.progress import Progress
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
-PHASES = ("bundling", "uploading")
+    from flyte_jupyter.progress import Phase
+
+LABELS: dict[Phase, str] = {"bundle": "bundling", "upload": "uploading", "download": "downloading"}
 MIN_BYTES = 20 * MIB
 # Off by default: a time trigger makes a notebook's outputs depend on how busy the machine
 # is (nbval would see a bar on a loaded machine only). Size is a property of the bundle.
@@ -29,11 +34,11 @@ MIN_SECONDS = math.inf
 _THROTTLE = 0.1
 
 
-class TransferProgress:
+class TransferProgress(Progress):
     """A bar and a label: ``bundling 12.0 MiB of 48.0 MiB``, then ``uploading …``.
 
-    Call the object as the ``progress`` callback of ``launch``/``publish_bundle``/
-    ``prepare_bundle``; it may be called from any thread.
+    Pass the object as ``progress`` to ``launch``/``publish_bundle``/``prepare_bundle``; its
+    :meth:`update` may be called from any thread.
 
     Parameters
     ----------
@@ -44,6 +49,7 @@ class TransferProgress:
     def __init__(self, description: str = "Progress") -> None:
         import ipywidgets as w
 
+        super().__init__()
         self.bar = w.FloatProgress(
             value=0.0,
             min=0.0,
@@ -57,8 +63,7 @@ class TransferProgress:
             [self.bar, self.label], layout=w.Layout(display="none", align_items="center")
         )
         self._lock = threading.Lock()
-        self._phase = 0
-        self._last = (0, 0)
+        self.current: Phase | None = None
         self._updated = 0.0
         self._started = time.monotonic()
         self.calls = 0
@@ -66,32 +71,25 @@ class TransferProgress:
     def start(self) -> None:
         """Reset and show the bar."""
         with self._lock:
-            self._phase, self._last, self.calls = 0, (0, 0), 0
+            self.current, self.calls = None, 0
             self._started = time.monotonic()
         self.bar.value = 0.0
         self.bar.bar_style = ""
         self.label.value = "preparing…"
         self.widget.layout.display = "flex"
 
-    @property
-    def phase(self) -> str:
-        """``bundling`` or ``uploading``."""
-        return PHASES[min(self._phase, len(PHASES) - 1)]
-
-    def __call__(self, done: int, total: int) -> None:
-        """Record ``done`` of ``total`` bytes of the current phase."""
+    def update(self, phase: Phase, done: int, total: int) -> None:
+        """Show ``done`` of ``total`` bytes of ``phase``, at most every 0.1 s within a phase."""
         now = time.monotonic()
         with self._lock:
             self.calls += 1
-            last_done, last_total = self._last
-            if self.calls > 1 and (done < last_done or total != last_total):
-                self._phase += 1  # the counter restarted: the next phase began
-            self._last = (done, total)
-            if done < total and now - self._updated < _THROTTLE:
+            began = phase != self.current
+            self.current = phase
+            if not began and done < total and now - self._updated < _THROTTLE:
                 return
             self._updated = now
         self.bar.value = done / total if total else 1.0
-        self.label.value = f"{self.phase} {human_size(done)} of {human_size(total)}"
+        self.label.value = f"{LABELS[phase]} {human_size(done)} of {human_size(total)}"
 
     def finish(self, text: str, *, ok: bool = True) -> None:
         """Show the end state (green when ``ok``, red otherwise)."""
@@ -116,8 +114,8 @@ def _has_frontend() -> bool:
     return shell is not None and getattr(shell, "kernel", None) is not None
 
 
-class LazyProgress:
-    """A ``progress`` callback that displays a :class:`TransferProgress` only when worth it."""
+class LazyProgress(Progress):
+    """A :class:`~flyte_jupyter.progress.Progress` that shows a bar only when worth it."""
 
     def __init__(
         self,
@@ -127,6 +125,7 @@ class LazyProgress:
         min_seconds: float = MIN_SECONDS,
         display: bool | None = None,
     ) -> None:
+        super().__init__()
         self.description = description
         self.min_bytes = min_bytes
         self.min_seconds = min_seconds
@@ -135,7 +134,7 @@ class LazyProgress:
         self.bar: TransferProgress | None = None
         self.total = 0
 
-    def __call__(self, done: int, total: int) -> None:
+    def update(self, phase: Phase, done: int, total: int) -> None:
         """Forward to the bar, creating and displaying it once the transfer is big or slow."""
         self.total = max(self.total, total)
         if self.bar is None:
@@ -147,7 +146,7 @@ class LazyProgress:
             from IPython.display import display
 
             display(self.bar.widget)
-        self.bar(done, total)
+        self.bar.update(phase, done, total)
 
     def close(self, *, ok: bool) -> None:
         """Mark the bar done (or failed) if it was shown."""
@@ -162,7 +161,7 @@ class LazyProgress:
 
 @contextlib.contextmanager
 def progress_bar(description: str = "Bundle", **kwargs: Any) -> Iterator[LazyProgress]:
-    """Yield a ``progress`` callback that shows a bar for large or slow bundles and uploads.
+    """Yield a ``progress`` for the core that shows a bar for large or slow bundles and uploads.
 
     Parameters
     ----------
@@ -174,7 +173,7 @@ def progress_bar(description: str = "Bundle", **kwargs: Any) -> Iterator[LazyPro
     Examples
     --------
     >>> with progress_bar("Upload", display=False) as progress:
-    ...     progress(10, 100)
+    ...     progress.update("upload", 10, 100)
     """
     progress = LazyProgress(description, **kwargs)
     try:

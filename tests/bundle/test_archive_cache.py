@@ -80,12 +80,13 @@ _KILLED_WRITER = textwrap.dedent(
     import os, signal, sys
     from pathlib import Path
     from flyte_jupyter.bundle import BundleRequest, make_bundle
+    from flyte_jupyter.progress import Progress
 
-    def die(done, total):
+    def die(phase, done, total):
         os.kill(os.getpid(), signal.SIGKILL)  # killed while writing the archive
 
     request = BundleRequest(root_dir=Path(sys.argv[1]), copy_style="all")
-    make_bundle(request, cache_dir=Path(sys.argv[2]), progress=die)
+    make_bundle(request, cache_dir=Path(sys.argv[2]), progress=Progress(die))
     """
 )
 

@@ -21,6 +21,7 @@ import sys
 import time
 from pathlib import Path
 
+from flyte_jupyter.progress import Progress
 from flyte_jupyter.store import open_store
 
 
@@ -37,15 +38,15 @@ def publisher(config: dict) -> None:
     store.exists("warmup")  # create the client and its connection before timing starts
     delay = config["delay"]
 
-    def slow(done: int, total: int) -> None:
-        del done, total
+    def slow(phase: str, done: int, total: int) -> None:
+        del phase, done, total
         time.sleep(delay)
 
     _say(f"ready {config['digest']} {os.getpid()}")
     go = Path(config["go_file"])
     while not go.exists():
         time.sleep(0.002)
-    published = store.publish(Path(config["archive"]), config["digest"], progress=slow)
+    published = store.publish(Path(config["archive"]), config["digest"], progress=Progress(slow))
     _say(f"done {config['digest']} {json.dumps(published.__dict__)}")
 
 

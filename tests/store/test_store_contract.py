@@ -7,6 +7,7 @@ import hashlib
 import pytest
 
 from flyte_jupyter.errors import IntegrityError, StoreError
+from flyte_jupyter.progress import Progress
 from flyte_jupyter.store import BundleStore, Published, fsspec_store
 
 DIGEST = "0123abcd" * 8
@@ -149,14 +150,15 @@ def test_index_miss_reuses_existing_object(case, archive, tmp_path):
 def test_progress_reports_final_total(case, archive):
     calls = []
     store = case.open()
-    store.publish(archive, DIGEST, progress=lambda done, total: calls.append((done, total)))
+    progress = Progress(lambda _phase, done, total: calls.append((done, total)))
+    store.publish(archive, DIGEST, progress=progress)
     size = archive.stat().st_size
     assert calls
     assert calls[-1] == (size, size)
     assert all(total == size for _, total in calls)
     assert [done for done, _ in calls] == sorted(done for done, _ in calls)
     calls.clear()
-    store.publish(archive, DIGEST, progress=lambda done, total: calls.append((done, total)))
+    store.publish(archive, DIGEST, progress=progress)
     assert calls == []  # reuse sends nothing
 
 
@@ -164,7 +166,8 @@ def test_empty_archive(case, tmp_path):
     empty = tmp_path / "empty.tar.gz"
     empty.write_bytes(b"")
     calls = []
-    published = case.open().publish(empty, DIGEST, progress=lambda d, t: calls.append((d, t)))
+    progress = Progress(lambda _phase, d, t: calls.append((d, t)))
+    published = case.open().publish(empty, DIGEST, progress=progress)
     assert published.size == 0
     assert calls[-1] == (0, 0)
     case.open().fetch(DIGEST, tmp_path / "back")

@@ -12,6 +12,7 @@ import boto3
 import pytest
 
 from flyte_jupyter.errors import StoreError
+from flyte_jupyter.progress import Progress
 from flyte_jupyter.store import open_store
 
 BUCKET = "bundles"  # created by the s3 fixture
@@ -79,7 +80,8 @@ def test_multipart_upload(s3, store, tmp_path):
     store._transport.chunksize = 5 * MIB
     calls = []
     s3.counter.reset()
-    published = store.publish(archive, DIGEST, progress=lambda d, t: calls.append((d, t)))
+    progress = Progress(lambda _phase, d, t: calls.append((d, t)))
+    published = store.publish(archive, DIGEST, progress=progress)
     assert methods(s3)[:7] == ["GET", "PUT", "POST", "PUT", "PUT", "PUT", "POST"]
     assert calls[-1] == (11 * MIB, 11 * MIB)
     assert len(calls) >= 4  # set_size + one update per part

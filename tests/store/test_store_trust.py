@@ -8,6 +8,7 @@ import os
 import pytest
 
 from flyte_jupyter.errors import DamagedArchiveError, IntegrityError, StoreError
+from flyte_jupyter.progress import Progress
 
 DIGEST = "c0ffee" * 10
 NAME = f"fast{DIGEST}.tar.gz"
@@ -78,10 +79,10 @@ def test_a_lone_sidecar_does_not_make_the_archive_present(case, archive):
 
 
 def test_an_interrupted_upload_leaves_no_lone_sidecar(case, archive):
-    def interrupt(_done: int, _total: int) -> None:
+    def interrupt(_phase: str, _done: int, _total: int) -> None:
         raise RuntimeError("stop")  # at the first progress report: mid-way, or at the end
 
     with pytest.raises((RuntimeError, StoreError)):
-        case.open().publish(archive, DIGEST, progress=interrupt)
+        case.open().publish(archive, DIGEST, progress=Progress(interrupt))
     names = {n for n in case.names() if not n.startswith(".")}
     assert names in (set(), {NAME, NAME + ".sha256"})  # both or neither, never a lone sidecar
