@@ -10,7 +10,8 @@ import os
 from pathlib import Path
 from typing import Any
 
-from jupyter_server.extension.application import ExtensionApp
+from jinja2 import StrictUndefined
+from jupyter_server.extension.application import ExtensionApp, ExtensionAppJinjaMixin
 from traitlets import Float, Unicode, default, validate
 
 from flyte_jupyter._private import secure_home
@@ -23,6 +24,9 @@ from flyte_jupyter.server.runs import (
     RunLogsHandler,
 )
 from flyte_jupyter.server.service import RunService
+from flyte_jupyter.server.view import shown
+
+TEMPLATES = Path(__file__).with_name("templates")
 
 _ID = r"(?P<run_id>[^/]+)"  # loose on purpose: the handlers answer a malformed id with 404 JSON
 ROUTES: tuple[tuple[str, type], ...] = (
@@ -35,8 +39,12 @@ ROUTES: tuple[tuple[str, type], ...] = (
 )
 
 
-class FlyteJupyterApp(ExtensionApp):
-    """Serves the run store: the runs API and the run pages."""
+class FlyteJupyterApp(ExtensionAppJinjaMixin, ExtensionApp):
+    """Serves the run store: the runs API and the run pages.
+
+    The pages are jinja2 templates (``templates/``) in the environment the mixin makes, with
+    autoescape on: every value a page shows is escaped unless it is marked safe.
+    """
 
     name = "flyte_jupyter"
     load_other_extensions = True
@@ -65,10 +73,28 @@ class FlyteJupyterApp(ExtensionApp):
             raise ValueError(msg)
         return value
 
+    @default("template_paths")
+    def _default_template_paths(self) -> list[str]:
+        return [str(TEMPLATES)]
+
     @property
     def home_path(self) -> Path:
         """The home folder as an absolute path (``~`` expanded)."""
         return Path(self.home).expanduser().absolute()
+
+    def initialize_templates(self) -> None:
+        """Complete the options of the templates' environment (the mixin makes it next).
+
+        Whatever ``jinja2_options`` a user sets, a misspelt variable fails loudly instead of
+        showing nothing, and every value is made valid Unicode before it is escaped.
+        """
+        self.jinja2_options = {
+            **self.jinja2_options,
+            "undefined": StrictUndefined,
+            "finalize": shown,
+            "trim_blocks": True,
+            "lstrip_blocks": True,
+        }
 
     def initialize_settings(self) -> None:
         """Make the run service the handlers share."""

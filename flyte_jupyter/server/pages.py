@@ -9,14 +9,14 @@ from typing import TYPE_CHECKING, Any
 
 from jupyter_server.auth.decorator import authorized
 from jupyter_server.base.handlers import JupyterHandler
-from jupyter_server.extension.handler import ExtensionHandlerMixin
+from jupyter_server.extension.handler import ExtensionHandlerJinjaMixin, ExtensionHandlerMixin
 from jupyter_server.utils import url_path_join
 from tornado import web
 
 from flyte_jupyter.server.details import gather
-from flyte_jupyter.server.render import error_html, page_html
 from flyte_jupyter.server.runs import AUTH_RESOURCE
 from flyte_jupyter.server.service import BAD_ID, blocking, shown_record, valid_run_id
+from flyte_jupyter.server.view import error_page, run_page
 
 if TYPE_CHECKING:
     from flyte_jupyter.server.service import RunService
@@ -24,8 +24,12 @@ if TYPE_CHECKING:
 PAGE_TAIL_LINES = 2000
 
 
-class RunPageHandler(ExtensionHandlerMixin, JupyterHandler):
-    """One run's page: status, timeline, inputs, outputs, logs, bundle, serialization."""
+class RunPageHandler(ExtensionHandlerJinjaMixin, ExtensionHandlerMixin, JupyterHandler):
+    """One run's page: status, timeline, inputs, outputs, logs, bundle, serialization.
+
+    Rendered from ``templates/run.html`` (errors: ``error.html``) with data that is already
+    redacted: the redaction happens here and in the service, never in a template.
+    """
 
     _nonce = ""
     auth_resource = AUTH_RESOURCE
@@ -39,13 +43,13 @@ class RunPageHandler(ExtensionHandlerMixin, JupyterHandler):
 
     @property
     def content_security_policy(self) -> str:
-        """Scripts only with this response's nonce; fetches only to this server."""
+        """Scripts and styles only with this response's nonce; fetches only to this server."""
         return "; ".join(
             [
                 super().content_security_policy,
                 "default-src 'none'",
                 f"script-src 'nonce-{self.nonce}'",
-                "style-src 'unsafe-inline'",
+                f"style-src 'nonce-{self.nonce}'",
                 "connect-src 'self'",
                 "img-src 'self' data:",
                 "base-uri 'none'",
@@ -70,7 +74,7 @@ class RunPageHandler(ExtensionHandlerMixin, JupyterHandler):
         )
         record = shown_record(record, redactor)
         api = url_path_join(self.base_url, "flyte-jupyter", "api", "runs", record.id)
-        html = page_html(
+        page = run_page(
             record,
             details,
             log,
@@ -86,7 +90,7 @@ class RunPageHandler(ExtensionHandlerMixin, JupyterHandler):
         )
         self.set_header("Content-Type", "text/html; charset=utf-8")
         self.set_header("Cache-Control", "no-store")
-        self.finish(html)
+        self.finish(self.render_template("run.html", page=page))
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         """A small HTML error page with the message only (never a traceback)."""
@@ -95,4 +99,5 @@ class RunPageHandler(ExtensionHandlerMixin, JupyterHandler):
         if exc_info and isinstance(exc_info[1], web.HTTPError) and exc_info[1].log_message:
             message = exc_info[1].log_message
         self.set_header("Content-Type", "text/html; charset=utf-8")
-        self.finish(error_html(status_code, message))
+        page = error_page(status_code, message, nonce=self.nonce)
+        self.finish(self.render_template("error.html", page=page))

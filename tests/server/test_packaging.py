@@ -41,3 +41,11 @@ def test_run_urls_that_local_runs_show_are_served():
 def test_settings_schema_allows_no_unknown_keys():
     schema = json.loads((REPO / "labextension/schema/plugin.json").read_text())
     assert schema["additionalProperties"] is False
+
+
+def test_page_templates_ship_inside_the_package():
+    # the wheel ships the package folder (hatch `packages`): templates elsewhere would be lost
+    (folder,) = FlyteJupyterApp().template_paths
+    assert Path(folder) == Path(flyte_jupyter.__file__).parent / "server" / "templates"
+    for name in ("base.html", "run.html", "error.html"):
+        assert (Path(folder) / name).is_file(), name

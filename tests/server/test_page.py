@@ -51,7 +51,7 @@ async def test_script_in_names_inputs_errors_and_logs_is_inert(raw):
     response, html = await page(raw, RUN_EVIL)
     assert EVIL not in html
     assert "<script" not in html.replace("<script nonce=", "", 1)
-    assert html.count("&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt;") >= 5
+    assert html.count("&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;") >= 5
     assert "sk-secret" not in html  # input api_key
     # the page's one script runs under a per-response nonce that nothing else carries
     nonce = re.search(r"<script nonce='([^']+)'>", html).group(1)
@@ -65,7 +65,7 @@ async def test_page_shows_what_bundle_json_records(raw):
     _, html = await page(raw, RUN_EVIL)
     assert "Dropped statements" in html
     assert "side effect" in html
-    assert "print(&#x27;&lt;script&gt;" in html
+    assert "print(&#39;&lt;script&gt;" in html
     assert "<code>.env</code>" in html
     assert "looks like a secret" in html
     _, ok = await page(raw, RUN_OK)

@@ -99,8 +99,8 @@ async def test_run_page_hides_every_secret_and_keeps_the_rest(jp_fetch):
         "http://e:9",  # the storage options' endpoint
         "%env AWS_SECRET_ACCESS_KEY=***",
         "postgres://bob:***@db/x",
-        "print(&#x27;level debug&#x27;)",
-        "LEVEL = &quot;debug&quot;",
+        "print(&#39;level debug&#39;)",
+        "LEVEL = &#34;debug&#34;",
     ):
         assert shown in html, shown
 
