@@ -1,4 +1,7 @@
-"""What the adapters read from the kernel: loaded modules, the notebook's name, entities."""
+"""What the session reads from the kernel: loaded modules, the notebook's name, entities.
+
+No IPython import: the shell's namespace and registry are handed in.
+"""
 
 from __future__ import annotations
 
@@ -6,9 +9,8 @@ import os
 import sys
 from typing import TYPE_CHECKING, Any
 
-from IPython.core.error import UsageError
-
 from flyte_jupyter.capture import defined_names
+from flyte_jupyter.errors import TargetError
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -51,15 +53,15 @@ def entities(
                 "No task or workflow is defined in this notebook yet. Define one with "
                 "@task or @workflow in a cell, run it, then try again."
             )
-            raise UsageError(msg)
+            raise TargetError(msg)
     for name in names:
         if name not in user_ns:
             msg = f"{name!r} is not defined in this kernel. Run the cell that defines it."
-            raise UsageError(msg)
+            raise TargetError(msg)
         if entity_kind(user_ns[name]) is None:
             kind = type(user_ns[name]).__name__
             msg = f"{name!r} is a {kind}, not a Flyte task or workflow: decorate it."
-            raise UsageError(msg)
+            raise TargetError(msg)
     in_notebook = tuple(n for n in names if defined_in_notebook(user_ns[n]))
     return tuple(names), in_notebook
 

@@ -8,7 +8,11 @@ from typing import TYPE_CHECKING, Any
 
 from IPython.core.error import UsageError
 
+from flyte_jupyter._usage import parse_options, usage_errors
+
 if TYPE_CHECKING:
+    from IPython.core.interactiveshell import InteractiveShell
+
     from flyte_jupyter.magics import FlyteMagics
 
 _HOW = (
@@ -69,20 +73,19 @@ def split_cell(cell: str) -> tuple[str, ast.Call, str | None]:
     return body, value, target
 
 
-def run_definitions(magics: FlyteMagics, body: str) -> None:
+def run_definitions(ip: InteractiveShell, body: str) -> None:
     """Run the cell's definitions in the notebook namespace, as a plain cell would.
 
     The code goes through IPython's caching compiler so ``inspect.getsource`` (which flytekit
     uses on task functions) finds it, exactly as for a cell run normally.
     """
-    ip = magics.ip
     transformed = ip.transform_cell(body)
     filename = ip.compile.cache(transformed, ip.execution_count, raw_code=body)
     code = compile(transformed, filename, "exec", flags=ip.compile.flags, dont_inherit=True)
     exec(code, ip.user_global_ns, ip.user_ns)  # noqa: S102 - the user's own cell
 
 
-def evaluate_call(magics: FlyteMagics, call: ast.Call) -> tuple[str, Any, dict[str, Any]]:
+def evaluate_call(ip: InteractiveShell, call: ast.Call) -> tuple[str, Any, dict[str, Any]]:
     """Entity name, entity object and input values of the final call."""
     if not isinstance(call.func, ast.Name):
         got = ast.unparse(call.func)
@@ -92,7 +95,7 @@ def evaluate_call(magics: FlyteMagics, call: ast.Call) -> tuple[str, Any, dict[s
         msg = f"Pass inputs by name: {call.func.id}(x=...), as Flyte requires."
         raise UsageError(msg)
     name = call.func.id
-    if name not in magics.ip.user_ns:
+    if name not in ip.user_ns:
         msg = f"{name!r} is not defined in this kernel. Run the cell that defines it."
         raise UsageError(msg)
     inputs: dict[str, Any] = {}
@@ -100,20 +103,20 @@ def evaluate_call(magics: FlyteMagics, call: ast.Call) -> tuple[str, Any, dict[s
         # evaluate the parsed expression itself: ast.unparse recurses once per nesting level
         # and fails on a long expression (``1 + 1 + ...``) that compiles fine
         code = compile(ast.Expression(keyword.value), "<flyte_run input>", "eval")
-        value = magics.ip.ev(code)
+        value = ip.ev(code)
         if keyword.arg is None:
             inputs.update(value)
         else:
             inputs[keyword.arg] = value
-    return name, magics.ip.user_ns[name], inputs
+    return name, ip.user_ns[name], inputs
 
 
 def run_magic(magics: FlyteMagics, line: str, cell: str | None) -> Any:
     """Body of ``%flyte_run`` / ``%%flyte_run``."""
     from flyte_jupyter.launch import Run, launch
-    from flyte_jupyter.magics import parse_options, usage_errors
     from flyte_jupyter.widgets.progress import progress_bar
 
+    session = magics.session
     target = None
     if cell is None:
         options, call_text = split_line(line)
@@ -125,15 +128,15 @@ def run_magic(magics: FlyteMagics, line: str, cell: str | None) -> Any:
         options = line
         body, call, target = split_cell(cell)
         if body.strip():
-            run_definitions(magics, body)
-            magics.add_cell(magics.current_cell_id, body, magics.ip.execution_count)
+            run_definitions(magics.ip, body)
+            session.add_cell(session.current_cell_id, body, magics.ip.execution_count)
     args = parse_options(magics.flyte_run, options)
     if args.call:
         raise UsageError(f"Unexpected text before the call: {' '.join(args.call)}")
     settings = magics.settings(args)
-    name, _, inputs = evaluate_call(magics, call)
-    request = magics.launch_request(settings, name, inputs)
+    name, _, inputs = evaluate_call(magics.ip, call)
     with usage_errors(), progress_bar("Launching") as progress:
+        request = session.launch_request(settings, name, inputs)
         run = launch(request, dry_run=args.dry_run, progress=progress)
     with usage_errors():
         if args.wait and isinstance(run, Run):

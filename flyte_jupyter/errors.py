@@ -8,6 +8,7 @@ these; adapters translate them at their boundary (magics -> ``UsageError``, serv
 
     FlyteJupyterError
     ├── SettingsError          a setting, option or config file is wrong
+    ├── TargetError            a named task or workflow is not defined, or is not one
     ├── CaptureError           notebook code cannot become a module
     │   └── SelfCheckError     the generated module does not import in a fresh interpreter
     ├── BundleError            files cannot be selected or archived
@@ -39,6 +40,7 @@ __all__ = [
     "SerializationError",
     "SettingsError",
     "StoreError",
+    "TargetError",
 ]
 
 
@@ -48,6 +50,10 @@ class FlyteJupyterError(Exception):
 
 class SettingsError(FlyteJupyterError, ValueError):
     """A setting, option or configuration file is invalid."""
+
+
+class TargetError(FlyteJupyterError, LookupError):
+    """A task or workflow named to bundle, serialize or run is missing or is not one."""
 
 
 class CaptureError(FlyteJupyterError):

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shlex
 import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -20,25 +19,20 @@ from IPython.core.magic_arguments import argument, magic_arguments
 
 from flyte_jupyter import _kernel
 from flyte_jupyter._traits import FlyteJupyter, trait_values
+from flyte_jupyter._usage import parse_options, usage_errors
 from flyte_jupyter.bundle.model import COPY_STYLES
-from flyte_jupyter.capture import CellLog
-from flyte_jupyter.errors import FlyteJupyterError
+from flyte_jupyter.session import KernelSession
 from flyte_jupyter.settings import BACKENDS
 
 if TYPE_CHECKING:
     import argparse
-    from collections.abc import Callable, Iterator, Mapping
+    from collections.abc import Callable
 
-    from IPython.core.interactiveshell import ExecutionResult, InteractiveShell
+    from IPython.core.interactiveshell import InteractiveShell
 
     from flyte_jupyter.bundle import Bundle
-    from flyte_jupyter.launch import LaunchRequest
-    from flyte_jupyter.prepare import BundleJob
     from flyte_jupyter.settings import Settings
 
-_SELF_RECORDING = ("%%flyte_run",)
-# Cell magics that run their body in the notebook namespace: the body's definitions count.
-_TRANSPARENT_CELL_MAGICS = frozenset({"time", "capture"})
 # argparse dest -> settings key
 _OPTION_KEYS = {
     "project": "project",
@@ -104,17 +98,12 @@ target_options = _options(_TARGET_OPTIONS)
 
 @magics_class
 class FlyteMagics(Magics):
-    """The ``%flyte_*`` magics and the cell recorder of one kernel."""
+    """The ``%flyte_*`` magics of one kernel: thin adapters over its :class:`KernelSession`."""
 
     def __init__(self, shell: InteractiveShell) -> None:
         super().__init__(shell)
-        self.cells = CellLog()
-        self.current_cell_id: str | None = None
-        # what a run starts from: the environment before any %env in the notebook
-        self.environ = dict(os.environ)
-        self.start_dir = Path.cwd()
         self.config_object = FlyteJupyter(parent=shell)
-        self.panel: dict[str, Any] = {}
+        self.session = KernelSession(shell, self._config_values)
 
     @property
     def ip(self) -> InteractiveShell:
@@ -126,118 +115,31 @@ class FlyteMagics(Magics):
             raise RuntimeError(msg)
         return shell
 
-    # -- recording -------------------------------------------------------------------------
-
-    def remember_cell(self, info: Any) -> None:
-        """``pre_run_cell`` hook: note the running cell's id (``%%flyte_run`` records itself)."""
-        self.current_cell_id = getattr(info, "cell_id", None)
-
-    def record(self, result: ExecutionResult | None) -> None:
-        """``post_run_cell`` hook: keep the cell if it ran (its definitions now exist)."""
-        # IPython passes None when the cell failed before it ran (e.g. RecursionError while
-        # checking whether a very long cell is async)
-        info = None if result is None else result.info
-        if result is None or info is None or info.silent or result.error_before_exec is not None:
-            return
-        raw = info.raw_cell or ""
-        if raw.lstrip().startswith(_SELF_RECORDING) or not raw.strip():
-            return
-        first, _, body = raw.lstrip().partition("\n")
-        if first.startswith("%%") and first[2:].split(" ", 1)[0] in _TRANSPARENT_CELL_MAGICS:
-            raw = body
-        self.add_cell(getattr(info, "cell_id", None), raw, result.execution_count)
-
-    def add_cell(self, cell_id: str | None, raw: str, execution_count: int | None = None) -> None:
-        """Record one executed cell (IPython syntax is transformed to Python first)."""
-        source = self.ip.transform_cell(raw)
-        self.cells = self.cells.add(cell_id, source, raw, execution_count)
-
-    def backfill(self) -> None:
-        """Record cells executed before ``%load_ext`` from the kernel's input history."""
-        for raw in getattr(self.ip.history_manager, "input_hist_raw", [])[1:]:
-            if raw.strip() and "load_ext flyte_jupyter" not in raw:
-                self.add_cell(None, raw)
+    def _config_values(self) -> dict[str, Any]:
+        # the raw %config dict, not just known traits: unknown names must be errors
+        return {
+            **trait_values(self.config_object),
+            **dict(self.ip.config.get("FlyteJupyter", {})),
+        }
 
     # -- shared steps ---------------------------------------------------------------------------
 
-    def settings(
-        self,
-        args: argparse.Namespace | None = None,
-        *,
-        panel: Mapping[str, Any] | None = None,
-        activate: bool = True,
-    ) -> Settings:
-        """Resolve settings from every source, with this call's options on top.
-
-        ``panel`` replaces the panel layer for this resolution (the panel tries edits this
-        way); ``activate=False`` leaves the active settings (``current_domain()``) alone.
-        """
-        from flyte_jupyter.settings import activate as make_active
-        from flyte_jupyter.settings import resolve_settings
-
+    def settings(self, args: argparse.Namespace | None = None) -> Settings:
+        """The session's settings with this call's options on top (errors as UsageError)."""
         options = {}
         for dest, key in _OPTION_KEYS.items():
             value = getattr(args, dest, None)
             if value is not None:
                 options[key] = value
         with usage_errors():
-            settings = resolve_settings(
-                start_dir=self.start_dir,
-                environ=os.environ,
-                # the raw %config dict, not just known traits: unknown names must be errors
-                traits={
-                    **trait_values(self.config_object),
-                    **dict(self.ip.config.get("FlyteJupyter", {})),
-                },
-                panel=self.panel if panel is None else panel,
-                options=options,
-            )
-        if activate:
-            make_active(settings)
-        return settings
-
-    def job(self, settings: Settings, names: list[str]) -> tuple[BundleJob, tuple[str, ...]]:
-        """The bundle job of ``names`` (default: all entities of the notebook)."""
-        from flyte_jupyter.prepare import job_for
-
-        targets, in_notebook = _kernel.entities(self.ip.user_ns, self.cells.records, names)
-        job = job_for(
-            settings,
-            cells=self.cells.records,
-            targets=targets,
-            notebook_defined=in_notebook,
-            notebook=_kernel.notebook_path(self.ip.user_ns),
-            loaded_modules=_kernel.loaded_modules(),
-            environ=self.environ,
-        )
-        return job, targets
+            return self.session.settings(options)
 
     def bundle(self, settings: Settings, names: list[str]) -> tuple[Bundle | None, tuple[str, ...]]:
-        """Prepare the checked bundle of ``names`` (default: all entities of the notebook)."""
-        from flyte_jupyter.prepare import prepare_bundle
+        """The checked bundle of ``names``, with a progress bar for big ones."""
         from flyte_jupyter.widgets.progress import progress_bar
 
-        job, targets = self.job(settings, names)
         with usage_errors(), progress_bar("Bundling") as progress:
-            return prepare_bundle(job, progress=progress), targets
-
-    def launch_request(
-        self, settings: Settings, name: str, inputs: Mapping[str, Any]
-    ) -> LaunchRequest:
-        """The launch of ``name(**inputs)``: what ``%%flyte_run`` and the panel's Run submit."""
-        from flyte_jupyter.launch import LaunchRequest
-
-        job, targets = self.job(settings, [name])
-        modules = dict(_kernel.entity_modules(self.ip.user_ns, targets, None))
-        return LaunchRequest(
-            entity_name=name,
-            entity=self.ip.user_ns[name],
-            inputs=inputs,
-            job=job,
-            settings=settings,
-            module=modules.get(name),
-            notebook=_kernel.notebook_path(self.ip.user_ns),
-        )
+            return self.session.bundle(settings, names, progress=progress)
 
     # -- magics --------------------------------------------------------------------------------
 
@@ -301,10 +203,10 @@ class FlyteMagics(Magics):
         bundle, targets = self.bundle(settings, list(args.entities))
         with usage_errors():
             for name in targets:
-                check_image_refs(container_images(self.ip.user_ns[name]), settings.images)
+                check_image_refs(container_images(self.session.entity(name)), settings.images)
             if bundle is not None:
                 bundle = publish_bundle(bundle, settings)
-            modules = _kernel.entity_modules(self.ip.user_ns, targets, bundle)
+            modules = list(self.session.entity_modules(targets, bundle).items())
             serialized = serialize_for(bundle, modules, settings)
         written = [Path(shutil.copy2(f.path, folder / f.path.name)) for f in serialized.files]
         if bundle is not None:
@@ -346,26 +248,7 @@ class FlyteMagics(Magics):
             raise UsageError("%flyte_panel takes no arguments.")
         from flyte_jupyter.widgets import FlytePanel
 
-        return FlytePanel(self)
-
-
-def parse_options(magic: Any, line: str) -> argparse.Namespace:
-    """Parse a magic's options as a shell would: quotes group words and are removed.
-
-    IPython's ``parse_argstring`` splits in shlex's non-POSIX mode, which keeps the quotes in
-    the value: ``--root-dir "my dir"`` named a folder ``"my dir"``, quotes included.
-    Backslashes stay literal, so Windows paths keep their separators.
-    """
-    lexer = shlex.shlex(line, posix=True)
-    lexer.whitespace_split = True
-    lexer.commenters = ""
-    lexer.escape = ""
-    try:
-        argv = list(lexer)
-    except ValueError as exc:  # shlex: "No closing quotation"
-        msg = f'Cannot read the options ({exc}): close every quote, e.g. --root-dir "my dir".'
-        raise UsageError(msg) from exc
-    return magic.parser.parse_args(argv)  # type: ignore[no-any-return]
+        return FlytePanel(self.session)
 
 
 def _output_folder(name: str, settings: Settings) -> Path:
@@ -395,26 +278,18 @@ def _output_folder(name: str, settings: Settings) -> Path:
     return folder
 
 
-@contextlib.contextmanager
-def usage_errors() -> Iterator[None]:
-    """Translate core errors into UsageError, which IPython shows without a traceback."""
-    try:
-        yield
-    except FlyteJupyterError as exc:
-        raise UsageError(str(exc)) from exc
-
-
 def load(ipython: InteractiveShell) -> None:
     """Register the magics, the ``%config`` object and the cell recorder (idempotent)."""
     if any(isinstance(m, FlyteMagics) for m in _kernel.magics_registry(ipython).values()):
         return
     magics = FlyteMagics(ipython)
-    magics.backfill()
+    magics.session.backfill()
     ipython.register_magics(magics)
     # IPython annotates configurables as list[InteractiveShell]; any Configurable belongs there
     ipython.configurables.append(magics.config_object)  # type: ignore[arg-type]
-    ipython.events.register("pre_run_cell", magics.remember_cell)
-    ipython.events.register("post_run_cell", magics.record)
+    # one pair of hooks per kernel: panels listen to the session, not to IPython
+    ipython.events.register("pre_run_cell", magics.session.remember_cell)
+    ipython.events.register("post_run_cell", magics.session.record)
 
 
 def unload(ipython: InteractiveShell) -> None:
@@ -422,8 +297,9 @@ def unload(ipython: InteractiveShell) -> None:
     registry = _kernel.magics_registry(ipython)
     for magics in list(registry.values()):
         if isinstance(magics, FlyteMagics):
-            ipython.events.unregister("pre_run_cell", magics.remember_cell)
-            ipython.events.unregister("post_run_cell", magics.record)
+            ipython.events.unregister("pre_run_cell", magics.session.remember_cell)
+            ipython.events.unregister("post_run_cell", magics.session.record)
+            magics.session.close()
             with contextlib.suppress(ValueError):
                 ipython.configurables.remove(magics.config_object)  # type: ignore[arg-type]
             del registry[type(magics).__name__]

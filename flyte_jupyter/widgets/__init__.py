@@ -1,6 +1,6 @@
 """The ``%flyte_panel`` widget: ipywidgets over the same core calls the magics make.
 
-Contract: :class:`FlytePanel` edits the magics' ``panel`` settings layer, so what is set in
+Contract: :class:`FlytePanel` edits the session's ``panel`` settings layer, so what is set in
 the panel is what the next ``%%flyte_run`` uses, and ``%config`` changes show in the panel.
 Previews (serialization, bundle) build and serialize but never upload; the Run button calls
 ``flyte_jupyter.launch.launch`` with the request ``%%flyte_run`` would build. Slow work runs in

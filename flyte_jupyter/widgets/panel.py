@@ -1,6 +1,6 @@
 """``FlytePanel``: the sections composed into one widget, kept in step with the kernel.
 
-The panel edits the magics' ``panel`` settings layer (see :mod:`flyte_jupyter.widgets.state`).
+The panel edits the session's ``panel`` settings layer (see :mod:`flyte_jupyter.widgets.state`).
 It reads the other sources again when it is displayed, when Refresh is pressed, and after any
 cell whose run changed ``%config FlyteJupyter``, a ``FLYTE*`` variable or the panel layer
 (``post_run_cell``: a cheap fingerprint, no flytekit work). After each cell it also picks up
@@ -9,12 +9,10 @@ newly defined tasks and workflows and new runs.
 
 from __future__ import annotations
 
-import contextlib
 from typing import TYPE_CHECKING, Any
 
 import ipywidgets as w
 
-from flyte_jupyter._kernel import magics_registry
 from flyte_jupyter.bundle.model import escape
 from flyte_jupyter.widgets.code import CodeSection
 from flyte_jupyter.widgets.common import error_html, muted
@@ -30,7 +28,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
 
     from flyte_jupyter.launch import Run
-    from flyte_jupyter.magics import FlyteMagics
+    from flyte_jupyter.session import KernelSession
 
 TITLES = ("Target", "Images", "Code", "Serialization", "Bundle", "Run", "Runs")
 SERIALIZATION, BUNDLE, RUNS = TITLES.index("Serialization"), TITLES.index("Bundle"), 6
@@ -52,8 +50,8 @@ class FlytePanel(w.VBox):
 
     Parameters
     ----------
-    magics
-        The kernel's ``FlyteMagics`` (``%flyte_panel`` passes itself).
+    session
+        The kernel's session (``%flyte_panel`` passes the one its magics use).
 
     Attributes
     ----------
@@ -63,11 +61,11 @@ class FlytePanel(w.VBox):
         The ``Tab`` holding them, in the order of :data:`TITLES`.
     """
 
-    def __init__(self, magics: FlyteMagics, **kwargs: Any) -> None:
+    def __init__(self, session: KernelSession, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.add_class("flyte-jupyter-panel")
-        self.magics = magics
-        self.state = PanelState(magics)
+        self.session = session
+        self.state = PanelState(session)
         self.target = TargetSection(self.state)
         self.images = ImagesSection(self.state)
         self.code = CodeSection(self.state)
@@ -113,7 +111,7 @@ class FlytePanel(w.VBox):
         self._cells_seen: object = None
         self.state.on_change(self._settings_changed)
         self.tabs.observe(self._tab_changed, "selected_index")
-        magics.ip.events.register("post_run_cell", self._after_cell)
+        self._stop_following = session.on_cell(self._after_cell)
         self.refresh()
 
     # -- public API ------------------------------------------------------------------------
@@ -142,8 +140,7 @@ class FlytePanel(w.VBox):
 
     def close(self) -> None:
         """Stop following the kernel and close every widget of the panel."""
-        with contextlib.suppress(ValueError):  # closed twice
-            self.magics.ip.events.unregister("post_run_cell", self._after_cell)
+        self._stop_following()
         self.runs.close()
         self.serialization.worker.cancel()
         self.preview.worker.cancel()
@@ -176,7 +173,7 @@ class FlytePanel(w.VBox):
         self.serialization.set_entities(entities)
         self.preview.set_entities(entities)
         self.runner.set_entities(entities)
-        self._cells_seen = self.magics.cells
+        self._cells_seen = self.session.cells
 
     def _tab_changed(self, _change: dict[str, Any]) -> None:
         self._update_visible()
@@ -192,13 +189,13 @@ class FlytePanel(w.VBox):
         if self.preview.active:
             self.preview.update()
 
-    def _after_cell(self, _result: object = None) -> None:
-        if self.magics not in magics_registry(self.magics.ip).values():
+    def _after_cell(self) -> None:
+        if self.session.closed:
             self.close()  # the extension was unloaded
             return
         if self.state.changed_outside():
             self.state.refresh()
-        if self.magics.cells is not self._cells_seen:
+        if self.session.cells is not self._cells_seen:
             self._sync_entities()
             self._update_visible()  # the code may have changed
         self.runs.refresh()

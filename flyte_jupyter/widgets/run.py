@@ -72,7 +72,7 @@ class RunSection:
             self._build_form()
 
     def _current(self, form: InputsForm) -> bool:
-        return self.state.ip.user_ns.get(form.name) is form.entity
+        return self.state.user_ns.get(form.name) is form.entity
 
     def _entity_changed(self, _change: dict[str, Any]) -> None:
         if not self.state.is_syncing:
@@ -84,7 +84,7 @@ class RunSection:
             self.form = None
             self.form_box.children = [w.HTML(muted("Define a task or workflow in a cell first."))]
             return
-        self.form = InputsForm(name, self.state.ip.user_ns[name])
+        self.form = InputsForm(name, self.state.user_ns[name])
         self.form_box.children = [self.form.widget]
 
     # -- launching -------------------------------------------------------------------------

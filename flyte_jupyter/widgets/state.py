@@ -1,8 +1,8 @@
-"""What the panel shares: the settings it edits (the magics' ``panel`` layer) and the kernel.
+"""What the panel shares: the settings it edits (the session's ``panel`` layer) and the kernel.
 
 Every edit goes through :meth:`PanelState.apply`: the new value is tried on a copy of the
 panel layer and the settings are resolved from every source, exactly as the magics resolve
-them. Only when that succeeds does the copy replace ``magics.panel``; a bad value leaves the
+them. Only when that succeeds does the copy replace ``session.panel``; a bad value leaves the
 layer (and so the next ``%%flyte_run``) unchanged and comes back as an error message for the
 field that caused it. A value equal to what the layers below the panel give is dropped from
 the layer, so a later ``%config`` change of that key still shows.
@@ -14,35 +14,30 @@ import contextlib
 import os
 from typing import TYPE_CHECKING, Any
 
-from IPython.core.error import UsageError
-
-from flyte_jupyter import _kernel
 from flyte_jupyter.errors import FlyteJupyterError
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
 
-    from IPython.core.interactiveshell import InteractiveShell
-
     from flyte_jupyter.launch import LaunchRequest
-    from flyte_jupyter.magics import FlyteMagics
     from flyte_jupyter.prepare import BundleJob
+    from flyte_jupyter.session import KernelSession
     from flyte_jupyter.settings import Settings
 
 _UNSET = object()
 
 
 class PanelState:
-    """The magics a panel belongs to, the resolved settings, and change notification.
+    """The session a panel belongs to, the resolved settings, and change notification.
 
     Parameters
     ----------
-    magics
-        The kernel's ``FlyteMagics``: its ``panel`` dict is the layer the panel writes.
+    session
+        The kernel's session: its ``panel`` dict is the layer the panel writes.
     """
 
-    def __init__(self, magics: FlyteMagics) -> None:
-        self.magics = magics
+    def __init__(self, session: KernelSession) -> None:
+        self.session = session
         self.settings: Settings | None = None
         self.error: str | None = None
         self._listeners: list[Callable[[], None]] = []
@@ -52,9 +47,9 @@ class PanelState:
         self._entities: list[tuple[str, str]] = []
 
     @property
-    def ip(self) -> InteractiveShell:
-        """The shell."""
-        return self.magics.ip
+    def user_ns(self) -> dict[str, Any]:
+        """The notebook's namespace."""
+        return self.session.shell.user_ns
 
     # -- settings --------------------------------------------------------------------------
 
@@ -83,9 +78,9 @@ class PanelState:
     def refresh(self) -> Settings | None:
         """Resolve the settings again (``%config``, env, pyproject may have changed)."""
         try:
-            self.settings = self.magics.settings()
+            self.settings = self.session.settings()
             self.error = None
-        except UsageError as exc:
+        except FlyteJupyterError as exc:
             self.error = str(exc)
         self._fingerprint = self.fingerprint()
         self._notify()
@@ -93,10 +88,9 @@ class PanelState:
 
     def fingerprint(self) -> object:
         """Cheap summary of every input of settings resolution but files (no flytekit)."""
-        config = self.ip.config.get("FlyteJupyter", {})
         return (
-            repr(sorted(dict(config).items())),
-            repr(sorted(self.magics.panel.items())),
+            repr(sorted(dict(self.session.config_values()).items())),
+            repr(sorted(self.session.panel.items())),
             tuple(sorted((k, v) for k, v in os.environ.items() if k.startswith("FLYTE"))),
         )
 
@@ -106,14 +100,14 @@ class PanelState:
 
     def _resolve(self, panel: dict[str, Any]) -> Settings:
         """Resolve with ``panel`` as the panel layer, changing nothing else."""
-        return self.magics.settings(panel=panel, activate=False)
+        return self.session.settings(panel=panel, activate=False)
 
     def base(self, key: str) -> Settings | None:
         """The settings without the panel's value for ``key``: what the layers below give."""
-        panel = {k: v for k, v in self.magics.panel.items() if k != key}
+        panel = {k: v for k, v in self.session.panel.items() if k != key}
         try:
             return self._resolve(panel)
-        except UsageError:
+        except FlyteJupyterError:
             return None
 
     def apply(self, key: str, value: Any) -> str | None:
@@ -126,21 +120,21 @@ class PanelState:
         """
         from flyte_jupyter.settings import activate
 
-        panel = dict(self.magics.panel)
+        panel = dict(self.session.panel)
         if value is None:
             panel.pop(key, None)
         else:
             panel[key] = value
         try:
             settings = self._resolve(panel)
-        except UsageError as exc:
+        except FlyteJupyterError as exc:
             return str(exc)
         if key in panel:
             below = self.base(key)
             if below is not None and settings_value(below, key) == settings_value(settings, key):
                 del panel[key]  # the layers below say the same: let them speak
-        self.magics.panel.clear()
-        self.magics.panel.update(panel)
+        self.session.panel.clear()
+        self.session.panel.update(panel)
         activate(settings)
         self.settings, self.error = settings, None
         self._fingerprint = self.fingerprint()
@@ -149,7 +143,7 @@ class PanelState:
 
     def reset(self) -> None:
         """Forget every panel value: back to what ``%config`` and the other sources say."""
-        self.magics.panel.clear()
+        self.session.panel.clear()
         self.refresh()
 
     # -- kernel ----------------------------------------------------------------------------
@@ -157,7 +151,7 @@ class PanelState:
     @property
     def notebook(self) -> str | None:
         """The notebook's path, as runs record it."""
-        return _kernel.notebook_path(self.ip.user_ns)
+        return self.session.notebook
 
     def entities(self) -> list[tuple[str, str]]:
         """``(name, kind)`` of the tasks and workflows the notebook's cells define.
@@ -167,8 +161,8 @@ class PanelState:
         from flyte_jupyter.capture import defined_names
         from flyte_jupyter.serialize import entity_kind
 
-        cells = self.magics.cells
-        user_ns = self.ip.user_ns
+        cells = self.session.cells
+        user_ns = self.user_ns
         key = (id(cells), len(cells.records))
         if key != self._entities_key:
             found: list[tuple[str, str]] = []
@@ -181,17 +175,17 @@ class PanelState:
 
     def job(self, settings: Settings, names: list[str]) -> tuple[BundleJob, tuple[str, ...]]:
         """The bundle job of ``names`` (all entities when empty), as ``%flyte_bundle`` makes it."""
-        return self.magics.job(settings, names)
+        return self.session.job(settings, names)
 
     def installed_modules(self, targets: tuple[str, ...]) -> dict[str, str]:
         """``{name: module}`` to import entities from when nothing is bundled (copy style none)."""
-        return dict(_kernel.entity_modules(self.ip.user_ns, targets, None))
+        return self.session.entity_modules(targets, None)
 
     def launch_request(
         self, settings: Settings, name: str, inputs: dict[str, Any]
     ) -> LaunchRequest:
         """The request ``%%flyte_run`` would build for ``name(**inputs)``."""
-        return self.magics.launch_request(settings, name, inputs)
+        return self.session.launch_request(settings, name, inputs)
 
 
 def settings_value(settings: Settings, key: str) -> Any:
@@ -205,6 +199,6 @@ def settings_value(settings: Settings, key: str) -> Any:
 
 def message_of(exc: BaseException) -> str:
     """The user-facing text of an error raised by the core or the kernel helpers."""
-    if isinstance(exc, UsageError | FlyteJupyterError):
+    if isinstance(exc, FlyteJupyterError):
         return str(exc)
     return f"{type(exc).__name__}: {exc}"

@@ -45,8 +45,9 @@ def panel(nb):
 
 
 @pytest.fixture
-def magics(panel):
-    return panel.magics
+def session(panel):
+    """The kernel session the panel edits (the one the magics use)."""
+    return panel.session
 
 
 @pytest.hookimpl(hookwrapper=True)

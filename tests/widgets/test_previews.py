@@ -21,19 +21,19 @@ def serialized(panel):
     return text(panel.serialization.view)
 
 
-def test_serialization_view_shows_image_and_command_and_follows_edits(panel, magics):
+def test_serialization_view_shows_image_and_command_and_follows_edits(panel, session):
     panel.select("Serialization")
     assert panel.serialization.entity.value == "square"
     view = serialized(panel)
     assert "flytekit SerializationSettings" in view
     assert "task-module nb_my_analysis task-name square" in view
     assert "pyflyte-fast-execute --additional-distribution file://" in view
-    stock = magics.settings().images.default
+    stock = session.settings().images.default
     assert f"<code>image</code></td><td><code>{stock}</code>" in view
 
     # the distribution location is where the bundle WOULD be; nothing was uploaded
     digest = re.search(r"fast([0-9a-f]{64})\.tar\.gz", view).group(1)
-    store = store_for(magics.settings())
+    store = store_for(session.settings())
     assert (
         f'fast_serialization_settings.distribution_location</code></td><td><code>"{store.uri_for(digest)}"'
         in view

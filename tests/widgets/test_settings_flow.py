@@ -1,4 +1,4 @@
-"""The panel edits the settings the magics use, and shows what %config and friends change."""
+"""The panel edits the settings the session use, and shows what %config and friends change."""
 
 import pytest
 from IPython.core.error import UsageError
@@ -37,10 +37,10 @@ def test_the_magic_returns_a_panel_with_a_cheap_repr(panel):
         )
     )
     with pytest.raises(UsageError, match="takes no arguments"):
-        panel.magics.ip.run_line_magic("flyte_panel", "extra")
+        panel.session.shell.run_line_magic("flyte_panel", "extra")
 
 
-def test_edits_reach_the_magics_with_provenance_panel(nb, panel, magics):
+def test_edits_reach_the_magics_with_provenance_panel(nb, panel, session):
     panel.target.domain.control.value = "staging"
     panel.target.project.control.value = "analytics"
     panel.images.row("default").uri.value = IMAGE
@@ -52,14 +52,14 @@ def test_edits_reach_the_magics_with_provenance_panel(nb, panel, magics):
     env.value.value = "fast"
     panel.code.copy_style.control.value = "all"
 
-    assert magics.panel == {
+    assert session.panel == {
         "domain": "staging",
         "project": "analytics",
         "images": [IMAGE, f"spark={SPARK}"],
         "env": ["MODE=fast"],
         "copy_style": "all",
     }
-    settings = magics.settings()
+    settings = session.settings()
     assert (settings.domain, settings.project, settings.copy_style) == (
         "staging",
         "analytics",
@@ -90,14 +90,14 @@ def test_an_option_of_the_magic_still_wins_over_the_panel(nb, panel):
     assert dry.serialized.task_spec("square").template.id.domain == "production"
 
 
-def test_a_value_equal_to_the_layers_below_is_not_pinned(panel, magics):
+def test_a_value_equal_to_the_layers_below_is_not_pinned(panel, session):
     panel.target.domain.control.value = "staging"
-    assert magics.panel == {"domain": "staging"}
+    assert session.panel == {"domain": "staging"}
     panel.target.domain.control.value = "development"
-    assert magics.panel == {}
+    assert session.panel == {}
     panel.target.project.control.value = "other"
     panel.target.project.control.value = ""  # empty: back to the layers below
-    assert magics.panel == {}
+    assert session.panel == {}
     assert panel.target.project.control.value == "flytesnacks"
 
 
@@ -116,61 +116,61 @@ def test_config_changes_show_after_the_next_cell(nb, panel):
     assert panel.images.row("default").uri.value == IMAGE
 
 
-def test_refresh_button_and_redisplay_read_the_sources_again(panel, magics, monkeypatch):
-    magics.ip.config.FlyteJupyter.project = "quiet-change"  # no cell ran: no hook
+def test_refresh_button_and_redisplay_read_the_sources_again(nb, panel, monkeypatch):
+    nb.config.FlyteJupyter.project = "quiet-change"  # no cell ran: no hook
     assert panel.target.project.control.value == "flytesnacks"
     panel.refresh_button.click()
     assert panel.target.project.control.value == "quiet-change"
     monkeypatch.setenv("FLYTE_JUPYTER_PROJECT", "from-env")
-    magics.ip.config.FlyteJupyter.pop("project")
+    nb.config.FlyteJupyter.pop("project")
     bundle = panel._repr_mimebundle_()
     assert "application/vnd.jupyter.widget-view+json" in bundle
     assert panel.target.project.control.value == "from-env"
 
 
 @pytest.mark.usefixtures("panel")  # whose cell hook is under test
-def test_plain_cells_do_no_settings_work(nb, magics, monkeypatch):
+def test_plain_cells_do_no_settings_work(nb, session, monkeypatch):
     calls = []
-    original = magics.settings
-    monkeypatch.setattr(magics, "settings", lambda *a: calls.append(a) or original(*a))
+    original = session.settings
+    monkeypatch.setattr(session, "settings", lambda *a: calls.append(a) or original(*a))
     run_cell(nb, "y = 1 + 1")
     assert calls == []
 
 
-def test_a_bad_value_is_shown_next_to_its_field_and_nothing_changes(panel, magics):
+def test_a_bad_value_is_shown_next_to_its_field_and_nothing_changes(panel, session):
     panel.target.domain.control.value = "staging"
-    before = magics.settings()
+    before = session.settings()
 
     panel.target.project.control.value = "Bad_Project"
     assert "not a valid Flyte project" in panel.target.project.error.value
     assert "Bad_Project" in panel.target.project.error.value
-    assert magics.panel == {"domain": "staging"}
+    assert session.panel == {"domain": "staging"}
 
     panel.images.row("default").uri.value = "ghcr.io/org/image"  # no tag
     error = panel.images.row("default").error.value
     assert "is not valid" in error
     assert "tag or a digest" in error
-    assert magics.panel == {"domain": "staging"}
+    assert session.panel == {"domain": "staging"}
 
     panel.code.root_dir.control.value = "/does/not/exist"
     assert "does not exist" in panel.code.root_dir.error.value
-    assert magics.panel == {"domain": "staging"}
-    assert magics.settings() == before
+    assert session.panel == {"domain": "staging"}
+    assert session.settings() == before
 
 
-def test_a_named_ref_needs_a_default_image_and_says_so(panel, magics):
+def test_a_named_ref_needs_a_default_image_and_says_so(panel, session):
     row = panel.images.add_row()
     row.name.value = "spark"
     assert "both a name and a URI" in row.error.value  # half-typed: not applied
     row.uri.value = SPARK
     assert "no default image" in panel.images.error.value
-    assert "images" not in magics.panel
+    assert "images" not in session.panel
     panel.images.row("default").uri.value = IMAGE
     assert panel.images.error.value == ""
-    assert magics.panel["images"] == [IMAGE, f"spark={SPARK}"]
+    assert session.panel["images"] == [IMAGE, f"spark={SPARK}"]
 
 
-def test_known_images_fill_in_the_uri(panel, magics):
+def test_known_images_fill_in_the_uri(panel, session):
     row = panel.images.row("default")
     labels = [label for label, _ in row.known.options]
     assert any("flytekit default (py3.11)" in label for label in labels)
@@ -179,59 +179,72 @@ def test_known_images_fill_in_the_uri(panel, magics):
     row.known.value = uri
     assert row.uri.value == uri
     assert row.known.value == ""
-    assert magics.settings().images.default == uri
+    assert session.settings().images.default == uri
 
 
-def test_refs_from_the_panel_can_be_removed_those_from_config_cannot(nb, panel, magics):
+def test_refs_from_the_panel_can_be_removed_those_from_config_cannot(nb, panel, session):
     run_cell(nb, f"%config FlyteJupyter.images = ['{IMAGE}', 'gpu=ghcr.io/org/gpu:2']")
     row = panel.images.add_row("spark", SPARK)
-    assert magics.panel["images"] == [f"spark={SPARK}"]  # only what differs from %config
+    assert session.panel["images"] == [f"spark={SPARK}"]  # only what differs from %config
     row.remove.click()
-    assert "images" not in magics.panel
-    assert "spark" not in dict(magics.settings().images.named)
+    assert "images" not in session.panel
+    assert "spark" not in dict(session.settings().images.named)
 
     gpu = panel.images.row("gpu")
     gpu.remove.click()
     assert "set by %config FlyteJupyter.images" in gpu.error.value
-    assert "gpu" in dict(magics.settings().images.named)
+    assert "gpu" in dict(session.settings().images.named)
     gpu.uri.value = "ghcr.io/org/gpu:3"
-    assert magics.panel["images"] == ["gpu=ghcr.io/org/gpu:3"]
+    assert session.panel["images"] == ["gpu=ghcr.io/org/gpu:3"]
 
 
-def test_env_rows_validate_and_never_show_secrets(panel, magics):
+def test_env_rows_validate_and_never_show_secrets(panel, session):
     row = panel.code.add_row()
     row.key.value = "1BAD"
     assert "not a valid variable name" in row.error.value
-    assert "env" not in magics.panel
+    assert "env" not in session.panel
     row.key.value = "API_TOKEN"
     row.value.value = "s3cr3t"
-    assert magics.settings().env_dict == {"API_TOKEN": "s3cr3t"}
+    assert session.settings().env_dict == {"API_TOKEN": "s3cr3t"}
     shown = panel.code.env_row("API_TOKEN")
     assert shown.value.value == ""  # never kept in widget state (saved with notebooks)
     assert "hidden" in shown.value.placeholder
     other = panel.code.add_row("MODE", "x")  # another edit keeps the hidden secret
-    assert magics.settings().env_dict == {"API_TOKEN": "s3cr3t", "MODE": "x"}
+    assert session.settings().env_dict == {"API_TOKEN": "s3cr3t", "MODE": "x"}
     other.remove.click()
-    assert magics.settings().env_dict == {"API_TOKEN": "s3cr3t"}
+    assert session.settings().env_dict == {"API_TOKEN": "s3cr3t"}
     assert "s3cr3t" not in repr(panel.get_state())
 
 
-def test_reset_forgets_the_panel_values(panel, magics):
+def test_reset_forgets_the_panel_values(panel, session):
     panel.target.domain.control.value = "staging"
     panel.code.copy_style.control.value = "all"
     panel.reset_button.click()
-    assert magics.panel == {}
+    assert session.panel == {}
     assert panel.target.domain.control.value == "development"
     assert panel.code.copy_style.control.value == "auto"
 
 
-def test_close_and_unload_remove_the_cell_hook(nb):
-    panel = nb.run_line_magic("flyte_panel", "")
-    assert panel._after_cell in nb.events.callbacks["post_run_cell"]
-    panel.close()
-    assert panel._after_cell not in nb.events.callbacks["post_run_cell"]
+def _offered(panel):
+    return [name for _, name in panel.runner.entity.options]
+
+
+def _our_hooks(nb):
+    return [f for f in nb.events.callbacks["post_run_cell"] if "flyte_jupyter" in f.__module__]
+
+
+def test_panels_follow_cells_through_one_hook_per_kernel_and_stop_when_closed(nb):
+    assert len(_our_hooks(nb)) == 1  # the session's recorder
+    first = nb.run_line_magic("flyte_panel", "")
     other = nb.run_line_magic("flyte_panel", "")
+    assert len(_our_hooks(nb)) == 1  # panels listen to the session, not to IPython
+    run_cell(nb, "@task\ndef cube(x: int) -> int:\n    return x ** 3\n")
+    assert "cube" in _offered(first)
+    first.close()
+    run_cell(nb, "@task\ndef quad(x: int) -> int:\n    return x ** 4\n")
+    assert "quad" not in _offered(first)  # closed: no longer following
+    assert "quad" in _offered(other)
     nb.run_line_magic("unload_ext", "flyte_jupyter")
-    other._after_cell(None)  # the next cell finds the extension gone
-    assert other._after_cell not in nb.events.callbacks["post_run_cell"]
+    assert _our_hooks(nb) == []
+    assert other.tabs.comm is None  # the extension is gone: its panel closed itself
     nb.run_line_magic("load_ext", "flyte_jupyter")
