@@ -37,9 +37,9 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
     from pathlib import Path
 
-    from flyte_jupyter.bundle.model import BundleLimits, BundleRequest
+    from flyte_jupyter.bundle.model import BundleLimits, BundleRequest, FileRef
     from flyte_jupyter.bundle.probes import StatKey
-    from flyte_jupyter.bundle.walk import FileRef, Selection
+    from flyte_jupyter.bundle.walk import Selection
     from flyte_jupyter.progress import Progress
 
 logger = logging.getLogger(__name__)
@@ -168,7 +168,7 @@ def _known_entries(
         cached = lookup(path or "", key)
         if cached is None:
             unknown.append(index)
-        entries.append(ManifestEntry(arcname, normal_mode(key[5]), key[2], cached or ""))
+        entries.append(ManifestEntry(arcname, normal_mode(key.mode), key.size, cached or ""))
         keys.append(key)
     return entries, keys, unknown
 
@@ -224,17 +224,17 @@ def _write(
     try:
         callback = progress.phase("bundle", total) if progress is not None else None
         written = write_archive(files, tmp, callback=callback)
-        entries = [ManifestEntry(arc, mode, size, sha) for arc, mode, size, sha, _ in written]
+        entries = [ManifestEntry(w.arcname, w.mode, w.size, w.sha256) for w in written]
         final = bundles / archive_name(manifest_digest(entries))
         archive_sha = archives.record(tmp, final)
         os.replace(tmp, final)  # atomic: readers see the whole archive or none
     finally:
         tmp.unlink(missing_ok=True)
     keys: Keys = []
-    for (_, path, _), (_, _, _, sha, key) in zip(files, written, strict=True):
-        if key is not None:
-            cache.record(path or "", key, sha, read_ns)
-        keys.append(key)
+    for ref, member in zip(files, written, strict=True):
+        if member.stat is not None:
+            cache.record(ref.path or "", member.stat, member.sha256, read_ns)
+        keys.append(member.stat)
     cache.save()
     return entries, keys, archive_sha
 

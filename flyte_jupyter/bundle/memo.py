@@ -48,6 +48,7 @@ logger = logging.getLogger(__name__)
 FORMAT = 1
 _KEY = PACKED_KEY  # files are compared as one bytes object of packed stat keys
 _SEP = "\0"  # cannot occur in a path
+PlainSig = tuple[int, ...] | None
 _STAT_DIR_FD = os.stat in os.supports_dir_fd
 _DIR_FLAGS = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_CLOEXEC", 0)
 _RULES = repr(
@@ -75,7 +76,7 @@ class Remembered(NamedTuple):
 class _Memo(NamedTuple):
     root: str
     digest: str
-    folders: list[tuple[str, DirSig]]
+    folders: list[tuple[str, PlainSig]]  # FolderSig as a plain tuple, or None
     groups: list[tuple[str, str]]  # (folder, names joined by _SEP) of the files checked
     keys: bytes  # their stat keys packed, in the same order
     arcnames: str
@@ -202,7 +203,7 @@ def remember(
             FORMAT,
             str(result.root),
             result.digest,
-            list(selection.probes.folders.items()),
+            _plain_folders(selection.probes.folders),
             [(folder, _SEP.join(names)) for folder, names in groups],
             packed,
             _SEP.join(e.path for e in entries),
@@ -233,11 +234,19 @@ def _vouched_files(
     for ref, key in zip(selection.files, keys, strict=True):
         if key is not None and files.setdefault(ref.path or "", key) != key:
             return None  # read by the selection, then changed before it was hashed
+    sigs = [sig for sig in probes.folders.values() if sig is not None]
     times = chain(
-        (t for sig in probes.folders.values() if sig is not None for t in sig[:2]),
-        (t for key in files.values() for t in key[3:5]),
+        (sig.mtime_ns for sig in sigs),
+        (sig.ctime_ns for sig in sigs),
+        (key.mtime_ns for key in files.values()),
+        (key.ctime_ns for key in files.values()),
     )
     return files if settled(times, probes.started_ns) else None
+
+
+def _plain_folders(folders: dict[str, DirSig]) -> list[tuple[str, PlainSig]]:
+    """The folder signatures as plain tuples: ``marshal`` rejects a named tuple."""
+    return [(path, None if sig is None else tuple(sig)) for path, sig in folders.items()]
 
 
 def _grouped(files: dict[str, StatKey]) -> list[tuple[str, dict[str, StatKey]]]:

@@ -15,24 +15,48 @@ from __future__ import annotations
 import os
 import struct
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
 RACY_NS = 2_000_000_000  # coarse file systems store mtimes in 1-2 s steps
 
-StatKey = tuple[int, int, int, int, int, int]
-"""(dev, inode, size, mtime_ns, ctime_ns, mode): what must be unchanged for a hash to hold."""
+
+class StatKey(NamedTuple):
+    """What must be unchanged for a file's hash to hold (compares equal to the plain tuple)."""
+
+    dev: int
+    inode: int
+    size: int
+    mtime_ns: int
+    ctime_ns: int
+    mode: int
+
+
 PACKED_KEY = struct.Struct("<QQqqqQ")
-"""A StatKey as 48 bytes: compact to store, and many compare as one bytes object."""
-DirSig = tuple[int, int, int] | None
-"""(mtime_ns, ctime_ns, inode) of a folder, or None when it does not exist."""
+"""A StatKey as 48 bytes, in field order: compact to store, and many compare as one bytes object."""
+
+
+class FolderSig(NamedTuple):
+    """What changes when an entry of a folder is created, removed or renamed, or it is replaced.
+
+    Persisted in tree memos as a plain tuple (``marshal`` takes no tuple subclass; see
+    :func:`flyte_jupyter.bundle.memo.remember`); a plain tuple compares equal to it.
+    """
+
+    mtime_ns: int
+    ctime_ns: int
+    inode: int
+
+
+DirSig = FolderSig | None
+"""A folder's :class:`FolderSig`, or None when it does not exist."""
 
 
 def stat_key(st: os.stat_result) -> StatKey:
     """The key of a stat result."""
-    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_mode)
+    return StatKey(st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_mode)
 
 
 def dir_sig(path: str) -> DirSig:
@@ -41,7 +65,7 @@ def dir_sig(path: str) -> DirSig:
         st = os.stat(path)
     except (FileNotFoundError, NotADirectoryError):
         return None
-    return (st.st_mtime_ns, st.st_ctime_ns, st.st_ino)
+    return FolderSig(st.st_mtime_ns, st.st_ctime_ns, st.st_ino)
 
 
 def settled(times: Iterable[int], before_ns: int) -> bool:

@@ -78,7 +78,7 @@ class StatCache:
                 return None
         except struct.error:  # a field out of range: never cached
             return None
-        if max(key[3], key[4]) + RACY_NS > read_ns:
+        if max(key.mtime_ns, key.ctime_ns) + RACY_NS > read_ns:
             return None
         return digest.hex()
 

@@ -1,11 +1,17 @@
-"""Write a byte-deterministic ``tar.gz``: same files, same bytes, on any host and core count.
+"""Write a deterministic ``tar.gz``: same files, same bytes, for any core or thread count.
+
+The tar stream is the same on every host; the gzip layer is the same wherever Python uses the
+same zlib build (another zlib may deflate the same stream to other bytes: see
+:mod:`flyte_jupyter.bundle.gzblock`). The bundle digest is computed from the manifest, not
+from these bytes, so it does not change with the zlib build.
 
 * tar: the bytes of Python's ``tarfile`` in PAX format (pinned), built here so they cannot drift
   with the Python version: members sorted by arcname, ``mtime=0``, ``uid=gid=0``, empty
   user/group names, modes 0644/0755 only, regular files only (links inside root_dir are
   stored as the files they point to); a pax ``path`` record for names that are not ASCII or
   longer than 100 characters; two zero blocks and zero padding to a 10 KiB record at the end.
-* gzip: see :mod:`flyte_jupyter.bundle.gzblock` (fixed 1 MiB blocks, deterministic).
+* gzip: see :mod:`flyte_jupyter.bundle.gzblock` (fixed 1 MiB blocks, one output per zlib
+  build).
 * Hashes are computed from the very bytes written into the archive (file data is read straight
   into the compressor's block buffer and hashed there), so a file that changes while it is
   read cannot make the manifest describe different content than the archive holds.
@@ -15,7 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from flyte_jupyter.bundle.gzblock import BlockGzipWriter
 from flyte_jupyter.bundle.manifest import normal_mode
@@ -28,7 +34,7 @@ if TYPE_CHECKING:
 
     from fsspec.callbacks import Callback
 
-    from flyte_jupyter.bundle.walk import FileRef
+    from flyte_jupyter.bundle.model import FileRef
 
 __all__ = ["BlockGzipWriter", "Written", "tar_header", "write_archive"]
 
@@ -47,8 +53,19 @@ _CHECKSUM_TAIL = 8 * ord(" ") + sum(_AFTER_TYPEFLAG)
 _HAVE_READV = hasattr(os, "readv")
 _OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_BINARY", 0) | getattr(os, "O_CLOEXEC", 0)
 
-Written = tuple[str, int, int, str, "StatKey | None"]
-"""(arcname, mode, size, sha256, stat key of the file read, or None for generated data)."""
+
+class Written(NamedTuple):
+    """One member as it went into the archive.
+
+    ``stat`` is the stat key of the file that was read (unchanged while it was read), or None
+    for generated data.
+    """
+
+    arcname: str
+    mode: int
+    size: int
+    sha256: str
+    stat: StatKey | None
 
 
 def _ustar(name: bytes, size: int, mode: int, typeflag: bytes) -> bytes:
@@ -132,7 +149,7 @@ def write_archive(
                     written.append(_add_data(gz, arcname, data))
                 else:
                     written.append(_add_file(gz, arcname, path or ""))
-                done += written[-1][2]
+                done += written[-1].size
                 if callback is not None:
                     callback.absolute_update(done)
             end = 2 * BLOCKSIZE  # two zero blocks, then zeros up to a whole record
@@ -147,7 +164,7 @@ def _add_data(gz: BlockGzipWriter, arcname: str, data: bytes) -> Written:
     gz.write(tar_header(arcname, len(data), 0o644))
     gz.write(data)
     gz.write(_ZEROS[: -len(data) % BLOCKSIZE])
-    return arcname, 0o644, len(data), hashlib.sha256(data).hexdigest(), None
+    return Written(arcname, 0o644, len(data), hashlib.sha256(data).hexdigest(), None)
 
 
 def _add_file(gz: BlockGzipWriter, arcname: str, path: str) -> Written:
@@ -160,7 +177,7 @@ def _add_file(gz: BlockGzipWriter, arcname: str, path: str) -> Written:
         raise unreadable(path, exc) from exc
     try:
         before = stat_key(os.fstat(fd))
-        size, mode = before[2], normal_mode(before[5])
+        size, mode = before.size, normal_mode(before.mode)
         header = tar_header(arcname, size, mode)
         pad = -size % BLOCKSIZE
         room = gz.reserve(len(header) + size + pad)
@@ -175,7 +192,7 @@ def _add_file(gz: BlockGzipWriter, arcname: str, path: str) -> Written:
             raise _changed(path)
     finally:
         os.close(fd)
-    return arcname, mode, size, sha, before
+    return Written(arcname, mode, size, sha, before)
 
 
 def _add_in_place(room: tuple[bytearray, int], header: bytes, fd: int, size: int, path: str) -> str:

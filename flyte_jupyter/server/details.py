@@ -136,14 +136,15 @@ def _bundle(root: Path, record: RunRecord, redactor: Redactor) -> BundleView | N
     module = _module_of(record.flyte_name)
     archive = _archive(root, record)
     if archive is not None:
-        with archive[1]:
-            view = _archive_bundle(archive[0], archive[1], module, redactor)
+        name, handle = archive
+        with handle:
+            view = _archive_bundle(name, handle, module, redactor)
         if view is not None:
             return view
     work = root / "work"
     if root.is_symlink() or work.is_symlink() or not work.is_dir():  # never list elsewhere
         return None
-    files = [f for f in _walk(work) if not _is_archive_name(f[0])]
+    files = [(path, size) for path, size in _walk(work) if not _is_archive_name(path)]
     source = _module_source(root, module) if module else None
     return BundleView(
         origin="the run's working folder (where the bundle was extracted)",

@@ -1,5 +1,6 @@
 """The archive's bytes: tar headers as tarfile writes them, a gzip layer that only the input
-decides (stored blocks for incompressible data, deflate for the rest), and the manifest text."""
+(and the zlib build) decides (stored blocks for incompressible data, deflate for the rest), the
+manifest text, and a digest that no deflate output changes."""
 
 import gzip
 import hashlib
@@ -166,7 +167,7 @@ def test_a_file_name_that_is_not_utf8_ships_with_its_bytes(tmp_path):
     import os
     import subprocess
 
-    from flyte_jupyter.bundle.model import escape
+    from flyte_jupyter._html import escape
 
     root = tmp_path / "proj"
     root.mkdir()
@@ -188,3 +189,58 @@ def test_a_file_name_that_is_not_utf8_ships_with_its_bytes(tmp_path):
     subprocess.run(["tar", "-xf", str(bundle.path), "-C", str(out)], check=True)  # as flytekit
     assert sorted(os.listdir(os.fsencode(out))) == [b"caf\xc3\xa9.txt", b"caf\xe9.txt"]
     assert (out / name).read_bytes() == b"bytes"
+
+
+def test_archived_members_and_stat_keys_name_their_fields(tmp_path):
+    # they were bare tuples read as key[2], key[5], written[-1][2]
+    import os
+
+    from flyte_jupyter.bundle.model import FileRef
+    from flyte_jupyter.bundle.probes import stat_key
+    from flyte_jupyter.bundle.tarball import write_archive
+
+    source = tmp_path / "a.py"
+    source.write_text("x = 1\n")
+    source.chmod(0o750)
+    members = write_archive(
+        [FileRef("a.py", path=str(source)), FileRef("gen.py", data=b"y = 2\n")],
+        tmp_path / "out.tar.gz",
+    )
+    read, generated = members
+    assert (read.arcname, read.mode, read.size) == ("a.py", 0o755, 6)
+    assert read.sha256 == hashlib.sha256(b"x = 1\n").hexdigest()
+    assert read.stat == stat_key(os.stat(source))
+    assert (read.stat.size, read.stat.inode, read.stat.mode & 0o777) == (
+        6,
+        source.stat().st_ino,
+        0o750,
+    )
+    assert (generated.arcname, generated.mode, generated.size, generated.stat) == (
+        "gen.py",
+        0o644,
+        6,
+        None,
+    )
+    assert tuple(read) == (read.arcname, read.mode, read.size, read.sha256, read.stat)  # unpacks
+
+
+def test_the_digest_does_not_depend_on_the_deflate_bytes(tree, tmp_path, monkeypatch):
+    # Another zlib build (zlib-ng, a patched system zlib) may deflate the same input to other
+    # valid bytes: the archive's sha256 then differs, the digest (of the manifest) must not.
+    from flyte_jupyter.bundle import gzblock
+
+    root = tree({"m.py": "VALUE = 1\n" * 5000, "pkg/data.txt": "abc " * 20000})
+    request = BundleRequest(root_dir=root, copy_style="all")
+    here = make_bundle(request, cache_dir=tmp_path / "here")
+
+    def other_zlib(view, zdict, level, *, final):
+        args = (zdict,) if zdict else ()
+        comp = zlib.compressobj(level, zlib.DEFLATED, -15, 8, zlib.Z_FILTERED, *args)
+        return comp.compress(view) + comp.flush(zlib.Z_FINISH if final else zlib.Z_SYNC_FLUSH)
+
+    monkeypatch.setattr(gzblock, "deflate", other_zlib)
+    there = make_bundle(request, cache_dir=tmp_path / "there")
+    assert there.digest == here.digest
+    assert there.path.name == here.path.name  # fast<digest>.tar.gz: the same name, and URI
+    assert there.sha256 != here.sha256  # other archive bytes ...
+    assert gzip.decompress(there.path.read_bytes()) == gzip.decompress(here.path.read_bytes())

@@ -10,7 +10,7 @@ import pytest
 from flyte_jupyter.bundle import BundleRequest, make_bundle
 from flyte_jupyter.bundle import build as build_module
 from flyte_jupyter.bundle.memo import memo_path
-from flyte_jupyter.bundle.probes import RACY_NS, stat_key
+from flyte_jupyter.bundle.probes import RACY_NS, StatKey, stat_key
 from flyte_jupyter.bundle.statcache import StatCache
 from flyte_jupyter.capture import CellLog
 from flyte_jupyter.capture import build_module as capture_module
@@ -199,14 +199,14 @@ def test_stat_cache_trusts_only_settled_hashes(tmp_path):
     again = StatCache(tmp_path / "stat", str(tmp_path) + os.sep)
     assert again.lookup(str(path), key) is None
     assert again.lookup(str(path) + "2", key) == "cd" * 32
-    assert again.lookup(str(path) + "2", (*key[:2], key[2] + 1, *key[3:])) is None
+    assert again.lookup(str(path) + "2", key._replace(size=key.size + 1)) is None
 
 
 def test_stat_cache_keeps_rows_saved_meanwhile_by_another_process(tmp_path):
     settled = time.time_ns() + 5 * RACY_NS
     one = StatCache(tmp_path / "stat", "/p/")
     two = StatCache(tmp_path / "stat", "/p/")
-    key = (1, 2, 3, 4, 5, 6)
+    key = StatKey(dev=1, inode=2, size=3, mtime_ns=4, ctime_ns=5, mode=6)
     one.record("/p/a", key, "aa" * 32, settled)
     one.save()
     two.record("/p/b", key, "bb" * 32, settled)
