@@ -1,9 +1,12 @@
 """Select files by copy style and write them as a deterministic, content-addressed archive.
 
 Contract: ``make_bundle(request, cache_dir=...)`` returns a :class:`Bundle` whose ``digest`` is
-the sha256 of a canonical manifest of (path, mode, size, content sha256) and whose archive
-``fast<digest>.tar.gz`` has the same bytes for the same files on any host. No IPython,
-ipywidgets or tornado here.
+the sha256 of a canonical manifest of (path, mode, size, content sha256): the same for the
+same files on every host. Its archive ``fast<digest>.tar.gz`` has the same bytes for the same
+files wherever Python uses the same zlib build, whatever the thread count; a host with another
+zlib (zlib-ng, a patched or accelerated build) may deflate them to other, equally valid bytes
+under the same name (see :mod:`flyte_jupyter.bundle.gzblock`). No IPython, ipywidgets or
+tornado here.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""A gzip stream compressed on worker threads, whose bytes depend on the input alone.
+"""A gzip stream compressed on worker threads, whose bytes depend on the input and zlib alone.
 
 The input is cut into fixed 1 MiB blocks (pigz's scheme). Each block becomes a run of deflate
 blocks that ends on a byte boundary and is primed with the last 32 KiB of the block before it,
@@ -13,6 +13,14 @@ only, one of two encodings is chosen:
 Each worker also computes the CRC-32 of its block; the main thread combines them (zlib's
 ``crc32_combine``, which Python does not expose, is re-implemented below), so the thread that
 feeds the blocks never spends time on the checksum.
+
+What the bytes still depend on is the zlib build Python links. Deflate fixes how a stream is
+decoded, not which matches and Huffman trees an encoder picks: another zlib (zlib-ng, which
+some distributions ship in zlib's place, or a patched or hardware-accelerated build) may
+deflate the same block to other valid bytes, and may even decide stored-or-deflate
+differently (the sample is deflated by zlib). The stream then decompresses to the same tar,
+but hashes differently. The bundle digest is the sha256 of the manifest, not of these bytes,
+so it, the archive's name ``fast<digest>.tar.gz`` and the auto version stay the same.
 """
 
 from __future__ import annotations
