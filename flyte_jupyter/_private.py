@@ -1,10 +1,12 @@
 """The home folder is private: folders 0700, files 0600; and reads never leave a run's folder.
 
-``FLYTE_JUPYTER_HOME`` holds the run store, the store index, the bundle cache and one folder
-per run (its command, inputs, outputs and log). Nobody but its owner has business there, so
-:func:`secure_home` makes the home 0700 (an existing home too, when it belongs to this user)
-and everything the project writes in it is created private whatever the umask:
-:func:`private_dir`, :func:`write_private`, :func:`open_private`.
+``FLYTE_JUPYTER_HOME`` holds the run store (``runs.sqlite``: every run and its status), the
+publish index (``index.sqlite``: which bundle is in which bundle store), the default bundle
+store (``store/``: the published archives, when the ``store`` setting is not set), the bundle
+cache and one folder per run (its command, inputs, outputs and log). Nobody but its owner has
+business there, so :func:`secure_home` makes the home 0700 (an existing home too, when it
+belongs to this user) and everything the project writes in it is created private whatever
+the umask: :func:`private_dir`, :func:`write_private`, :func:`open_private`.
 
 A run's own code runs inside its run folder, as the same user, and may plant a symlink or a
 hard link there (``run.log -> ~/.ssh/id_rsa``). Whoever shows that folder (the server's logs

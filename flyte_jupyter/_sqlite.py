@@ -1,11 +1,11 @@
-"""Open the project's SQLite files (store index, run store) safely from many processes.
+"""Open the project's SQLite files (run store, publish index) safely from many processes.
 
 Kernels, run supervisors and the Jupyter server open the same files. Putting a new file into
 WAL mode takes an exclusive lock, and SQLite reports a collision there as "database is locked"
 at once instead of waiting on its busy timeout, so two processes that open a fresh file
 together can fail. Opening is therefore retried, with jitter, until the timeout.
 
-The files hold run records and store locations: they are created 0600 (and an older, more
+The files hold run records and bundle store locations: they are created 0600 (and an older, more
 open file is tightened), and SQLite gives its ``-wal`` and ``-shm`` files the same mode.
 """
 

@@ -16,7 +16,7 @@ these; adapters translate them at their boundary (magics -> ``UsageError``, serv
     │   ├── BundleTooLargeError
     │   ├── FileChangedError   a file vanished or changed while it was being bundled
     │   └── DamagedArchiveError a cached archive no longer has the bytes it was built with
-    ├── StoreError             the blob store cannot be reached or written
+    ├── StoreError             the bundle store (or its publish index) cannot be used
     │   └── IntegrityError     stored bytes do not match their recorded sha256
     ├── SerializationError     flytekit could not serialize an entity
     └── LaunchError            a run could not be started or followed
@@ -85,11 +85,15 @@ class DamagedArchiveError(BundleError):
 
 
 class StoreError(FlyteJupyterError):
-    """The blob store cannot be reached, read or written."""
+    """The bundle store cannot be reached, read or written, or its publish index cannot be used.
+
+    The bundle store is where archives are published (the ``store`` setting); the run store
+    (``runs.sqlite``) reports its failures as :class:`LaunchError`.
+    """
 
 
 class IntegrityError(StoreError):
-    """Stored bytes do not match their recorded sha256."""
+    """Bytes in the bundle store do not match their recorded sha256."""
 
 
 class SerializationError(FlyteJupyterError):

@@ -145,7 +145,7 @@ class FlyteMagics(Magics):
 
     @magic_arguments()
     @argument("entities", nargs="*", help="Tasks/workflows to ship (default: all in the notebook).")
-    @argument("--upload", action="store_true", help="Also put the archive in the store.")
+    @argument("--upload", action="store_true", help="Also put the archive in the bundle store.")
     @code_options
     @line_magic
     def flyte_bundle(self, line: str) -> Bundle:
@@ -153,8 +153,8 @@ class FlyteMagics(Magics):
 
         Shows the files, sizes, digest, the module generated from the notebook, the
         statements left out of it and the files excluded, with the rule that excluded each.
-        With ``--upload`` the archive also goes to the store (``uri``; ``reused`` is True when
-        the store had it already and nothing was sent).
+        With ``--upload`` the archive also goes to the bundle store (``uri``; ``reused`` is True
+        when the bundle store had it already and nothing was sent).
         """
         args = parse_options(self.flyte_bundle, line)
         settings = self.settings(args)
@@ -191,7 +191,7 @@ class FlyteMagics(Magics):
 
         Writes ``<index>_<name>_<1 task|2 workflow|3 launch plan>.pb`` and the bundle archive
         into ``--folder``; the container args are flytekit's fast-execute command pointing at
-        the archive's URI in the store, so a stock flytekit image runs them.
+        the archive's URI in the bundle store, so a stock flytekit image runs them.
         """
         from flyte_jupyter.prepare import publish_bundle, serialize_for
         from flyte_jupyter.serialize import container_images

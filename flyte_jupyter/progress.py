@@ -2,7 +2,7 @@
 
 Each step that moves bytes names its phase: it asks ``progress.phase(name, total)`` for an
 fsspec :class:`~fsspec.callbacks.Callback` and reports that step's bytes to it, and to nothing
-else. The archive writer calls ``absolute_update``; the store passes the callback straight to
+else. The archive writer calls ``absolute_update``; the bundle store passes the callback to
 ``fs.put_file``/``fs.get_file`` (and updates it itself where fsspec's local file system ignores
 callbacks). So nobody has to guess a phase from a counter that restarted: an upload of a
 cached archive is an ``upload``, never a ``bundle``.
@@ -34,7 +34,8 @@ if TYPE_CHECKING:
 __all__ = ["PHASES", "Phase", "PhaseCallback", "Progress"]
 
 Phase = Literal["bundle", "upload", "download"]
-"""``bundle``: the archive is written; ``upload``: sent to the store; ``download``: fetched."""
+"""``bundle``: the archive is written; ``upload``: sent to the bundle store; ``download``: fetched
+from it."""
 PHASES: tuple[Phase, ...] = ("bundle", "upload", "download")
 
 

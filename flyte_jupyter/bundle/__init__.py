@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from flyte_jupyter.bundle.walk import bundle_root_for
 
 # The builder is imported on first use: processes that only need the types (run supervisors,
-# the store) stay light.
+# the bundle store) stay light.
 _LAZY = {
     "make_bundle": "flyte_jupyter.bundle.build",
     "bundle_root_for": "flyte_jupyter.bundle.walk",

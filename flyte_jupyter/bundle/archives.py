@@ -3,8 +3,8 @@
 When this process writes an archive it records, beside it in ``fast<digest>.tar.gz.built``,
 the archive's sha256, size and stat key (device, inode, size, mtime). That record is what the
 kernel "built": publishing compares the archive's bytes with it (a damaged archive is never
-re-published), and runs check the bytes they download from the store against it, not against
-the store's ``.sha256`` sidecar, which anyone who can write to the store can rewrite.
+re-published), and runs check the bytes they download from the bundle store against it, not
+against the store's ``.sha256`` sidecar, which anyone who can write to the store can rewrite.
 
 Checking an archive costs one ``stat`` and a small read while its stat key is the recorded one
 (nothing wrote to it since); anything else (a changed mtime, size or inode) re-hashes it. An

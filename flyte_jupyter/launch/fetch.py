@@ -1,4 +1,4 @@
-"""Fetch a local run's bundle from the store and prove it is the archive the kernel built.
+"""Fetch a local run's bundle from the bundle store; prove it is the archive the kernel built.
 
 flytekit's ``pyflyte-fast-execute`` downloads ``--additional-distribution`` and extracts it with
 ``tar`` without checking a byte. So before it starts, the supervisor downloads the object
@@ -53,7 +53,7 @@ def bundle_entry(uri: str, digest: str, sha256: str, cache: Path) -> dict[str, s
 
 
 def _options(store_url: str, env: Mapping[str, str]) -> dict[str, Any]:
-    """Storage options for the store, from the run's environment (as flytekit reads them)."""
+    """Storage options for the bundle store, from the run's environment (as flytekit reads them)."""
     if not store_url.startswith(("s3://", "s3a://")):
         return {}
     return {option: env[name] for name, option in _S3_OPTIONS if env.get(name)}
@@ -71,9 +71,9 @@ def fetch_verified(
     dest_dir
         Where the verified copy goes (not the folder it is extracted into).
     env
-        The run's environment (credentials and endpoint of the store).
+        The run's environment (credentials and endpoint of the bundle store).
     home
-        flyte_jupyter's home (the store index).
+        flyte_jupyter's home (it holds the publish index).
 
     Returns
     -------

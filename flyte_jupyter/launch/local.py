@@ -1,7 +1,7 @@
 """The embedded backend: runs the serialized container command on this machine.
 
 A task runs exactly as a Flyte pod would run it: flytekit's ``pyflyte-fast-execute`` downloads
-the bundle from the store URI into the run's working folder and hands over to
+the bundle from its bundle store URI into the run's working folder and hands over to
 ``pyflyte-execute`` with the task's resolver, reading ``inputs.pb`` and writing ``outputs.pb``
 or ``error.pb``. A workflow runs with flytekit's local execution in a process that imports it
 from the same extracted bundle. Each run has a supervisor process in its own session (see
@@ -14,7 +14,7 @@ The run's folder (``<home>/runs/<id>/``, 0700 like the home) keeps what the run 
 run page shows, each file 0600: ``inputs.pb``, ``run.log``, ``bundle.json`` (secrets
 redacted) and ``command.json`` with the argv, working folder and, of the environment, only
 the variables the run adds to the kernel's (settings ``env``, ``FLYTE_INTERNAL_*``, the
-``FLYTE_AWS_*`` of an S3 store) with secrets redacted. The whole environment (AWS keys,
+``FLYTE_AWS_*`` of an S3 bundle store) with secrets redacted. The whole environment (AWS keys,
 storage secrets) goes to the supervisor through its stdin when it starts, never to disk.
 """
 

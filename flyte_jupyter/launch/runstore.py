@@ -4,7 +4,7 @@ Kernels, run supervisors and the Jupyter server open the same file; WAL lets the
 one writes. A row is written once the run has been submitted; status changes append events.
 
 Each thread of each process keeps one connection per file, opened (WAL, schema) once: a
-kernel that follows runs reads the store many times a second and must not reopen it each
+kernel that follows runs reads the run store many times a second and must not reopen it each
 time. A forked child never uses its parent's connections, and a file moved aside or replaced
 is reopened at its path.
 

@@ -73,7 +73,7 @@ class Supervisor:
     def __init__(
         self, home: Path, run_id: str, root: Path, env: Mapping[str, str] | None = None
     ) -> None:
-        self.store = RunStore(home / "runs.sqlite")
+        self.run_store = RunStore(home / "runs.sqlite")
         self.home = home
         self.run_id = run_id
         self.paths = RunPaths(root)
@@ -101,10 +101,10 @@ class Supervisor:
 
     def run(self) -> int:
         """Wait for a slot, run, record; the exit code is the command's."""
-        start_watchdog(self.store, self.run_id, self.paths)
+        start_watchdog(self.run_store, self.run_id, self.paths)
         signal.signal(signal.SIGTERM, self.on_term)
         signal.signal(signal.SIGINT, self.on_term)
-        self.store.heartbeat(self.run_id)
+        self.run_store.heartbeat(self.run_id)
         threading.Thread(target=self._beat, name="flyte-heartbeat", daemon=True).start()
         try:
             return self._run()
@@ -114,7 +114,7 @@ class Supervisor:
     def _run(self) -> int:
         with slot(self.slots, int(self.spec["max_parallel"]), lambda: self.aborted) as got:
             if self.aborted or not got:
-                self.store.update(self.run_id, "ABORTED", "cancelled while queued")
+                self.run_store.update(self.run_id, "ABORTED", "cancelled while queued")
                 return 1
             argv = self._verified_argv()
             if argv is None:
@@ -131,7 +131,7 @@ class Supervisor:
                     stderr=subprocess.STDOUT,
                     stdin=subprocess.DEVNULL,
                 )
-                self.store.update(self.run_id, "RUNNING", "started", extra=self._extra())
+                self.run_store.update(self.run_id, "RUNNING", "started", extra=self._extra())
                 if self.cancelled_at is not None:  # cancelled while the command was starting
                     self.child.send_signal(signal.SIGTERM)
                 code = self.child.wait()
@@ -155,19 +155,19 @@ class Supervisor:
         except LaunchError as exc:
             with self.paths.log.open("a", encoding="utf-8") as log:
                 log.write(f"flyte_jupyter: {exc}\n")
-            self.store.update(self.run_id, "FAILED", "bundle check failed", error=str(exc))
+            self.run_store.update(self.run_id, "FAILED", "bundle check failed", error=str(exc))
             return None
         if fetched.note:
             with self.paths.log.open("a", encoding="utf-8") as log:
                 log.write(f"flyte_jupyter: {fetched.note}\n")
-            self.store.update(self.run_id, extra={**self._extra(), "bundle_note": fetched.note})
+            self.run_store.update(self.run_id, extra={**self._extra(), "bundle_note": fetched.note})
         return [str(fetched.path) if arg == entry["uri"] else arg for arg in argv]
 
     def _beat(self) -> None:
         """Renew the lease; act on a cancel request; kill a command that ignores one."""
         while not self.stopping.wait(HEARTBEAT_EVERY):
             try:
-                self.store.heartbeat(self.run_id)
+                self.run_store.heartbeat(self.run_id)
             except LaunchError as exc:  # the next beat may work; the lease tolerates a few
                 logger.warning("flyte_jupyter: could not renew the run's lease: %s", exc)
             if not self.aborted and self.paths.cancel_request.exists():
@@ -181,7 +181,7 @@ class Supervisor:
                 child.kill()  # the watchdog ends whatever it started once this process ends
 
     def _extra(self) -> dict[str, Any]:
-        record = self.store.get(self.run_id)
+        record = self.run_store.get(self.run_id)
         extra = dict(record.extra) if record else {}
         pid = os.getpid()
         extra.update(pid=pid, started=start_time(pid), host=host_id())
@@ -193,22 +193,24 @@ class Supervisor:
         outputs = self.paths.outputs / "outputs.pb"
         error = self.paths.outputs / "error.pb"
         if self.aborted:
-            self.store.update(self.run_id, "ABORTED", "cancelled")
+            self.run_store.update(self.run_id, "ABORTED", "cancelled")
         elif error.exists():
-            self.store.update(self.run_id, "FAILED", "the task raised", error=_error_text(error))
+            self.run_store.update(
+                self.run_id, "FAILED", "the task raised", error=_error_text(error)
+            )
         elif code == 0 and outputs.exists():
             from flyte_jupyter.launch.literals import preview_map
 
             preview = preview_map(outputs.read_bytes())
-            self.store.update(self.run_id, "SUCCEEDED", "done", outputs=preview)
+            self.run_store.update(self.run_id, "SUCCEEDED", "done", outputs=preview)
         else:
             how = describe_exit(code, self.spec["argv"])
             message = f"The run's process {how} without writing outputs; see its logs."
             _append_log(self.paths, message)
-            self.store.update(self.run_id, "FAILED", message, error=message)
+            self.run_store.update(self.run_id, "FAILED", message, error=message)
 
 
-def start_watchdog(store: RunStore, run_id: str, paths: RunPaths) -> None:
+def start_watchdog(run_store: RunStore, run_id: str, paths: RunPaths) -> None:
     """Fork the watchdog that outlives this process (see the module docstring).
 
     Call it before any thread starts: the child of a fork only has the forking thread.
@@ -228,7 +230,7 @@ def start_watchdog(store: RunStore, run_id: str, paths: RunPaths) -> None:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         while os.read(read_end, 1):
             pass
-        _after_supervisor(store, run_id, paths, supervisor, owns_group=owns_group)
+        _after_supervisor(run_store, run_id, paths, supervisor, owns_group=owns_group)
     except BaseException as exc:  # noqa: BLE001 - nobody else would see it: keep it in the log
         _append_log(paths, f"The run's watchdog failed: {type(exc).__name__}: {exc}")
     finally:
@@ -236,24 +238,24 @@ def start_watchdog(store: RunStore, run_id: str, paths: RunPaths) -> None:
 
 
 def _after_supervisor(
-    store: RunStore, run_id: str, paths: RunPaths, supervisor: int, *, owns_group: bool
+    run_store: RunStore, run_id: str, paths: RunPaths, supervisor: int, *, owns_group: bool
 ) -> None:
     """The supervisor ended: stop what is left of the run, record an end it could not."""
     if owns_group:  # its process group: the task and anything the task started
         with contextlib.suppress(ProcessLookupError):
             os.killpg(supervisor, signal.SIGKILL)
-    record = store.get(run_id)
+    record = run_store.get(run_id)
     if record is None or record.done:
         return
     if paths.cancel_request.exists():  # killed by a cancel that ran out of patience
-        store.update(run_id, "ABORTED", "cancelled")
+        run_store.update(run_id, "ABORTED", "cancelled")
         return
     message = (
         f"The run's supervisor (pid {supervisor}) was killed "
         "before the run ended; its task processes were stopped. Run it again."
     )
     _append_log(paths, message)
-    store.update(run_id, "FAILED", "supervisor killed", error=message)
+    run_store.update(run_id, "FAILED", "supervisor killed", error=message)
 
 
 def _append_log(paths: RunPaths, message: str) -> None:
@@ -276,7 +278,7 @@ def main() -> None:
     try:
         code = supervisor.run()
     except BaseException as exc:
-        supervisor.store.update(
+        supervisor.run_store.update(
             run_id, "FAILED", "supervisor error", error=f"{type(exc).__name__}: {exc}"
         )
         raise

@@ -7,7 +7,7 @@ the launcher writes it, ``bundle.json`` (digest, files, generated module source,
 statements, excluded files as the bundler reported them).
 
 The bundle section comes from the first of: ``bundle.json``; the archive itself (in ``work/``
-or in a ``file://`` store), listed without extracting; the files of ``work/``. All of it is
+or in a ``file://`` bundle store), listed without extracting; the files of ``work/``. All of it is
 read in a worker thread. The run's own code can write in its folder, so every file there is
 read through :func:`flyte_jupyter._private.open_inside` (no symlink followed, no hard link
 read), and only when the folder is ``<home>/runs/<id>`` of the server's home. Everything
@@ -170,7 +170,7 @@ def _is_archive_name(name: str) -> bool:
 
 
 def _archive(root: Path, record: RunRecord) -> tuple[str, IO[bytes]] | None:
-    """The run's bundle archive on this machine: as downloaded into work/, or in a file store.
+    """The run's bundle archive on this machine: as downloaded into work/, or in a file:// store.
 
     Returns its name and an open handle (the caller closes it).
     """
@@ -182,7 +182,7 @@ def _archive(root: Path, record: RunRecord) -> tuple[str, IO[bytes]] | None:
         handle = _open(root, "work", name)
     except OSError:
         if record.bundle_uri and record.bundle_uri.startswith("file://"):
-            # the configured store, outside the run's folder: the run cannot plant it
+            # the configured bundle store, outside the run's folder: the run cannot plant it
             handle = _open_file(Path(urlsplit(record.bundle_uri).path))
     if handle is None:
         return None

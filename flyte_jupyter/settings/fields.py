@@ -177,12 +177,12 @@ _FIELDS: tuple[FieldSpec, ...] = (
         "store",
         "optional_str",
         "fsspec URL of the bundle store, e.g. s3://bucket/prefix.",
-        "file store under home",
+        "a file:// bundle store, <home>/store",
     ),
     FieldSpec(
         "storage_options",
         "option_map",
-        "fsspec options for the store, e.g. endpoint_url.",
+        "fsspec options for the bundle store, e.g. endpoint_url.",
         "none (flytekit config storage settings when present)",
     ),
     FieldSpec(

@@ -1,8 +1,9 @@
 """Translate fsspec, s3fs, botocore and OS exceptions into ``StoreError`` messages.
 
-Each message names the store URL, says what went wrong in words, and says what to do. The
-original exception is kept as ``__cause__`` by the callers (``raise ... from exc``).
-Exception types from botocore are matched by class name so this module imports no cloud SDK.
+Each message names the bundle store's URL (the ``store`` setting), says what went wrong in
+words, and says what to do. The original exception is kept as ``__cause__`` by the callers
+(``raise ... from exc``). Exception types from botocore are matched by class name so this
+module imports no cloud SDK.
 """
 
 from __future__ import annotations

@@ -1,4 +1,8 @@
-"""``BundleStore``: content-addressed archives in any fsspec folder, with a local index."""
+"""``BundleStore``: the bundle store, content-addressed archives in any fsspec folder.
+
+What was published where is remembered in the publish index (:mod:`.index`,
+``<home>/index.sqlite``); runs are recorded elsewhere, in the run store.
+"""
 
 from __future__ import annotations
 
@@ -48,7 +52,7 @@ _MAX_DIGEST_LEN = 128
 
 
 def default_store_url(home: Path) -> str:
-    """Return the default store: the folder ``store`` under ``home``, as a ``file://`` URL."""
+    """Return the default bundle store: ``file://`` and the folder ``store`` under ``home``."""
     return "file://" + str(home / "store")
 
 
@@ -116,11 +120,12 @@ class BundleStore:
     url
         The store folder: a local path, ``file://...``, ``s3://bucket/prefix`` or any fsspec URL.
     index_path
-        The local SQLite index that remembers what was published where.
+        The publish index: the local SQLite file that remembers what was published where.
     storage_options
         Passed to fsspec (e.g. ``{"endpoint_url": ...}`` for an S3-compatible service).
     verify_after
-        Seconds for which an index entry is trusted without asking the store; 0 always asks.
+        Seconds for which a publish-index entry is trusted without asking the store; 0 always
+        asks.
     retries
         How many times a transient error (connection, timeout, throttling, 5xx) is retried.
     backoff
@@ -452,14 +457,14 @@ def open_store(
     retries: int = 4,
     backoff: float = 0.2,
 ) -> BundleStore:
-    """Open the store at ``url`` with its index at ``home / "index.sqlite"``.
+    """Open the bundle store at ``url``, with its publish index at ``home / "index.sqlite"``.
 
     Parameters
     ----------
     url
         A local folder (bare path or ``file://``), ``s3://bucket/prefix``, or any fsspec URL.
     home
-        The flyte_jupyter home folder (holds the index).
+        The flyte_jupyter home folder (holds the publish index).
     storage_options
         Passed to fsspec.
     verify_after

@@ -1,4 +1,7 @@
-"""Local SQLite index of what was published to which store.
+"""The publish index: a local SQLite file of which bundle is in which bundle store.
+
+It lives at ``<home>/index.sqlite``, beside (and apart from) the run store ``runs.sqlite``;
+the bundle stores it describes are the folders and buckets of the ``store`` setting.
 
 One table, keyed by ``(store_url, digest)``. A row is written only after its object is fully
 published, so a row never claims an object that was not there when it was written; rows can
@@ -52,7 +55,7 @@ _BUSY_TIMEOUT_S = 30.0
 
 @dataclass(frozen=True)
 class IndexRow:
-    """One published archive, as recorded in the index."""
+    """One published archive, as recorded in the publish index."""
 
     store_url: str
     digest: str
@@ -71,7 +74,7 @@ def _is_corrupt(exc: sqlite3.DatabaseError) -> bool:
 
 
 class PublishIndex:
-    """The index file at ``path`` (created on first use, with its parent folder).
+    """The publish index file at ``path`` (created on first use, with its parent folder).
 
     Parameters
     ----------
@@ -125,16 +128,17 @@ class PublishIndex:
 
     def _error(self, exc: Exception) -> StoreError:
         return StoreError(
-            f"Cannot use the store index {self.path} ({exc}). Make its folder writable, or "
-            "delete the file (it is only a cache of what was uploaded where)."
+            f"Cannot use the publish index {self.path} ({exc}): the local record of which bundles "
+            "are in which bundle store. Make its folder writable, or delete the file (it is "
+            "only a cache of what was uploaded where)."
         )
 
     def _set_aside(self, exc: sqlite3.DatabaseError) -> None:
         stamp = f"{time.strftime('%Y%m%d%H%M%S')}-{os.getpid()}"
         aside = self.path.with_name(f"{self.path.name}.corrupt-{stamp}")
         logger.warning(
-            "The store index %s is corrupt (%s); moved it to %s and started an empty one. "
-            "Bundles will be re-checked at the store once.",
+            "The publish index %s is corrupt (%s); moved it to %s and started an empty one. "
+            "Bundles will be re-checked at their bundle store once.",
             self.path,
             exc,
             aside,
@@ -178,7 +182,7 @@ class PublishIndex:
         self._run(op)
 
     def touch(self, store_url: str, digest: str, verified_at: float) -> None:
-        """Record that the object of ``digest`` was seen in the store at ``verified_at``."""
+        """Record that the object of ``digest`` was seen in the bundle store at ``verified_at``."""
 
         def op(conn: sqlite3.Connection) -> None:
             conn.execute(

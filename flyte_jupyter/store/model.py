@@ -1,4 +1,4 @@
-"""Value types of the bundle store."""
+"""Value types of the bundle store (where archives are published; the ``store`` setting)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ __all__ = ["Published"]
 
 @dataclass(frozen=True)
 class Published:
-    """Where an archive lives in the store, and whether this call had to send it.
+    """Where an archive lives in the bundle store, and whether this call had to send it.
 
     Parameters
     ----------

@@ -1,4 +1,4 @@
-"""Retry transient store errors with exponential backoff; raise permanent ones at once.
+"""Retry transient bundle store errors with exponential backoff; raise permanent ones at once.
 
 s3fs and botocore retry a few things themselves; this layer covers what is left over after
 their retries (an endpoint that drops connections for a while, throttling that outlasts

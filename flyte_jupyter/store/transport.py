@@ -1,4 +1,4 @@
-"""Moving bytes to and from one store folder: probe, atomic upload, download.
+"""Moving bytes to and from one bundle store folder: probe, atomic upload, download.
 
 Layout under the store prefix, per archive ``name`` (``fast<digest>.tar.gz``)::
 

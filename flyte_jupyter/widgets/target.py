@@ -18,7 +18,7 @@ _WIDE = w.Layout(width="520px")
 
 
 class TargetSection:
-    """Where runs go: project (text), domain (the configured domains), backend, store URL."""
+    """Where runs go: project (text), domain (the configured domains), backend, bundle store."""
 
     def __init__(self, state: PanelState) -> None:
         self.state = state
@@ -52,7 +52,7 @@ class TargetSection:
             w.Text(
                 description="Store",
                 continuous_update=False,
-                placeholder="file store under the home folder",
+                placeholder="a file:// bundle store under the home folder",
                 tooltip=FIELD_SPECS["store"].help + " Empty: the default.",
                 style=STYLE,
                 layout=_WIDE,

@@ -104,6 +104,7 @@ def test_corrupt_index_is_rebuilt(tmp_path, archive, caplog):
     store = open_store(str(tmp_path / "store"), home=home)
     with caplog.at_level(logging.WARNING, logger="flyte_jupyter.store.index"):
         assert not store.publish(archive, DIGEST).reused
+    assert "The publish index" in caplog.text  # not "store index": which store?
     assert "is corrupt" in caplog.text
     assert str(home / "index.sqlite") in caplog.text
     aside = [p.name for p in home.iterdir() if ".corrupt-" in p.name]
@@ -117,9 +118,10 @@ def test_corrupt_index_is_rebuilt(tmp_path, archive, caplog):
 def test_unusable_index_path(tmp_path, archive):
     (tmp_path / "index.sqlite").mkdir()  # a folder where the file should be
     store = open_store(str(tmp_path / "store"), home=tmp_path)
-    with pytest.raises(StoreError, match="Cannot use the store index") as info:
+    with pytest.raises(StoreError, match="Cannot use the publish index") as info:
         store.publish(archive, DIGEST)
     assert str(tmp_path / "index.sqlite") in str(info.value)
+    assert "which bundles are in which bundle store" in str(info.value)
 
 
 def test_open_store_and_default_url(tmp_path):
