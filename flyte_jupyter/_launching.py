@@ -113,7 +113,9 @@ def evaluate_call(ip: InteractiveShell, call: ast.Call) -> tuple[str, Any, dict[
 
 def run_magic(magics: FlyteMagics, line: str, cell: str | None) -> Any:
     """Body of ``%flyte_run`` / ``%%flyte_run``."""
-    from flyte_jupyter.launch import Run, launch
+    from flyte_jupyter.display import LiveRun
+    from flyte_jupyter.launch import Run
+    from flyte_jupyter.submit import launch
     from flyte_jupyter.widgets.progress import progress_bar
 
     session = magics.session
@@ -138,6 +140,8 @@ def run_magic(magics: FlyteMagics, line: str, cell: str | None) -> Any:
     with usage_errors(), progress_bar("Launching") as progress:
         request = session.launch_request(settings, name, inputs)
         run = launch(request, dry_run=args.dry_run, progress=progress)
+    if isinstance(run, Run):
+        run = LiveRun.of(run)
     with usage_errors():
         if args.wait and isinstance(run, Run):
             try:

@@ -1,12 +1,18 @@
-"""Rich displays shared by the magics and the panel: everything escaped, secrets redacted."""
+"""Rich displays shared by the magics and the panel: everything escaped, secrets redacted.
+
+Adapter: the live run display talks to IPython's display machinery; the core never does.
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from flyte_jupyter.bundle.model import escape
+from flyte_jupyter._html import escape
+from flyte_jupyter.launch.follow import SLOW, follower
+from flyte_jupyter.launch.run import Run, run_html
 
 if TYPE_CHECKING:
+    from flyte_jupyter.launch.model import RunRecord
     from flyte_jupyter.settings import Settings
 
 
@@ -34,3 +40,42 @@ class SettingsView:
         )
         head = "<tr><th>setting</th><th>value</th><th>source</th></tr>"
         return f"<table class='flyte-jupyter-settings'>{head}{body}</table>"
+
+
+class LiveRun(Run):
+    """A :class:`~flyte_jupyter.launch.run.Run` whose notebook output follows it until it ends.
+
+    What ``%%flyte_run`` and the panel hand back: shown in a cell, the summary is updated in
+    place (through the process's one run follower) whenever the run's status changes.
+    """
+
+    @classmethod
+    def of(cls, run: Run) -> LiveRun:
+        """The same run, displayed live."""
+        return cls(run._record, run._launcher, run._entity)  # noqa: SLF001 - same run, adapter class
+
+    def _ipython_display_(self) -> None:
+        from IPython.core.display import HTML
+        from IPython.core.display_functions import display
+
+        handle = display(HTML(run_html(self.record)), display_id=True)  # type: ignore[no-untyped-call]
+        if not self._record.done and handle is not None:
+            follower().watch(_DisplayFollow(self, handle), SLOW)
+
+
+class _DisplayFollow:
+    """Update a run's display when its status changes; stop once it ended."""
+
+    def __init__(self, run: Run, handle: Any) -> None:
+        self.run = run
+        self.handle = handle
+        self.shown: RunRecord = run._record  # noqa: SLF001 - what the display was made from
+
+    def __call__(self) -> bool:
+        from IPython.core.display import HTML
+
+        current = self.run.record
+        if current.status != self.shown.status or current.done:
+            self.handle.update(HTML(run_html(current)))  # type: ignore[no-untyped-call]
+            self.shown = current
+        return not current.done

@@ -1,7 +1,10 @@
-"""Notebook cells + local files -> a checked bundle: the one path every front end takes.
+"""Notebook cells + local files -> a checked, published bundle: the one path every front end takes.
 
-``%flyte_bundle``, ``%%flyte_run``, the panel and the server all call :func:`prepare_bundle`,
-so they cannot disagree about what a bundle holds.
+Application layer. ``%flyte_bundle``, ``%flyte_serialize``, ``%%flyte_run`` and the panel (all
+through the kernel session, and :func:`flyte_jupyter.submit.launch`) call
+:func:`prepare_bundle` and :func:`publish_bundle`, so they cannot disagree about what a bundle
+holds or where it goes. The store is chosen here (:func:`store_for`): an fsspec bundle store, or
+a Flyte cluster's data proxy.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ if TYPE_CHECKING:
     from flyte_jupyter.serialize.api import Serialized
     from flyte_jupyter.settings import Settings
     from flyte_jupyter.store import BundleStore
+    from flyte_jupyter.store.dataproxy import DataProxyStore
 
 
 @dataclass(frozen=True)
@@ -183,8 +187,25 @@ def _local_store_dir(url: str | None) -> Path | None:
     return Path(rest) if scheme in ("file", "local") else None
 
 
-def store_for(settings: Settings) -> BundleStore:
-    """The bundle store the settings name (default: a folder under ``home``)."""
+def store_for(settings: Settings) -> BundleStore | DataProxyStore:
+    """Where the settings send bundles: a bucket store, or a Flyte cluster's data proxy.
+
+    ``store = "flyte"`` sends archives through the data proxy of the configured cluster.
+    """
+    from flyte_jupyter.store.dataproxy import FLYTE_STORE, DataProxyStore
+
+    if settings.store == FLYTE_STORE:
+        from flyte_jupyter.launch.remote import RemoteLauncher
+
+        return DataProxyStore(RemoteLauncher.from_settings(settings).upload_file)
+    return bucket_store_for(settings)
+
+
+def bucket_store_for(settings: Settings) -> BundleStore:
+    """The fsspec bundle store the settings name (default: a folder under ``home``).
+
+    Not for ``store = "flyte"``: callers check that first (see :func:`store_for`).
+    """
     from flyte_jupyter.store import default_store_url, open_store
 
     secure_home(settings.home)  # the store's index (and the default store) live there
@@ -219,10 +240,6 @@ def publish_bundle(
         The cached archive was damaged since it was built; it was deleted, nothing was sent.
         Building the bundle again rebuilds it.
     """
-    if settings.store == "flyte":
-        from flyte_jupyter.launch.remote import publish_to_flyte
-
-        return publish_to_flyte(bundle, settings)
     try:
         published = store_for(settings).publish(
             bundle.path,
@@ -268,8 +285,9 @@ def serialize_for(
 ) -> Serialized:
     """Serialize ``(name, module)`` targets of a published bundle (None: installed code)."""
     from flyte_jupyter.serialize.api import serialize_bundle
+    from flyte_jupyter.settings import serialization_settings_for_bundle
 
-    flytekit_settings = settings.serialization_settings(bundle)
+    flytekit_settings = serialization_settings_for_bundle(settings, bundle)
     return serialize_bundle(
         bundle, targets, flytekit_settings.to_json(), cache_dir=settings.home / "cache"
     )

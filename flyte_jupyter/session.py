@@ -28,10 +28,10 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
 
     from flyte_jupyter.bundle import Bundle
-    from flyte_jupyter.launch import LaunchRequest
     from flyte_jupyter.prepare import BundleJob
     from flyte_jupyter.progress import Progress
     from flyte_jupyter.settings import Settings
+    from flyte_jupyter.submit import LaunchRequest
 
 # Cells that record themselves (``%%flyte_run`` runs its definitions, then records them).
 _SELF_RECORDING = ("%%flyte_run",)
@@ -204,7 +204,7 @@ class KernelSession:
         self, settings: Settings, name: str, inputs: Mapping[str, Any]
     ) -> LaunchRequest:
         """The launch of ``name(**inputs)``: what ``%%flyte_run`` and the panel's Run submit."""
-        from flyte_jupyter.launch import LaunchRequest
+        from flyte_jupyter.submit import LaunchRequest
 
         job, targets = self.job(settings, [name])
         return LaunchRequest(

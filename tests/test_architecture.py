@@ -1,16 +1,37 @@
-"""Import hygiene: the core stays free of UI/server stacks, %load_ext stays light."""
+"""Import hygiene: below the adapters nothing loads a UI or server stack; %load_ext stays light.
+
+The layers contract (which package may import which) is tests/test_layers.py; this file runs
+the imports for real, every module of every layer below the adapters in one fresh interpreter.
+"""
 
 import json
 import subprocess
 import sys
-
-import pytest
+from pathlib import Path
 
 import flyte_jupyter
 
 HEAVY = ("flytekit", "s3fs", "tornado", "ipywidgets", "botocore")
 UI = ("IPython", "ipywidgets", "tornado", "jupyter_server")
-CORE = ("capture", "bundle", "store", "settings", "serialize", "prepare")
+# every package and module below the adapters (see tests/test_layers.py)
+BELOW_ADAPTERS = (
+    "capture",
+    "bundle",
+    "store",
+    "settings",
+    "serialize",
+    "runtime",
+    "launch",
+    "prepare",
+    "submit",
+    "session",
+    "_kernel",
+    "progress",
+    "redaction",
+    "errors",
+    "_html",
+)
+PACKAGE = Path(flyte_jupyter.__file__).parent
 
 
 def imported_after(statement: str) -> set[str]:
@@ -21,9 +42,23 @@ def imported_after(statement: str) -> set[str]:
     return set(json.loads(out.strip().splitlines()[-1]))
 
 
-@pytest.mark.parametrize("package", CORE)
-def test_core_packages_import_no_ui_stack(package):
-    loaded = imported_after(f"import flyte_jupyter.{package}")
+def _modules_below_adapters() -> list[str]:
+    names = []
+    for top in BELOW_ADAPTERS:
+        folder = PACKAGE / top
+        files = sorted(folder.rglob("*.py")) if folder.is_dir() else [PACKAGE / f"{top}.py"]
+        for path in files:
+            parts = path.relative_to(PACKAGE).with_suffix("").parts
+            parts = parts[:-1] if parts[-1] == "__init__" else parts
+            names.append(".".join(("flyte_jupyter", *parts)))
+    return names
+
+
+def test_no_module_below_the_adapters_imports_a_ui_or_server_stack():
+    modules = _modules_below_adapters()
+    assert "flyte_jupyter.launch.run" in modules
+    assert "flyte_jupyter.session" in modules
+    loaded = imported_after("\n".join(f"import {m}" for m in modules))
     assert not {m.split(".")[0] for m in loaded} & set(UI)
 
 

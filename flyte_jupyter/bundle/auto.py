@@ -14,8 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from flyte_jupyter.bundle.imports import imported_names, module_file, module_name
-from flyte_jupyter.bundle.model import Excluded
-from flyte_jupyter.bundle.walk import FileRef
+from flyte_jupyter.bundle.model import Excluded, FileRef
 from flyte_jupyter.errors import IgnoredModuleError
 
 if TYPE_CHECKING:

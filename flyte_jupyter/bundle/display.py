@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from flyte_jupyter.bundle.model import escape
+from flyte_jupyter._html import escape
 from flyte_jupyter.redaction import redact_code, redact_text, redact_url
 
 if TYPE_CHECKING:

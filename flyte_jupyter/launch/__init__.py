@@ -1,10 +1,11 @@
-"""Launch runs and follow them: the local backend (embedded default) and a Flyte cluster.
+"""Launchers and runs: the local backend (embedded default) and a Flyte cluster.
 
-Contract: :func:`launch` checks inputs against the entity's interface before anything is
-built or uploaded, then bundles, publishes, serializes and submits, returning a :class:`Run`.
-Every run is kept in the run store (:class:`RunStore`, SQLite under the home folder), which
-kernels, run supervisors and the Jupyter server share. No IPython, ipywidgets or tornado here
-(the Run's live display imports IPython only when a frontend asks to display it).
+Contract: a launcher (:func:`launcher_for`) submits a :class:`LaunchSpec` (an entity already
+bundled, published and serialized) and follows it; every run is kept in the run store
+(:class:`RunStore`, SQLite under the home folder), which kernels, run supervisors and the
+Jupyter server share, and is seen through a :class:`Run`. Building what a launcher submits is
+the application layer's work (:mod:`flyte_jupyter.submit`): nothing here bundles. No IPython,
+ipywidgets or tornado here: a Run's live display belongs to the adapters.
 """
 
 from __future__ import annotations
@@ -16,32 +17,25 @@ from flyte_jupyter.launch.model import TERMINAL, LaunchSpec, RunRecord, Status
 from flyte_jupyter.launch.runstore import RunStore
 
 if TYPE_CHECKING:
-    from flyte_jupyter.launch.api import (
-        LAUNCHERS,
-        DryRun,
-        LaunchRequest,
-        launch,
-        launcher_for,
-        new_run_id,
-    )
+    from flyte_jupyter.launch.backends import LAUNCHERS, launcher_for, new_run_id
     from flyte_jupyter.launch.run import Run
 
-# The launch pipeline (bundling, serialization) is imported on first use, so a run's
-# supervisor process, which only needs the run store, starts fast.
-_API = ("LAUNCHERS", "DryRun", "LaunchRequest", "launch", "launcher_for", "new_run_id")
-_LAZY = {**dict.fromkeys(_API, "flyte_jupyter.launch.api"), "Run": "flyte_jupyter.launch.run"}
+# Imported on first use, so a run's supervisor process, which only needs the run store,
+# starts fast.
+_BACKENDS = ("LAUNCHERS", "launcher_for", "new_run_id")
+_LAZY = {
+    **dict.fromkeys(_BACKENDS, "flyte_jupyter.launch.backends"),
+    "Run": "flyte_jupyter.launch.run",
+}
 
 __all__ = [
     "LAUNCHERS",
     "TERMINAL",
-    "DryRun",
-    "LaunchRequest",
     "LaunchSpec",
     "Run",
     "RunRecord",
     "RunStore",
     "Status",
-    "launch",
     "launcher_for",
     "new_run_id",
 ]

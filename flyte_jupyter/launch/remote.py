@@ -9,8 +9,8 @@ same ``FlyteRemote`` client.
 
 The cluster must be able to read the bundle: either the configured store is a bucket the
 cluster reads (``s3://...``), or the store is ``flyte`` and the bundle goes through Flyte's
-data proxy (:meth:`RemoteLauncher.upload_bundle`, as ``pyflyte register`` uploads its
-package).
+data proxy (:class:`~flyte_jupyter.store.dataproxy.DataProxyStore`, which uploads with
+:meth:`RemoteLauncher.upload_file`, as ``pyflyte register`` uploads its package).
 
 The connection comes from the flytekit config (``Config.auto`` of the settings' config file:
 TLS, auth, console endpoint, storage) with the settings' ``endpoint`` on top. gRPC errors become
@@ -44,22 +44,16 @@ from flyte_jupyter.launch.runstore import RunStore
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
-    from flyte_jupyter.bundle import Bundle
     from flyte_jupyter.launch.model import LaunchSpec
     from flyte_jupyter.settings import Settings
 
 __all__ = [
-    "FLYTE_STORE",
     "RemoteLauncher",
     "explain",
     "flyte_config",
-    "publish_to_flyte",
     "split_endpoint",
 ]
 
-FLYTE_STORE = "flyte"
-"""The ``store`` value that sends bundles through Flyte's data proxy instead of a bucket."""
-"""Deadline of each call to Flyte admin, in seconds."""
 CANCEL_CAUSE = "cancelled from flyte_jupyter"
 
 _NOT_READABLE = ("file", "local", "memory")
@@ -67,15 +61,6 @@ _REGISTER_HINT = (
     "A version names one definition of each entity: if the code changed, launch under a new "
     "version (--version), or leave version on auto."
 )
-
-
-def publish_to_flyte(bundle: Bundle, settings: Settings) -> Bundle:
-    """Upload the bundle through Flyte's data proxy; return it with its remote URI.
-
-    This is what publishing does when ``store`` is ``flyte``.
-    """
-    uri = RemoteLauncher.from_settings(settings).upload_bundle(bundle)
-    return dataclasses.replace(bundle, uri=uri, reused=False)
 
 
 class RemoteLauncher:
@@ -159,8 +144,8 @@ class RemoteLauncher:
 
     # -- bundle ----------------------------------------------------------------------------------
 
-    def upload_bundle(self, bundle: Bundle) -> str:
-        """Upload the archive through Flyte's data proxy; return its URI for the cluster.
+    def upload_file(self, path: Path) -> str:
+        """Upload a bundle archive through Flyte's data proxy; return its URI for the cluster.
 
         ``FlyteRemote.upload_file``: ``CreateUploadLocation`` (with the archive's MD5) gives a
         signed URL, and the archive is PUT there.
@@ -171,9 +156,7 @@ class RemoteLauncher:
             Admin refused the upload location, or the PUT failed.
         """
         with self._admin("upload the bundle through Flyte's data proxy", StoreError):
-            _, native_url = self.remote.upload_file(
-                bundle.path, project=self.project, domain=self.domain
-            )
+            _, native_url = self.remote.upload_file(path, project=self.project, domain=self.domain)
         return str(native_url)
 
     # -- launcher --------------------------------------------------------------------------------
@@ -225,7 +208,11 @@ class RemoteLauncher:
             "workflow": workflow_models.WorkflowSpec,
             "launch plan": launch_plan_models.LaunchPlan,
         }
-        settings = spec.settings.serialization_settings(spec.bundle, version=spec.version)
+        from flyte_jupyter.settings import serialization_settings_for_bundle
+
+        settings = serialization_settings_for_bundle(
+            spec.settings, spec.bundle, version=spec.version
+        )
         files = sorted(spec.serialized.files, key=lambda f: f.kind != "task")  # stable
         wanted = "task" if spec.kind == "task" else "launch plan"
         target = None

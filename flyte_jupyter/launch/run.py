@@ -1,14 +1,18 @@
-"""A run as the notebook sees it: id, URL, live status, outputs as Python values, logs, cancel."""
+"""A run as the notebook sees it: id, URL, status, outputs as Python values, logs, cancel.
+
+Its live display in a notebook (an output that follows the run) is the adapters' work:
+:class:`flyte_jupyter.display.LiveRun`.
+"""
 
 from __future__ import annotations
 
 import threading
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
-from flyte_jupyter.bundle.model import escape
+from flyte_jupyter._html import escape
 from flyte_jupyter.errors import LaunchError
-from flyte_jupyter.launch.follow import FAST, SLOW, follower
+from flyte_jupyter.launch.follow import FAST, follower
 from flyte_jupyter.redaction import redact, redact_text, redact_url
 
 if TYPE_CHECKING:
@@ -24,6 +28,13 @@ _COLORS = {
 
 
 _WAKE = 1.0  # seconds between two looks at the clock while wait() blocks without a timeout
+
+
+class BundleRef(NamedTuple):
+    """Which bundle a run runs: the digest of its manifest and the archive's store URI."""
+
+    digest: str | None
+    uri: str | None
 
 
 class Run:
@@ -71,7 +82,12 @@ class Run:
 
     @property
     def entity(self) -> str:
-        """The Flyte name of the task or workflow."""
+        """The task or workflow's name in the notebook (``square``), as the run store has it."""
+        return self._record.entity
+
+    @property
+    def flyte_name(self) -> str:
+        """The task or workflow's Flyte name (``nb_quickstart.square``)."""
         return self._record.flyte_name
 
     @property
@@ -80,9 +96,13 @@ class Run:
         return self._record.version
 
     @property
-    def bundle(self) -> tuple[str | None, str | None]:
-        """``(digest, uri)`` of the bundle it runs."""
-        return self._record.bundle_digest, self._record.bundle_uri
+    def bundle(self) -> BundleRef:
+        """Digest and store URI of the bundle it runs (both None for copy style ``none``).
+
+        Not the :class:`~flyte_jupyter.bundle.Bundle` that ``%flyte_bundle`` returns: that
+        (files, module, archive on disk) exists only in the kernel that built it.
+        """
+        return BundleRef(self._record.bundle_digest, self._record.bundle_uri)
 
     @property
     def error(self) -> str | None:
@@ -157,37 +177,12 @@ class Run:
 
     def __repr__(self) -> str:
         return (
-            f"Run(id={self.id!r}, entity={self.entity!r}, status={self.status!r}, url={self.url!r})"
+            f"Run(id={self.id!r}, flyte_name={self.flyte_name!r}, status={self.status!r}, "
+            f"url={self.url!r})"
         )
 
     def _repr_html_(self) -> str:
         return run_html(self.record)
-
-    def _ipython_display_(self) -> None:
-        from IPython.core.display import HTML
-        from IPython.core.display_functions import display
-
-        handle = display(HTML(run_html(self.record)), display_id=True)  # type: ignore[no-untyped-call]
-        if not self._record.done and handle is not None:
-            follower().watch(_DisplayFollow(self, handle), SLOW)
-
-
-class _DisplayFollow:
-    """Update a run's display when its status changes; stop once it ended."""
-
-    def __init__(self, run: Run, handle: Any) -> None:
-        self.run = run
-        self.handle = handle
-        self.shown = run._record  # noqa: SLF001 - what the display was made from
-
-    def __call__(self) -> bool:
-        from IPython.core.display import HTML
-
-        current = self.run.record
-        if current.status != self.shown.status or current.done:
-            self.handle.update(HTML(run_html(current)))  # type: ignore[no-untyped-call]
-            self.shown = current
-        return not current.done
 
 
 def _to_python(entity: Any, data: bytes) -> Any:

@@ -189,7 +189,7 @@ class RunService:
         return self._cancel_remote(record)
 
     def _cancel_remote(self, record: RunRecord) -> RunRecord:
-        from flyte_jupyter.launch.api import LAUNCHERS, launcher_for
+        from flyte_jupyter.launch.backends import LAUNCHERS, launcher_for
         from flyte_jupyter.settings import resolve_settings
 
         where = f" Cancel it in the Flyte console: {redact_url(record.url)}" if record.url else ""

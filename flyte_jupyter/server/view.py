@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 
 from markupsafe import Markup
 
-from flyte_jupyter.bundle.model import printable
+from flyte_jupyter._html import printable
 from flyte_jupyter.launch.liveness import lost_note
 
 if TYPE_CHECKING:

@@ -55,8 +55,11 @@ from flyte_jupyter.settings.images import (
 )
 from flyte_jupyter.settings.model import DEFAULT_DOMAINS, Settings
 from flyte_jupyter.settings.report import describe, describe_text
-from flyte_jupyter.settings.resolve import resolve_settings
-from flyte_jupyter.settings.serialization import serialization_settings
+from flyte_jupyter.settings.resolve import replace_settings, resolve_settings
+from flyte_jupyter.settings.serialization import (
+    serialization_settings,
+    serialization_settings_for_bundle,
+)
 from flyte_jupyter.settings.version import auto_version, effective_version
 
 __all__ = [
@@ -83,6 +86,8 @@ __all__ = [
     "image_config",
     "parse_image_spec",
     "parse_image_specs",
+    "replace_settings",
     "resolve_settings",
     "serialization_settings",
+    "serialization_settings_for_bundle",
 ]

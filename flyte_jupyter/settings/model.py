@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from flyte_jupyter.bundle.model import COPY_STYLES, BundleLimits, CopyStyle
 from flyte_jupyter.errors import SettingsError
@@ -22,7 +22,6 @@ from flyte_jupyter.settings.images import ImageRefs
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-    from flyte_jupyter.bundle.model import Bundle
     from flyte_jupyter.settings.coerce import OptionValue
 
 __all__ = ["DEFAULT_DOMAINS", "Settings", "check_name", "check_version"]
@@ -170,47 +169,6 @@ class Settings:
     def storage_options_dict(self) -> dict[str, OptionValue]:
         """``storage_options`` as a new dict, e.g. for ``fsspec.url_to_fs(store, **options)``."""
         return dict(self.storage_options)
-
-    def replace(self, source: str, /, *, merge: bool = True, **changes: Any) -> Settings:
-        """Return new settings with ``changes`` from ``source`` applied, validated.
-
-        Parameters
-        ----------
-        source
-            Recorded in ``provenance`` for each changed key, e.g. ``"panel"``.
-        merge
-            For ``images``, ``env`` and ``storage_options``: add to and override the current
-            entries by name (as layers do in :func:`resolve_settings`) when true; replace the
-            whole collection when false.
-        **changes
-            Settings keys (see ``FIELD_SPECS``) with raw values, coerced like any source;
-            ``None`` leaves a key unchanged.
-
-        Raises
-        ------
-        SettingsError
-            For an unknown key or a bad value; ``self`` is unchanged.
-        """
-        from flyte_jupyter.settings.resolve import apply_changes
-
-        return apply_changes(self, source, changes, merge=merge)
-
-    def serialization_settings(self, bundle: Bundle | None, *, version: str | None = None) -> Any:
-        """Return flytekit ``SerializationSettings`` for shipping ``bundle``.
-
-        Parameters
-        ----------
-        bundle
-            The stored bundle (its ``uri`` becomes the fast-registration distribution
-            location, its ``root`` the source root); ``None`` for copy style ``none``.
-        version
-            Overrides the version; default: ``self.version``, else :func:`auto_version`.
-        """
-        from flyte_jupyter.settings.serialization import (
-            serialization_settings_for_bundle,
-        )
-
-        return serialization_settings_for_bundle(self, bundle, version=version)
 
 
 def check_name(key: str, value: str, source: str, *, kind: str) -> None:

@@ -33,7 +33,7 @@ from flyte_jupyter.settings.sources import (
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-__all__ = ["apply_changes", "resolve_settings"]
+__all__ = ["replace_settings", "resolve_settings"]
 
 logger = logging.getLogger(__name__)
 
@@ -117,10 +117,32 @@ def resolve_settings(
     return _build(values, provenance)
 
 
-def apply_changes(
-    settings: Settings, source: str, changes: Mapping[str, Any], *, merge: bool
+def replace_settings(
+    settings: Settings, source: str, /, *, merge: bool = True, **changes: Any
 ) -> Settings:
-    """Implement :meth:`Settings.replace`: ``changes`` as one more layer on top of ``settings``."""
+    """Return new settings with ``changes`` from ``source`` applied, validated.
+
+    ``changes`` are one more layer on top of ``settings``.
+
+    Parameters
+    ----------
+    settings
+        The settings to start from (unchanged).
+    source
+        Recorded in ``provenance`` for each changed key, e.g. ``"panel"``.
+    merge
+        For ``images``, ``env`` and ``storage_options``: add to and override the current
+        entries by name (as layers do in :func:`resolve_settings`) when true; replace the
+        whole collection when false.
+    **changes
+        Settings keys (see ``FIELD_SPECS``) with raw values, coerced like any source;
+        ``None`` leaves a key unchanged.
+
+    Raises
+    ------
+    SettingsError
+        For an unknown key or a bad value.
+    """
     base_dir = Path.cwd()  # relative paths from a panel or magic mean the kernel's folder
     layer = mapping_layer(source, changes, base_dir=base_dir)
     values = _values_of(settings)

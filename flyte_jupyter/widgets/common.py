@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import ipywidgets as w
 
+from flyte_jupyter._html import escape
 from flyte_jupyter.bundle.display import human_size
-from flyte_jupyter.bundle.model import escape
 
 __all__ = [
     "Field",

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import ipywidgets as w
 
-from flyte_jupyter.bundle.model import escape
+from flyte_jupyter._html import escape
 from flyte_jupyter.widgets.code import CodeSection
 from flyte_jupyter.widgets.common import error_html, muted
 from flyte_jupyter.widgets.images import ImagesSection

@@ -12,9 +12,10 @@ from typing import TYPE_CHECKING, Any
 
 import ipywidgets as w
 
-from flyte_jupyter.bundle.model import escape
+from flyte_jupyter._html import escape
 from flyte_jupyter.errors import StoreError
 from flyte_jupyter.redaction import redact_code, redact_text, redact_url
+from flyte_jupyter.store.dataproxy import FLYTE_STORE
 from flyte_jupyter.widgets.background import BackgroundView
 from flyte_jupyter.widgets.common import (
     STYLE,
@@ -54,17 +55,17 @@ class Preview:
 
 def compute(job: PreviewJob) -> Preview:
     """Build the bundle and ask the store whether it already holds it."""
-    from flyte_jupyter.prepare import prepare_bundle, store_for
+    from flyte_jupyter.prepare import bucket_store_for, prepare_bundle
 
     settings = job.settings
     bundle = prepare_bundle(job.job)
     if bundle is None:
         return Preview(None, note="copy style 'none': nothing is bundled; the code is in the image")
     uri = would_be_uri(settings, bundle.digest)
-    if settings.store == "flyte":
+    if settings.store == FLYTE_STORE:
         return Preview(bundle, uri, None, "the Flyte data proxy decides at upload")
     try:
-        reuse = store_for(settings).exists(bundle.digest)
+        reuse = bucket_store_for(settings).exists(bundle.digest)
     except StoreError as exc:
         return Preview(bundle, uri, None, f"cannot ask the store: {exc}")
     return Preview(bundle, uri, reuse)

@@ -23,7 +23,8 @@ from flyte_jupyter.widgets.state import message_of
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
 
-    from flyte_jupyter.launch import LaunchRequest, Run
+    from flyte_jupyter.launch import Run
+    from flyte_jupyter.submit import LaunchRequest
     from flyte_jupyter.widgets.runs import RunsSection
     from flyte_jupyter.widgets.state import PanelState
 
@@ -148,7 +149,9 @@ class RunSection:
         self.launching.start()
 
     def _launch(self, request: LaunchRequest) -> Run | None:
-        from flyte_jupyter.launch import Run, launch
+        from flyte_jupyter.display import LiveRun
+        from flyte_jupyter.launch import Run
+        from flyte_jupyter.submit import launch
 
         self.button.disabled = True
         self.progress.start()
@@ -163,6 +166,7 @@ class RunSection:
         finally:
             self.button.disabled = False
         assert isinstance(run, Run)  # noqa: S101 - launch without dry_run returns a Run
+        run = LiveRun.of(run)
         self.progress.finish(f"launched in {self.progress.elapsed:.1f} s")
         self.last_run = run
         self._follow(run)

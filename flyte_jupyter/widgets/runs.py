@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 import ipywidgets as w
 
-from flyte_jupyter.bundle.model import escape
+from flyte_jupyter._html import escape
 from flyte_jupyter.launch.follow import Watch, follower
 from flyte_jupyter.widgets.common import error_html, muted
 from flyte_jupyter.widgets.state import message_of

@@ -14,8 +14,9 @@ import json
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from flyte_jupyter.bundle.model import escape
+from flyte_jupyter._html import escape
 from flyte_jupyter.redaction import redact, redact_text
+from flyte_jupyter.store.dataproxy import FLYTE_STORE
 from flyte_jupyter.widgets.background import BackgroundView
 from flyte_jupyter.widgets.common import entity_picker, muted
 
@@ -23,8 +24,6 @@ if TYPE_CHECKING:
     from flyte_jupyter.prepare import BundleJob
     from flyte_jupyter.settings import Settings
     from flyte_jupyter.widgets.state import PanelState
-
-_FLYTE_STORE = "flyte"
 
 
 @dataclass(frozen=True)
@@ -61,17 +60,20 @@ class SerializationView:
 def would_be_uri(settings: Settings, digest: str) -> str:
     """The URI the bundle of ``digest`` has (or would get) in the configured store."""
     from flyte_jupyter.bundle.model import archive_name
-    from flyte_jupyter.prepare import store_for
+    from flyte_jupyter.prepare import bucket_store_for
 
-    if settings.store == _FLYTE_STORE:  # the data proxy picks the location at upload
+    if settings.store == FLYTE_STORE:  # the data proxy picks the location at upload
         return f"<Flyte data proxy upload location>/{archive_name(digest)}"
-    return store_for(settings).uri_for(digest)
+    return bucket_store_for(settings).uri_for(digest)
 
 
 def compute(job: SerializationJob) -> SerializationView:
     """Build the bundle (no upload) and serialize the entity, as a launch would."""
     from flyte_jupyter.prepare import prepare_bundle, serialize_for
-    from flyte_jupyter.settings.serialization import serialization_settings
+    from flyte_jupyter.settings.serialization import (
+        serialization_settings,
+        serialization_settings_for_bundle,
+    )
 
     settings = job.settings
     if job.job is None or job.name is None:
@@ -85,7 +87,7 @@ def compute(job: SerializationJob) -> SerializationView:
         targets = [(name, str(bundle.module)) for name in job.targets]
     else:
         targets = [(name, job.modules[name]) for name in job.targets]
-    flytekit_settings = settings.serialization_settings(bundle)
+    flytekit_settings = serialization_settings_for_bundle(settings, bundle)
     serialized = serialize_for(bundle, targets, settings)
     tasks = []
     for item in serialized.files:

@@ -19,10 +19,10 @@ from flyte_jupyter.errors import FlyteJupyterError
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
 
-    from flyte_jupyter.launch import LaunchRequest
     from flyte_jupyter.prepare import BundleJob
     from flyte_jupyter.session import KernelSession
     from flyte_jupyter.settings import Settings
+    from flyte_jupyter.submit import LaunchRequest
 
 _UNSET = object()
 

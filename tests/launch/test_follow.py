@@ -12,6 +12,7 @@ import time
 
 import pytest
 
+from flyte_jupyter.display import LiveRun
 from flyte_jupyter.errors import LaunchError
 from flyte_jupyter.launch import Run, RunRecord, RunStore
 from flyte_jupyter.launch.follow import FAST, follower
@@ -89,7 +90,7 @@ def test_three_live_displays_share_one_follower_and_one_connection(
 ):
     settle(lambda: not follower().running)  # nothing left over from another test
     store = launcher.store
-    runs = [Run(running(store, f"fdisp00000000000000{i}"), launcher) for i in range(3)]
+    runs = [LiveRun.of(Run(running(store, f"fdisp00000000000000{i}"), launcher)) for i in range(3)]
     published = []
     monkeypatch.setattr(ip.display_formatter, "active_types", ["text/plain", "text/html"])
     monkeypatch.setattr(

@@ -57,7 +57,8 @@ def test_cell_form_runs_the_task_through_flytekits_entrypoint(nb, tmp_path):
     assert run.status == "SUCCEEDED", run.logs()
     assert run.outputs == 98
     assert run.url == f"/flyte-jupyter/runs/{run.id}"
-    assert run.entity == "nb_my_analysis.square"
+    assert run.entity == "square"
+    assert run.flyte_name == "nb_my_analysis.square"
     record = RunStore(tmp_path / "home" / "runs.sqlite").get(run.id)
     assert [e[1] for e in record.events] == ["QUEUED", "RUNNING", "SUCCEEDED"]
     assert record.outputs == {"o0": "98"}

@@ -44,7 +44,7 @@ def test_a_task_registers_executes_and_reports_through_flyte_remote(nb, standin,
     uri = args[args.index("--additional-distribution") + 1]
     assert uri.startswith("s3://bundles/nb/")
     assert uri.endswith(".tar.gz")
-    assert uri == run.bundle[1]
+    assert uri == run.bundle.uri
     assert "pyflyte-execute" in args
 
     (execution,) = standin.requests("CreateExecution")

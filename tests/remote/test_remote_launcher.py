@@ -12,8 +12,10 @@ from standin_admin import RUNNING, SUCCEEDED, Plan, int_outputs
 from flyte_jupyter.bundle.model import Bundle
 from flyte_jupyter.errors import LaunchError, StoreError
 from flyte_jupyter.launch import Run, launcher_for
-from flyte_jupyter.launch.remote import RemoteLauncher, flyte_config, publish_to_flyte
+from flyte_jupyter.launch.remote import RemoteLauncher, flyte_config
+from flyte_jupyter.prepare import publish_bundle
 from flyte_jupyter.settings import Settings
+from flyte_jupyter.store.fsspec_store import sha256_file
 
 pytestmark = pytest.mark.slow
 
@@ -114,17 +116,22 @@ def _bundle(tmp_path):
 
 
 def test_upload_through_the_data_proxy(tmp_path, standin, flyte_config):
-    settings = settings_for(tmp_path, endpoint=standin.endpoint, config_file=flyte_config)
-    bundle = publish_to_flyte(_bundle(tmp_path), settings)
+    settings = settings_for(
+        tmp_path, endpoint=standin.endpoint, config_file=flyte_config, store="flyte"
+    )
+    bundle = publish_bundle(_bundle(tmp_path), settings)
     assert bundle.reused is False
     assert standin.blobs[bundle.uri] == bundle.path.read_bytes()
     assert bundle.uri.endswith("/fastabc123.tar.gz")
-    assert dataclasses.replace(bundle, uri=None, reused=None) == _bundle(tmp_path)
+    assert bundle.sha256 == sha256_file(bundle.path)
+    assert dataclasses.replace(bundle, uri=None, reused=None, sha256=None) == _bundle(tmp_path)
 
 
 def test_a_refused_upload_is_a_store_error_with_admins_message(tmp_path, standin, flyte_config):
     standin.fail("CreateUploadLocation", grpc.StatusCode.PERMISSION_DENIED, "uploads are off")
-    settings = settings_for(tmp_path, endpoint=standin.endpoint, config_file=flyte_config)
+    settings = settings_for(
+        tmp_path, endpoint=standin.endpoint, config_file=flyte_config, store="flyte"
+    )
     with pytest.raises(StoreError, match=r"refused to upload the bundle.*uploads are off"):
-        publish_to_flyte(_bundle(tmp_path), settings)
+        publish_bundle(_bundle(tmp_path), settings)
     assert standin.blobs == {}

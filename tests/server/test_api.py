@@ -187,9 +187,9 @@ async def test_cancel_of_a_finished_run_is_409(jp_fetch):
 
 
 async def test_cancel_of_a_remote_run_without_its_backend_is_501_json(jp_fetch, monkeypatch):
-    from flyte_jupyter.launch import api
+    from flyte_jupyter.launch import backends
 
-    monkeypatch.setitem(api._LAUNCHERS, "remote", ("flyte_jupyter.launch.not_here:X", ""))
+    monkeypatch.setitem(backends._LAUNCHERS, "remote", ("flyte_jupyter.launch.not_here:X", ""))
     code, message = await error_of(
         jp_fetch, "flyte-jupyter", "api", "runs", RUN_REMOTE, "cancel", method="POST"
     )

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from server_helpers import make_record
 
-from flyte_jupyter.launch.api import new_run_id
+from flyte_jupyter.launch.backends import new_run_id
 from flyte_jupyter.server.service import RUN_ID, record_json
 
 REPO = Path(__file__).resolve().parents[2]

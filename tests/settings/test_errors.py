@@ -5,7 +5,12 @@ from __future__ import annotations
 import pytest
 
 from flyte_jupyter.errors import SettingsError
-from flyte_jupyter.settings import Settings, resolve_settings
+from flyte_jupyter.settings import (
+    Settings,
+    replace_settings,
+    resolve_settings,
+    serialization_settings_for_bundle,
+)
 
 
 def raises(*fragments: str):
@@ -63,7 +68,7 @@ def test_copy_style_none_needs_an_explicit_version_where_one_is_used(resolve):
     with raises("copy style 'none'", "explicit version", "--version"):
         effective_version(None, settings)
     with raises("copy style 'none'", "explicit version"):
-        settings.serialization_settings(None)
+        serialization_settings_for_bundle(settings, None)
 
 
 def test_copy_style_none_with_explicit_version_is_fine(resolve):
@@ -144,9 +149,9 @@ def test_start_dir_must_exist(tmp_path, environ):
 def test_replace_rejects_and_leaves_settings_unchanged(resolve):
     base = resolve()
     with raises("'Bad Name'", "panel"):
-        base.replace("panel", project="Bad Name")
+        replace_settings(base, "panel", project="Bad Name")
     with raises("unknown setting 'nope'"):
-        base.replace("panel", nope=1)
+        replace_settings(base, "panel", nope=1)
     assert base.project == "flytesnacks"
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from flyte_jupyter.settings import DEFAULT_DOMAINS, Settings, describe
+from flyte_jupyter.settings import DEFAULT_DOMAINS, Settings, describe, replace_settings
 
 LAYERS = ["default", "flytekit", "pyproject", "env", "traits", "panel", "options"]
 
@@ -256,12 +256,12 @@ def test_flytekit_storage_and_images(resolve, home, write):
 
 def test_replace_records_source_and_validates(resolve):
     base = resolve(options={"images": ["ghcr.io/org/base:1"], "env": ["A=1"]})
-    panel = base.replace("panel", domain="staging", env={"B": "2"})
+    panel = replace_settings(base, "panel", domain="staging", env={"B": "2"})
     assert (panel.domain, panel.env_dict) == ("staging", {"A": "1", "B": "2"})
     assert panel.provenance["domain"] == "panel"
     assert panel.provenance["env.B"] == "panel"
     assert base.domain == "development"  # frozen original untouched
-    wholesale = panel.replace("panel", merge=False, env={"C": "3"})
+    wholesale = replace_settings(panel, "panel", merge=False, env={"C": "3"})
     assert wholesale.env_dict == {"C": "3"}
     assert "env.A" not in wholesale.provenance
     assert wholesale.images.default == "ghcr.io/org/base:1"

@@ -20,6 +20,7 @@ from flyte_jupyter.settings import (
     current_domain,
     describe,
     describe_text,
+    replace_settings,
 )
 
 SECRET_VALUES = ["hunter2-token", "minio-key", "s3cr3t-value", "pw-9876"]
@@ -68,7 +69,7 @@ def test_describe_hides_secrets(secret_settings):
 
 def test_nothing_secret_in_logs(secret_settings, caplog):
     caplog.set_level(logging.DEBUG, logger="flyte_jupyter")
-    secret_settings.replace("panel", domain="staging")
+    replace_settings(secret_settings, "panel", domain="staging")
     for secret in SECRET_VALUES:
         assert secret not in caplog.text
 
@@ -119,7 +120,7 @@ def test_current_domain_in_notebook_and_in_run(resolve):
     assert current_domain({"FLYTE_INTERNAL_EXECUTION_DOMAIN": "production"}) == "production"
     assert current_domain({"_F_DM": "production"}) == "production"
     assert current_domain({"FLYTE_INTERNAL_EXECUTION_DOMAIN": ""}) == "staging"
-    with activated(staging.replace("t", domain="production")):
+    with activated(replace_settings(staging, "t", domain="production")):
         assert current_domain({}) == "production"
     assert current_domain({}) == "staging"
 

@@ -12,7 +12,13 @@ from flytekit.configuration import SerializationSettings
 
 from flyte_jupyter.bundle.model import Bundle
 from flyte_jupyter.errors import SettingsError
-from flyte_jupyter.settings import auto_version, effective_version, serialization_settings
+from flyte_jupyter.settings import (
+    auto_version,
+    effective_version,
+    replace_settings,
+    serialization_settings,
+    serialization_settings_for_bundle,
+)
 from flyte_jupyter.settings.version import VERSION_LENGTH
 
 DIGEST = "d" * 64
@@ -69,22 +75,22 @@ def test_auto_version_stable_across_processes(resolve, environ, nb_dir):
 )
 def test_auto_version_changes_with_serialization_inputs(resolve, change):
     base = resolve(options=OPTIONS)
-    changed = base.replace("test", merge=False, **change)
+    changed = replace_settings(base, "test", merge=False, **change)
     assert auto_version(DIGEST, changed) != auto_version(DIGEST, base)
 
 
 def test_auto_version_changes_with_digest_not_with_project_or_domain(resolve):
     s = resolve(options=OPTIONS)
     assert auto_version("e" * 64, s) != auto_version(DIGEST, s)
-    promoted = s.replace("test", project="other", domain="production")
+    promoted = replace_settings(s, "test", project="other", domain="production")
     assert auto_version(DIGEST, promoted) == auto_version(DIGEST, s)
 
 
 def test_explicit_version_used_as_given(resolve):
     s = resolve(options={**OPTIONS, "version": "v1.2.3"})
     assert effective_version(DIGEST, s) == "v1.2.3"
-    assert effective_version(DIGEST, s.replace("test", version="auto")) == auto_version(
-        DIGEST, s.replace("test", version="auto")
+    assert effective_version(DIGEST, replace_settings(s, "test", version="auto")) == auto_version(
+        DIGEST, replace_settings(s, "test", version="auto")
     )
 
 
@@ -105,7 +111,7 @@ def _bundle(root, uri):
 def test_serialization_settings_for_bundle(resolve, nb_dir):
     s = resolve(options={**OPTIONS, "project": "ml", "domain": "staging"})
     uri = f"file:///store/fast{DIGEST}.tar.gz"
-    ss = s.serialization_settings(_bundle(nb_dir, uri))
+    ss = serialization_settings_for_bundle(s, _bundle(nb_dir, uri))
     assert isinstance(ss, SerializationSettings)
     assert (ss.project, ss.domain) == ("ml", "staging")
     assert ss.version == auto_version(DIGEST, s)
@@ -131,7 +137,7 @@ def test_serialization_settings_round_trip_json(resolve, nb_dir):
 
 def test_copy_style_none_has_no_fast_registration(resolve):
     s = resolve(options={**OPTIONS, "copy_style": "none", "version": "img-v3"})
-    ss = s.serialization_settings(None)
+    ss = serialization_settings_for_bundle(s, None)
     assert ss.fast_serialization_settings is None
     assert not ss.should_fast_serialize()
     assert ss.version == "img-v3"
@@ -140,8 +146,8 @@ def test_copy_style_none_has_no_fast_registration(resolve):
 def test_bundle_must_be_stored_and_present(resolve, nb_dir):
     s = resolve(options=OPTIONS)
     with pytest.raises(SettingsError, match="no store URI yet"):
-        s.serialization_settings(_bundle(nb_dir, None))
+        serialization_settings_for_bundle(s, _bundle(nb_dir, None))
     with pytest.raises(SettingsError, match="ships a bundle, but none was given"):
-        s.serialization_settings(None)
+        serialization_settings_for_bundle(s, None)
     with pytest.raises(SettingsError, match="not a valid version"):
-        s.serialization_settings(_bundle(nb_dir, "file:///x"), version="bad version")
+        serialization_settings_for_bundle(s, _bundle(nb_dir, "file:///x"), version="bad version")

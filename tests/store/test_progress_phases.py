@@ -128,10 +128,10 @@ def test_a_reused_archive_reports_nothing(project):
 def test_a_fetch_reports_only_the_download(project, tmp_path):
     job, settings = project
     bundle = prepare_and_publish(job, settings)
-    from flyte_jupyter.prepare import store_for
+    from flyte_jupyter.prepare import bucket_store_for
 
     progress = Recorder()
-    dest = store_for(settings).fetch(
+    dest = bucket_store_for(settings).fetch(
         bundle.digest, tmp_path / "back.tar.gz", expected_sha256=bundle.sha256, progress=progress
     )
     assert progress.phases() == ["download"]

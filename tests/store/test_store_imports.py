@@ -35,7 +35,6 @@ def test_no_heavy_imports():
 def test_public_api():
     assert sorted(flyte_jupyter.store.__all__) == [
         "BundleStore",
-        "ProgressCallback",
         "Published",
         "default_store_url",
         "open_store",

@@ -5,7 +5,7 @@ import re
 
 from shell_helpers import run_cell
 
-from flyte_jupyter.prepare import store_for
+from flyte_jupyter.prepare import bucket_store_for
 from flyte_jupyter.widgets.preview import tree_html
 
 IMAGE = "ghcr.io/org/image:1.0"
@@ -33,7 +33,7 @@ def test_serialization_view_shows_image_and_command_and_follows_edits(panel, ses
 
     # the distribution location is where the bundle WOULD be; nothing was uploaded
     digest = re.search(r"fast([0-9a-f]{64})\.tar\.gz", view).group(1)
-    store = store_for(session.settings())
+    store = bucket_store_for(session.settings())
     assert (
         f'fast_serialization_settings.distribution_location</code></td><td><code>"{store.uri_for(digest)}"'
         in view

@@ -1,20 +1,19 @@
 """Launch a task or workflow: check inputs, bundle, publish, serialize, submit.
 
-``%%flyte_run``, the panel's Run button and the server all call :func:`launch`. Inputs are
-checked against the entity's interface first, so a typo costs nothing: no bundle is built and
-no byte is uploaded before the inputs are known to fit.
+The application layer's entry for runs: ``%%flyte_run`` and the panel's Run button call
+:func:`launch` with the :class:`LaunchRequest` their kernel session builds. Inputs are checked
+against the entity's interface first, so a typo costs nothing: no bundle is built and no byte is
+uploaded before the inputs are known to fit. The launchers below it (:mod:`flyte_jupyter.launch`)
+know nothing of bundling.
 """
 
 from __future__ import annotations
 
-import importlib
-import secrets
-import string
 from dataclasses import dataclass
-from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from flyte_jupyter.errors import InputError, LaunchError
+from flyte_jupyter.launch.backends import launcher_for, new_run_id
 from flyte_jupyter.launch.model import LaunchSpec
 from flyte_jupyter.launch.run import Run
 from flyte_jupyter.prepare import prepare_and_publish, serialize_for
@@ -23,19 +22,12 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
 
     from flyte_jupyter.bundle import Bundle
-    from flyte_jupyter.launch.model import Launcher
     from flyte_jupyter.prepare import BundleJob
     from flyte_jupyter.progress import Progress
     from flyte_jupyter.serialize.api import Serialized
     from flyte_jupyter.settings import Settings
 
-# backend -> (module:class, install hint); imported on first use
-_LAUNCHERS = {
-    "local": ("flyte_jupyter.launch.local:LocalLauncher", ""),
-    "remote": ("flyte_jupyter.launch.remote:RemoteLauncher", "pip install flytekit"),
-}
-LAUNCHERS = MappingProxyType(_LAUNCHERS)
-_ALPHABET = string.ascii_lowercase + string.digits
+__all__ = ["DryRun", "LaunchRequest", "launch"]
 
 
 @dataclass(frozen=True)
@@ -78,31 +70,13 @@ class DryRun:
     inputs: Mapping[str, str]
 
     def _repr_html_(self) -> str:
-        from flyte_jupyter.bundle.model import escape
+        from flyte_jupyter._html import escape
 
         files = "".join(
             f"<li><code>{escape(f.path.name)}</code></li>" for f in self.serialized.files
         )
         bundle = self.bundle._repr_html_() if self.bundle else "<p>no bundle (copy style none)</p>"
         return f"<div><b>Dry run</b>: nothing was launched.<ul>{files}</ul>{bundle}</div>"
-
-
-def new_run_id() -> str:
-    """A fresh run id: 'f' + 19 lowercase letters/digits, a valid Flyte execution name."""
-    return "f" + "".join(secrets.choice(_ALPHABET) for _ in range(19))
-
-
-def launcher_for(settings: Settings) -> Launcher:
-    """The backend the settings name (imported on first use)."""
-    target, hint = _LAUNCHERS[settings.backend]
-    module_name, _, class_name = target.partition(":")
-    try:
-        cls = getattr(importlib.import_module(module_name), class_name)
-    except ImportError as exc:
-        msg = f"The {settings.backend} backend needs a package that is missing ({exc}). {hint}"
-        raise LaunchError(msg) from exc
-    launcher: Launcher = cls.from_settings(settings)
-    return launcher
 
 
 def launch(
