@@ -30,6 +30,7 @@ BELOW_ADAPTERS = (
     "redaction",
     "errors",
     "_html",
+    "_os",
 )
 PACKAGE = Path(flyte_jupyter.__file__).parent
 

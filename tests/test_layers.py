@@ -8,7 +8,7 @@
     core         settings | store | serialize | runtime   (peers: none imports another)
                  bundle
                  capture
-    base         errors, redaction, progress, _html, _private, _sqlite, _lazy, _version
+    base         errors, redaction, progress, _html, _os, _private, _sqlite, _lazy, _version
 
 A module may import its own package, and packages of lower layers. Imports inside
 ``if TYPE_CHECKING:`` do not count (they never run). Peers of the ``core`` row never import
@@ -27,7 +27,17 @@ ROOT = "<root>"
 # (rank, may packages of this rank import each other?)
 LAYERS: dict[str, tuple[int, bool]] = {
     **dict.fromkeys(
-        ("errors", "redaction", "progress", "_html", "_private", "_sqlite", "_lazy", "_version"),
+        (
+            "errors",
+            "redaction",
+            "progress",
+            "_html",
+            "_os",
+            "_private",
+            "_sqlite",
+            "_lazy",
+            "_version",
+        ),
         (0, True),
     ),
     "capture": (1, False),

@@ -17,13 +17,14 @@ Temporary files of writers that died (``.tmp-<pid>-<random>.tar.gz``) are remove
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import logging
 import os
 import time
 import uuid
 from typing import TYPE_CHECKING
+
+from flyte_jupyter._os import pid_alive, sha256_file
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -33,7 +34,6 @@ __all__ = [
     "discard",
     "record",
     "remove_stale_temps",
-    "sha256_file",
     "temp_path",
     "verified_sha256",
 ]
@@ -47,16 +47,6 @@ STALE_TEMP_S = 15 * 60.0
 # A temp file whose writer pid is gone on this machine goes sooner, once it sat this long
 # (a writer in another container sharing the home has a pid we cannot see, but writes).
 DEAD_WRITER_TEMP_S = 60.0
-_CHUNK = 1024 * 1024
-
-
-def sha256_file(path: Path) -> str:
-    """The sha256 (hex) of the file at ``path``, read in chunks."""
-    digest = hashlib.sha256()
-    with path.open("rb") as src:
-        while chunk := src.read(_CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _record_path(archive: Path) -> Path:
@@ -144,16 +134,6 @@ def temp_path(bundles: Path) -> Path:
     return bundles / f"{TEMP_PREFIX}{os.getpid()}-{uuid.uuid4().hex}.tar.gz"
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def _writer_pid(name: str) -> int | None:
     head = name[len(TEMP_PREFIX) :].split("-", 1)[0]
     return int(head) if head.isdigit() else None
@@ -178,7 +158,7 @@ def remove_stale_temps(bundles: Path) -> list[str]:
         with contextlib.suppress(OSError):
             age = now - entry.stat(follow_symlinks=False).st_mtime
             pid = _writer_pid(entry.name)
-            dead = pid is not None and pid != os.getpid() and not _pid_alive(pid)
+            dead = pid is not None and pid != os.getpid() and not pid_alive(pid)
             if age > STALE_TEMP_S or (dead and age > DEAD_WRITER_TEMP_S):
                 os.unlink(entry.path)
                 removed.append(entry.name)

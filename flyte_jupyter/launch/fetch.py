@@ -87,7 +87,8 @@ def fetch_verified(
         The store cannot be read, or it holds other bytes and the kernel's cached archive is
         gone or damaged too.
     """
-    from flyte_jupyter.store.fsspec_store import BundleStore, sha256_file
+    from flyte_jupyter._os import sha256_file
+    from flyte_jupyter.store.fsspec_store import BundleStore
 
     digest, expected, uri = entry["digest"], entry["sha256"], entry["uri"]
     cache = Path(entry["cache"])

@@ -18,6 +18,8 @@ import json
 import os
 from pathlib import Path
 
+from flyte_jupyter._os import pid_alive
+
 RUNS_PATH = "flyte-jupyter/runs/"
 
 
@@ -48,16 +50,6 @@ def _running_servers() -> list[dict[str, object]]:
         except (OSError, ValueError):
             continue
         pid = info.get("pid")
-        if isinstance(pid, int) and _pid_exists(pid) and info.get("url"):
+        if isinstance(pid, int) and pid_alive(pid) and info.get("url"):
             out.append(info)
     return out
-
-
-def _pid_exists(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True

@@ -60,8 +60,8 @@ class DataProxyStore:
         StoreError
             The proxy refused the upload location, or the upload failed.
         """
+        from flyte_jupyter._os import sha256_file
         from flyte_jupyter.store.errors import damaged_archive_error
-        from flyte_jupyter.store.fsspec_store import sha256_file
 
         sha = sha256_file(archive)
         if expected_sha256 is not None and sha != expected_sha256:

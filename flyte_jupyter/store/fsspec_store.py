@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import fsspec.core
 
+from flyte_jupyter._os import sha256_file
 from flyte_jupyter.bundle.model import archive_name
 from flyte_jupyter.errors import StoreError
 from flyte_jupyter.redaction import redacting_logger
@@ -44,7 +45,6 @@ logger = redacting_logger(__name__)
 
 T = TypeVar("T")
 
-_HASH_CHUNK = 1024 * 1024
 SWEEP_EVERY = 24 * 3600.0
 """Seconds between two sweeps of one store's upload leftovers (per home)."""
 _DIGEST_CHARS = frozenset("0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_-")
@@ -65,15 +65,6 @@ def normalize_url(url: str) -> str:
         # abspath, not resolve(): keep the symlinked path the user chose.
         return "file://" + os.path.abspath(os.path.expanduser(rest))
     return f"{scheme}://{rest.rstrip('/')}"
-
-
-def sha256_file(path: Path) -> str:
-    """Return the sha256 (hex) of the file at ``path``, read in chunks."""
-    digest = hashlib.sha256()
-    with path.open("rb") as src:
-        while chunk := src.read(_HASH_CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _hash_in_background(archive: Path) -> Future[str]:

@@ -9,13 +9,13 @@ import pytest
 from remote_shell import flyte_run
 from standin_admin import RUNNING, SUCCEEDED, Plan, int_outputs
 
+from flyte_jupyter._os import sha256_file
 from flyte_jupyter.bundle.model import Bundle
 from flyte_jupyter.errors import LaunchError, StoreError
 from flyte_jupyter.launch import Run, launcher_for
 from flyte_jupyter.launch.remote import RemoteLauncher, flyte_config
 from flyte_jupyter.prepare import publish_bundle
 from flyte_jupyter.settings import Settings
-from flyte_jupyter.store.fsspec_store import sha256_file
 
 pytestmark = pytest.mark.slow
 
