@@ -44,7 +44,7 @@ def entities(
 
     Returns the names and those of them whose code lives in notebook cells.
     """
-    from flyte_jupyter.serialize import defined_in_notebook, entity_kind
+    from flyte_jupyter.sdk import entity_kind, sdk_for
 
     if not names:
         names = [n for n in defined_names(cells) if entity_kind(user_ns.get(n))]
@@ -58,11 +58,8 @@ def entities(
         if name not in user_ns:
             msg = f"{name!r} is not defined in this kernel. Run the cell that defines it."
             raise TargetError(msg)
-        if entity_kind(user_ns[name]) is None:
-            kind = type(user_ns[name]).__name__
-            msg = f"{name!r} is a {kind}, not a Flyte task or workflow: decorate it."
-            raise TargetError(msg)
-    in_notebook = tuple(n for n in names if defined_in_notebook(user_ns[n]))
+        sdk_for(user_ns[name], name)  # TargetError: not an entity of any SDK (what to do)
+    in_notebook = tuple(n for n in names if sdk_for(user_ns[n]).defined_in_notebook(user_ns[n]))
     return tuple(names), in_notebook
 
 
@@ -76,12 +73,13 @@ def entity_modules(
     """
     if bundle is not None:
         return [(name, bundle.module) for name in targets]
+    from flyte_jupyter.sdk import sdk_for
+
     out = []
     for name in targets:
         obj = user_ns[name]
-        fn = getattr(obj, "task_function", None) or getattr(obj, "_workflow_function", None)
-        module = getattr(fn, "__module__", None) or getattr(obj, "instantiated_in", None)
-        out.append((getattr(fn, "__name__", name), str(module)))
+        function, module = sdk_for(obj, name).origin(obj)
+        out.append((function or name, str(module)))
     return out
 
 

@@ -194,7 +194,7 @@ class FlyteMagics(Magics):
         the archive's URI in the bundle store, so a stock flytekit image runs them.
         """
         from flyte_jupyter.prepare import publish_bundle, serialize_for
-        from flyte_jupyter.serialize import container_images
+        from flyte_jupyter.sdk import sdk_for
         from flyte_jupyter.settings import check_image_refs
 
         args = parse_options(self.flyte_serialize, line)
@@ -203,7 +203,9 @@ class FlyteMagics(Magics):
         bundle, targets = self.bundle(settings, list(args.entities))
         with usage_errors():
             for name in targets:
-                check_image_refs(container_images(self.session.entity(name)), settings.images)
+                entity = self.session.entity(name)
+                images = sdk_for(entity, name).container_images(entity)
+                check_image_refs(images, settings.images)
             if bundle is not None:
                 bundle = publish_bundle(bundle, settings)
             modules = list(self.session.entity_modules(targets, bundle).items())

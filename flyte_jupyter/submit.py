@@ -90,18 +90,18 @@ def launch(
     ``progress`` is told the ``bundle`` phase (only when an archive is written) and the
     ``upload`` phase (only when bytes are sent), each by name.
     """
-    from flyte_jupyter.launch.inputs import check_inputs
-    from flyte_jupyter.serialize import container_images, entity_kind
+    from flyte_jupyter.sdk import find_sdk
     from flyte_jupyter.settings import check_image_refs, effective_version
 
-    kind = entity_kind(request.entity)
-    if kind not in ("task", "workflow"):
+    sdk = find_sdk(request.entity)
+    kind = None if sdk is None else sdk.kind(request.entity)
+    if sdk is None or kind not in ("task", "workflow"):
         what = kind or type(request.entity).__name__
         msg = f"{request.entity_name!r} is a {what}; launch a task or workflow."
         raise InputError(msg)
-    inputs_pb, shown = check_inputs(request.entity_name, request.entity, request.inputs)
+    inputs_pb, shown = sdk.check_inputs(request.entity_name, request.entity, request.inputs)
     settings = request.settings
-    check_image_refs(container_images(request.entity), settings.images)
+    check_image_refs(sdk.container_images(request.entity), settings.images)
     # a backend that cannot work (no Flyte endpoint, missing package) fails before any bundling
     launcher = None if dry_run else launcher_for(settings)
     bundle = prepare_and_publish(request.job, settings, progress=progress)

@@ -11,10 +11,11 @@ from pathlib import Path
 
 import flyte_jupyter
 
-HEAVY = ("flytekit", "s3fs", "tornado", "ipywidgets", "botocore")
+HEAVY = ("flytekit", "flyte", "s3fs", "tornado", "ipywidgets", "botocore")
 UI = ("IPython", "ipywidgets", "tornado", "jupyter_server")
 # every package and module below the adapters (see tests/test_layers.py)
 BELOW_ADAPTERS = (
+    "sdk",
     "capture",
     "bundle",
     "store",

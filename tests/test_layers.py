@@ -8,6 +8,7 @@
     core         settings | store | serialize | runtime   (peers: none imports another)
                  bundle
                  capture
+                 sdk      (the Flyte SDK an entity belongs to: flytekit, later flyte v2)
     base         errors, redaction, progress, _html, _os, _private, _sqlite, _lazy, _version
 
 A module may import its own package, and packages of lower layers. Imports inside
@@ -40,14 +41,17 @@ LAYERS: dict[str, tuple[int, bool]] = {
         ),
         (0, True),
     ),
-    "capture": (1, False),
-    "bundle": (2, False),
-    **dict.fromkeys(("settings", "store", "serialize", "runtime"), (3, False)),
-    "launch": (4, False),
-    **dict.fromkeys(("session", "submit", "prepare", "_kernel"), (5, True)),
+    # the SDK seam sits under every other core package: recognising an entity, checking its
+    # inputs and reading its outputs is SDK work that capture, bundle and up may all need
+    "sdk": (1, False),
+    "capture": (2, False),
+    "bundle": (3, False),
+    **dict.fromkeys(("settings", "store", "serialize", "runtime"), (4, False)),
+    "launch": (5, False),
+    **dict.fromkeys(("session", "submit", "prepare", "_kernel"), (6, True)),
     **dict.fromkeys(
         ("magics", "_launching", "_usage", "_traits", "display", "widgets", "server", ROOT),
-        (6, True),
+        (7, True),
     ),
 }
 

@@ -42,17 +42,13 @@ except BaseException as exc:
     out = {"ok": False, "type": type(exc).__name__, "message": str(exc), "frames": frames,
            "name": getattr(exc, "name", None)}
 else:
-    try:
-        from flytekit.core.base_task import Task
-        from flytekit.core.workflow import WorkflowBase
-        from flytekit.core.launch_plan import LaunchPlan
-        kinds = ((Task, "task"), (WorkflowBase, "workflow"), (LaunchPlan, "launch plan"))
-    except ImportError:
-        kinds = ()
+    # the SDK seam recognises entities of whichever SDK the module imported (none imported: None)
+    from flyte_jupyter.sdk import find_sdk
     for name in targets:
         obj = getattr(mod, name, None)
-        kind = next((k for cls, k in kinds if isinstance(obj, cls)), None)
-        out["kinds"][name] = [kind, getattr(obj, "name", None)]
+        sdk = find_sdk(obj)
+        kind = None if sdk is None else sdk.kind(obj)
+        out["kinds"][name] = [kind, None if sdk is None else sdk.flyte_name(obj, module)]
 print("\n" + json.dumps(out))
 """
 

@@ -162,7 +162,9 @@ class Run:
         data = self._launcher.outputs_pb(record)
         if self._entity is None or data is None:
             return dict(record.outputs or {})
-        return _to_python(self._entity, data)
+        from flyte_jupyter.sdk import sdk_for
+
+        return sdk_for(self._entity).outputs_to_python(self._entity, data)
 
     def logs(self) -> str:
         """Everything the run printed so far."""
@@ -183,24 +185,6 @@ class Run:
 
     def _repr_html_(self) -> str:
         return run_html(self.record)
-
-
-def _to_python(entity: Any, data: bytes) -> Any:
-    from flyteidl.core import literals_pb2
-    from flytekit.core.context_manager import FlyteContextManager
-    from flytekit.core.type_engine import TypeEngine
-    from flytekit.models.literals import LiteralMap
-
-    message = literals_pb2.LiteralMap()
-    message.ParseFromString(data)
-    types = entity.python_interface.outputs
-    values = TypeEngine.literal_map_to_kwargs(
-        FlyteContextManager.current_context(), LiteralMap.from_flyte_idl(message), types
-    )
-    ordered = [values[name] for name in types]
-    if not ordered:
-        return None
-    return ordered[0] if len(ordered) == 1 else tuple(ordered)
 
 
 def run_html(record: RunRecord) -> str:

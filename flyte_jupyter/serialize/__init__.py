@@ -1,13 +1,6 @@
 """Serialize entities as imported from the bundle, with flytekit's own serializer.
 
-Contract: no IPython, ipywidgets or tornado; flytekit is imported lazily inside functions.
+Recognising entities (kind, images, where the code lives) is the SDK seam's work:
+:mod:`flyte_jupyter.sdk`. Contract: no IPython, ipywidgets or tornado; flytekit is imported
+lazily inside functions (and only in the serialization process).
 """
-
-from flyte_jupyter.serialize.entities import (
-    EntityKind,
-    container_images,
-    defined_in_notebook,
-    entity_kind,
-)
-
-__all__ = ["EntityKind", "container_images", "defined_in_notebook", "entity_kind"]

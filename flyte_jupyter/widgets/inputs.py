@@ -2,9 +2,9 @@
 
 ``int``, ``float``, ``str`` and ``bool`` get a number, text or checkbox field; every other type
 gets a JSON text area, decoded into the declared type with mashumaro (which flytekit uses for
-dataclasses), so ``{"x": 1, "y": 2}`` becomes ``Point(x=1, y=2)``. The values are then checked
-by flytekit's type engine (``launch.inputs.check_inputs``), and each error is shown next to its
-field.
+dataclasses), so ``{"x": 1, "y": 2}`` becomes ``Point(x=1, y=2)``. The interface and the check
+of the values come from the entity's SDK (``flyte_jupyter.sdk``: flytekit's type engine for a
+flytekit task), and each error is shown next to its field.
 """
 
 from __future__ import annotations
@@ -143,13 +143,16 @@ class InputField:
 
 
 class InputsForm:
-    """The inputs of one entity, from ``entity.python_interface`` (defaults filled in)."""
+    """The inputs of one entity, from its SDK's interface (defaults filled in)."""
 
     def __init__(self, name: str, entity: Any) -> None:
+        from flyte_jupyter.sdk import sdk_for
+
         self.name = name
         self.entity = entity
-        interface = entity.python_interface
-        defaults = interface.default_inputs_as_kwargs
+        self.sdk = sdk_for(entity, name)
+        interface = self.sdk.interface(entity)
+        defaults = interface.defaults
         self.fields = {
             arg: InputField(arg, python_type, defaults.get(arg, _MISSING))
             for arg, python_type in interface.inputs.items()
@@ -168,9 +171,7 @@ class InputsForm:
             self.fields[arg].set(value)
 
     def values(self) -> dict[str, Any] | None:
-        """The inputs, checked by flytekit's type engine; None after showing the errors."""
-        from flyte_jupyter.launch.inputs import check_inputs
-
+        """The inputs, checked by the entity's SDK; None after showing the errors."""
         values: dict[str, Any] = {}
         ok = True
         for arg, field in self.fields.items():
@@ -187,7 +188,7 @@ class InputsForm:
         if not ok:
             return None
         try:
-            check_inputs(self.name, self.entity, values)
+            self.sdk.check_inputs(self.name, self.entity, values)
         except InputError as exc:
             self.show_error(str(exc))
             return None

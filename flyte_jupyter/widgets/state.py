@@ -159,7 +159,7 @@ class PanelState:
         Recomputed only when a cell was recorded since the last call (cheap on every cell).
         """
         from flyte_jupyter.capture import defined_names
-        from flyte_jupyter.serialize import entity_kind
+        from flyte_jupyter.sdk import entity_kind
 
         cells = self.session.cells
         user_ns = self.user_ns

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from flyte_jupyter.capture import CellLog
-from flyte_jupyter.launch.inputs import check_inputs
 from flyte_jupyter.prepare import BundleJob, prepare_bundle, publish_bundle, serialize_for
+from flyte_jupyter.sdk import sdk_for
 from flyte_jupyter.settings import resolve_settings
 
 pytestmark = pytest.mark.slow
@@ -116,7 +116,7 @@ def run_stock(serialized, tmp_path, extra_env=None):
     def describe(b: Box) -> str:  # the kernel's twin of the bundled task: same interface
         return str(b)
 
-    inputs_pb, _ = check_inputs("describe", describe, {"b": Box(w=3, h=5)})
+    inputs_pb, _ = sdk_for(describe).check_inputs("describe", describe, {"b": Box(w=3, h=5)})
     (tmp_path / "inputs.pb").write_bytes(inputs_pb)
     values = {
         "{{.input}}": str(tmp_path / "inputs.pb"),

@@ -4,8 +4,12 @@ import pytest
 from flytekit import task
 
 from flyte_jupyter.errors import InputError
-from flyte_jupyter.launch import inputs as inputs_module
-from flyte_jupyter.launch.inputs import check_inputs
+from flyte_jupyter.sdk import inputs as inputs_module
+from flyte_jupyter.sdk import sdk_for
+
+
+def check_inputs(name, entity, inputs):
+    return sdk_for(entity).check_inputs(name, entity, inputs)
 
 
 @task

@@ -1,0 +1,30 @@
+"""The Flyte SDK an entity belongs to, behind one interface (flytekit today; flyte v2 next).
+
+Recognising an entity and its kind and Flyte name, its interface and input checking, its
+images, and reading its outputs go through :func:`sdk_for`; nothing here imports an SDK that
+the notebook did not import. Contract: no IPython, ipywidgets or tornado; no SDK at import.
+"""
+
+from flyte_jupyter.sdk.base import EntityKind, FlyteSdk, Interface
+from flyte_jupyter.sdk.registry import (
+    SDKS,
+    SdkEntry,
+    entity_kind,
+    find_sdk,
+    load_sdk,
+    not_an_entity,
+    sdk_for,
+)
+
+__all__ = [
+    "SDKS",
+    "EntityKind",
+    "FlyteSdk",
+    "Interface",
+    "SdkEntry",
+    "entity_kind",
+    "find_sdk",
+    "load_sdk",
+    "not_an_entity",
+    "sdk_for",
+]

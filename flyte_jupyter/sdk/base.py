@@ -1,0 +1,93 @@
+"""What differs between Flyte SDKs, as one interface: :class:`FlyteSdk`.
+
+flytekit (``@task``/``@workflow``) implements it in :mod:`flyte_jupyter.sdk.flytekit`; flyte v2
+(``flyte.TaskEnvironment``, ``@env.task``) is meant to be the second implementation. Everything
+above this package (capture, bundle, store, settings, panel, server, sidebar) asks the SDK an
+entity belongs to (:func:`flyte_jupyter.sdk.sdk_for`) instead of importing one.
+
+An implementation module imports its SDK only inside methods: loading it must stay cheap, and
+it is loaded only once its SDK is already imported (an object of it may exist).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal, Protocol
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+EntityKind = Literal["task", "workflow", "launch plan"]
+
+
+@dataclass(frozen=True)
+class Interface:
+    """An entity's inputs and outputs as Python types, in declaration order.
+
+    ``defaults`` holds the default value of each input that has one.
+    """
+
+    inputs: Mapping[str, Any]
+    outputs: Mapping[str, Any]
+    defaults: Mapping[str, Any] = field(default_factory=dict)
+
+
+class FlyteSdk(Protocol):
+    """One Flyte SDK, as the rest of flyte_jupyter needs it.
+
+    Attributes
+    ----------
+    name
+        Its key in :data:`flyte_jupyter.sdk.SDKS` (``"flytekit"``).
+    """
+
+    name: str
+
+    def owns(self, obj: object) -> bool:
+        """True when ``obj`` is a task, workflow or launch plan of this SDK."""
+        ...
+
+    def kind(self, obj: object) -> EntityKind | None:
+        """``"task"``, ``"workflow"``, ``"launch plan"``, or None when not an entity of it."""
+        ...
+
+    def origin(self, obj: object) -> tuple[str | None, str | None]:
+        """``(function name, module)`` the entity's code was defined as (None: unknown)."""
+        ...
+
+    def flyte_name(self, obj: object, module: str) -> str:
+        """The entity's Flyte name where it runs (``nb_quickstart.square``).
+
+        ``module`` is the module the notebook's cells become: it names an entity defined in
+        the notebook; an entity imported from elsewhere keeps its own name.
+        """
+        ...
+
+    def defined_in_notebook(self, obj: object) -> bool:
+        """True when the entity's code lives in notebook cells (module ``__main__``)."""
+        ...
+
+    def container_images(self, obj: object) -> list[str]:
+        """The image strings of a task, or of every task a workflow runs, as written."""
+        ...
+
+    def interface(self, obj: object) -> Interface:
+        """The entity's inputs (with defaults) and outputs as Python types."""
+        ...
+
+    def check_inputs(
+        self, name: str, obj: object, inputs: Mapping[str, Any]
+    ) -> tuple[bytes, dict[str, str]]:
+        """The inputs serialized as the SDK's run input message, and their short display.
+
+        Raises
+        ------
+        flyte_jupyter.errors.InputError
+            An input is missing, unexpected, or of a type the interface does not take, does
+            not fit its Flyte type, or the inputs are too large for one message.
+        """
+        ...
+
+    def outputs_to_python(self, obj: object, data: bytes) -> Any:
+        """A run's serialized outputs as Python values: one value, a tuple for several, or None."""
+        ...

@@ -1,0 +1,35 @@
+"""The self-check asks the SDK seam, in the fresh interpreter, what each target is."""
+
+import json
+
+import pytest
+
+from flyte_jupyter.bundle import BundleRequest, make_bundle
+from flyte_jupyter.bundle.selfcheck import self_check
+from flyte_jupyter.capture import CellLog, build_module
+from flyte_jupyter.errors import SelfCheckError
+
+CELL = (
+    "from flytekit import task\n"
+    "@task\ndef square(x: int) -> int:\n    return x * x\n"
+    "def plain(x: int) -> int:\n    return x\n"
+)
+
+
+def _bundle(tree, cache, targets):
+    root = tree({"README.md": "notes\n"})
+    module = build_module(CellLog().add(None, CELL).records, targets, "nb_t")
+    return make_bundle(BundleRequest(root_dir=root, module=module), cache_dir=cache), module
+
+
+def test_a_flytekit_task_is_recognised_with_its_flyte_name(tree, cache):
+    bundle, module = _bundle(tree, cache, ["square"])
+    self_check(bundle, module, cache_dir=cache, loaded_modules={})
+    (marker,) = (cache / "checked").iterdir()
+    assert json.loads(marker.read_text()) == {"square": ["task", "nb_t.square"]}
+
+
+def test_a_plain_function_is_not_a_task_in_the_generated_module(tree, cache):
+    bundle, module = _bundle(tree, cache, ["plain"])
+    with pytest.raises(SelfCheckError, match="'plain' is not a Flyte task or workflow in the"):
+        self_check(bundle, module, cache_dir=cache, loaded_modules={})
