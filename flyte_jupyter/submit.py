@@ -117,6 +117,7 @@ def launch(
         entity=request.entity_name,
         flyte_name=serialized.names[request.entity_name],
         kind=kind,
+        sdk=sdk.name,
         module=module,
         inputs_pb=inputs_pb,
         inputs_display=shown,

@@ -1,9 +1,10 @@
 """The embedded backend: runs the serialized container command on this machine.
 
-A task runs exactly as a Flyte pod would run it: flytekit's ``pyflyte-fast-execute`` downloads
-the bundle from its bundle store URI into the run's working folder and hands over to
+A task runs exactly as a Flyte pod would run it, with the command and variables its SDK gives
+(:meth:`flyte_jupyter.sdk.FlyteSdk.local_command`). For flytekit: ``pyflyte-fast-execute``
+downloads the bundle from its bundle store URI into the run's working folder and hands over to
 ``pyflyte-execute`` with the task's resolver, reading ``inputs.pb`` and writing ``outputs.pb``
-or ``error.pb``. A workflow runs with flytekit's local execution in a process that imports it
+or ``error.pb``; a workflow runs with flytekit's local execution in a process that imports it
 from the same extracted bundle. Each run has a supervisor process in its own session (see
 :mod:`flyte_jupyter.launch.supervisor`), so runs outlive kernel restarts and cancel ends the
 whole process group. Whether a supervisor lives is read from its lease, which every process
@@ -46,6 +47,7 @@ from flyte_jupyter.launch.model import RunPaths, RunRecord
 from flyte_jupyter.launch.runstore import RunStore
 from flyte_jupyter.launch.urls import run_url
 from flyte_jupyter.redaction import Redactor, redact_url
+from flyte_jupyter.sdk import SDKS, LocalRun, load_sdk
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -97,9 +99,10 @@ class LocalLauncher:
         for folder in (paths.root, paths.work, paths.outputs, paths.raw):
             private_dir(folder)
         write_private(paths.inputs, spec.inputs_pb)
-        env = self._env(spec)
+        env = self._env(spec, paths)
         redactor = Redactor.of(env)
         command = {
+            "sdk": spec.sdk,  # reads the run's outputs and error document
             "argv": self._argv(spec, paths),
             "env": _recorded_env(spec, env, redactor),
             "env_note": ENV_NOTE,
@@ -143,61 +146,18 @@ class LocalLauncher:
         return self.refresh(record)
 
     def _argv(self, spec: LaunchSpec, paths: RunPaths) -> list[str]:
-        if spec.kind == "task":
-            args = spec.serialized.container_args(spec.entity)
-            values = {
-                "{{.input}}": str(paths.inputs),
-                "{{.outputPrefix}}": str(paths.outputs),
-                "{{.rawOutputDataPrefix}}": str(paths.raw),
-                "{{.checkpointOutputPrefix}}": str(paths.checkpoint),
-                "{{.prevCheckpointPrefix}}": "",
-            }
-            args = [values.get(a, a) for a in args]
-        else:
-            args = [
-                sys.executable,
-                "-m",
-                "flyte_jupyter.runtime.run_workflow",
-                "--module",
-                spec.module,
-                "--name",
-                spec.entity,
-                "--inputs",
-                str(paths.inputs),
-                "--output-prefix",
-                str(paths.outputs),
-            ]
-            if spec.bundle is not None:
-                args = [
-                    "pyflyte-fast-execute",
-                    "--additional-distribution",
-                    str(spec.bundle.uri),
-                    "--dest-dir",
-                    ".",
-                    "--",
-                    *args,
-                ]
-        return [_executable(args[0]), *args[1:]]
+        args = load_sdk(spec.sdk).local_command(_local_run(spec, paths))
+        return [_executable(args[0], spec.sdk), *args[1:]]
 
-    def _env(self, spec: LaunchSpec) -> dict[str, str]:
+    def _env(self, spec: LaunchSpec, paths: RunPaths) -> dict[str, str]:
         base = os.environ if spec.environ is None else spec.environ
         env = {k: v for k, v in base.items() if k not in _KERNEL_ONLY}
         env.update(spec.settings.env_dict)
         settings = spec.settings
-        env.update(
-            {
-                "FLYTE_INTERNAL_EXECUTION_ID": spec.run_id,
-                "FLYTE_INTERNAL_EXECUTION_PROJECT": settings.project,
-                "FLYTE_INTERNAL_EXECUTION_DOMAIN": settings.domain,
-                "FLYTE_INTERNAL_TASK_PROJECT": settings.project,
-                "FLYTE_INTERNAL_TASK_DOMAIN": settings.domain,
-                "FLYTE_INTERNAL_TASK_NAME": spec.flyte_name,
-                "FLYTE_INTERNAL_TASK_VERSION": spec.version,
-            }
-        )
+        env.update(load_sdk(spec.sdk).local_env(_local_run(spec, paths)))
         options = settings.storage_options_dict
         if spec.bundle is not None and str(spec.bundle.uri).startswith("s3://"):
-            # flytekit's data layer reads its own variables for S3-compatible endpoints
+            # both SDKs' data layers (flytekit, flyte v2) read these for S3-compatible stores
             for option, variable in (
                 ("endpoint_url", "FLYTE_AWS_ENDPOINT"),
                 ("key", "FLYTE_AWS_ACCESS_KEY_ID"),
@@ -294,6 +254,28 @@ class LocalLauncher:
         raise LaunchError(msg)
 
 
+def _local_run(spec: LaunchSpec, paths: RunPaths) -> LocalRun:
+    """What the entity's SDK needs to know of the run to give its command."""
+    return LocalRun(
+        run_id=spec.run_id,
+        kind=spec.kind,
+        entity=spec.entity,
+        flyte_name=spec.flyte_name,
+        module=spec.module,
+        version=spec.version,
+        project=spec.settings.project,
+        domain=spec.settings.domain,
+        container_args=(
+            tuple(spec.serialized.container_args(spec.entity)) if spec.kind == "task" else ()
+        ),
+        bundle_uri=str(spec.bundle.uri) if spec.bundle is not None else None,
+        inputs=paths.inputs,
+        outputs=paths.outputs,
+        raw=paths.raw,
+        checkpoint=paths.checkpoint,
+    )
+
+
 def _bundle_entry(spec: LaunchSpec) -> dict[str, str] | None:
     """What the supervisor needs to fetch the bundle and check it is the one built.
 
@@ -382,13 +364,13 @@ def _record(spec: LaunchSpec, paths: RunPaths, url: str) -> RunRecord:
     )
 
 
-def _executable(name: str) -> str:
-    """A console script of this environment (flytekit's entrypoints), else from PATH."""
+def _executable(name: str, sdk: str) -> str:
+    """A console script of this environment (the SDK's entrypoints), else from PATH."""
     if os.sep in name:
         return name
     found = shutil.which(name, path=sysconfig.get_path("scripts")) or shutil.which(name)
     if found is None:
-        msg = f"{name} is not installed in this environment. Install flytekit: pip install flytekit"
+        msg = f"{name} is not installed in this environment. Install {sdk}: {SDKS[sdk].install}"
         raise LaunchError(msg)
     return found
 

@@ -10,12 +10,12 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from flyte_jupyter.bundle import Bundle
+    from flyte_jupyter.sdk import EntityKind
     from flyte_jupyter.serialize.api import Serialized
     from flyte_jupyter.settings import Settings
 
 Status = Literal["QUEUED", "RUNNING", "SUCCEEDED", "FAILED", "ABORTED"]
 TERMINAL: frozenset[str] = frozenset({"SUCCEEDED", "FAILED", "ABORTED"})
-EntityKind = Literal["task", "workflow", "launch plan"]
 
 
 @dataclass(frozen=True)
@@ -32,6 +32,9 @@ class LaunchSpec:
         Its Flyte name (``nb_quickstart.square``).
     kind
         ``task`` or ``workflow``.
+    sdk
+        The Flyte SDK the entity belongs to, by its key in :data:`flyte_jupyter.sdk.SDKS`
+        (``flytekit``): it gives the local command and reads the run's files.
     module
         Module to import it from (the generated module, or an installed one).
     inputs_pb
@@ -57,6 +60,7 @@ class LaunchSpec:
     entity: str
     flyte_name: str
     kind: EntityKind
+    sdk: str
     module: str
     inputs_pb: bytes
     inputs_display: Mapping[str, str]

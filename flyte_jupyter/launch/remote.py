@@ -37,9 +37,9 @@ from flyte_jupyter.launch.flyteadmin import (
     flyte_config,
     split_endpoint,
 )
-from flyte_jupyter.launch.literals import preview_map
 from flyte_jupyter.launch.model import RunRecord
 from flyte_jupyter.launch.runstore import RunStore
+from flyte_jupyter.sdk import load_sdk
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -273,7 +273,9 @@ class RemoteLauncher:
         changes: dict[str, Any] = {}
         if status == "SUCCEEDED":
             data = self.outputs_pb(dataclasses.replace(current, status=status))
-            changes["outputs"] = preview_map(data) if data is not None else {}
+            # this backend is flytekit's admin client: outputs are flytekit's literal maps
+            flytekit = load_sdk("flytekit")
+            changes["outputs"] = flytekit.preview_outputs(data) if data is not None else {}
         elif status == "FAILED":
             changes["error"] = error_text(closure)
         elif status == "ABORTED":

@@ -38,6 +38,8 @@ from flyte_jupyter.redaction import redacting_logger
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Mapping
 
+    from flyte_jupyter.sdk import FlyteSdk
+
 POLL = 0.1
 CANCEL_GRACE = 5.0  # seconds a requested cancel waits for the task before killing it
 logger = redacting_logger(__name__)
@@ -188,6 +190,12 @@ class Supervisor:
         extra["child_pid"] = self.child.pid if self.child else None
         return extra
 
+    def _sdk(self) -> FlyteSdk:
+        """The SDK whose formats the run's files are in (flytekit for runs of earlier versions)."""
+        from flyte_jupyter.sdk import load_sdk
+
+        return load_sdk(str(self.spec.get("sdk") or "flytekit"))
+
     def record(self, code: int) -> None:
         """Translate the command's outcome into a status."""
         outputs = self.paths.outputs / "outputs.pb"
@@ -195,13 +203,10 @@ class Supervisor:
         if self.aborted:
             self.run_store.update(self.run_id, "ABORTED", "cancelled")
         elif error.exists():
-            self.run_store.update(
-                self.run_id, "FAILED", "the task raised", error=_error_text(error)
-            )
+            message = self._sdk().error_message(error.read_bytes())
+            self.run_store.update(self.run_id, "FAILED", "the task raised", error=message)
         elif code == 0 and outputs.exists():
-            from flyte_jupyter.launch.literals import preview_map
-
-            preview = preview_map(outputs.read_bytes())
+            preview = self._sdk().preview_outputs(outputs.read_bytes())
             self.run_store.update(self.run_id, "SUCCEEDED", "done", outputs=preview)
         else:
             how = describe_exit(code, self.spec["argv"])
@@ -261,14 +266,6 @@ def _after_supervisor(
 def _append_log(paths: RunPaths, message: str) -> None:
     with contextlib.suppress(OSError), paths.log.open("a", encoding="utf-8") as log:
         log.write(f"\n[flyte_jupyter] {message}\n")
-
-
-def _error_text(path: Path) -> str:
-    from flyteidl.core import errors_pb2
-
-    document = errors_pb2.ErrorDocument()
-    document.ParseFromString(path.read_bytes())
-    return document.error.message or "the task failed (empty error message)"
 
 
 def main() -> None:

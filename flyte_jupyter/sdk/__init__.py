@@ -1,11 +1,12 @@
 """The Flyte SDK an entity belongs to, behind one interface (flytekit today; flyte v2 next).
 
 Recognising an entity and its kind and Flyte name, its interface and input checking, its
-images, and reading its outputs go through :func:`sdk_for`; nothing here imports an SDK that
-the notebook did not import. Contract: no IPython, ipywidgets or tornado; no SDK at import.
+images, reading a run's outputs and error, and the command that runs it on this machine go
+through :func:`sdk_for` (or :func:`load_sdk` by name); nothing here imports an SDK that the
+notebook did not import. Contract: no IPython, ipywidgets or tornado; no SDK at import.
 """
 
-from flyte_jupyter.sdk.base import EntityKind, FlyteSdk, Interface
+from flyte_jupyter.sdk.base import EntityKind, FlyteSdk, Interface, LocalRun
 from flyte_jupyter.sdk.registry import (
     SDKS,
     SdkEntry,
@@ -21,6 +22,7 @@ __all__ = [
     "EntityKind",
     "FlyteSdk",
     "Interface",
+    "LocalRun",
     "SdkEntry",
     "entity_kind",
     "find_sdk",

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
+    from pathlib import Path
 
 EntityKind = Literal["task", "workflow", "launch plan"]
 
@@ -30,6 +31,31 @@ class Interface:
     inputs: Mapping[str, Any]
     outputs: Mapping[str, Any]
     defaults: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class LocalRun:
+    """One run on this machine, as an SDK's command and environment need it (plain data).
+
+    ``container_args`` are the task's serialized container args (empty for a workflow);
+    ``inputs`` is the inputs file, ``outputs`` the folder that gets the outputs or the error
+    document, ``raw`` and ``checkpoint`` the run's data folders.
+    """
+
+    run_id: str
+    kind: EntityKind
+    entity: str
+    flyte_name: str
+    module: str
+    version: str
+    project: str
+    domain: str
+    container_args: tuple[str, ...]
+    bundle_uri: str | None
+    inputs: Path
+    outputs: Path
+    raw: Path
+    checkpoint: Path
 
 
 class FlyteSdk(Protocol):
@@ -90,4 +116,23 @@ class FlyteSdk(Protocol):
 
     def outputs_to_python(self, obj: object, data: bytes) -> Any:
         """A run's serialized outputs as Python values: one value, a tuple for several, or None."""
+        ...
+
+    def preview_outputs(self, data: bytes) -> dict[str, str]:
+        """``{name: short text}`` of serialized outputs, without the entity's Python types."""
+        ...
+
+    def error_message(self, data: bytes) -> str:
+        """The message of a run's serialized error document."""
+        ...
+
+    def local_command(self, run: LocalRun) -> list[str]:
+        """The command that runs ``run`` here as a Flyte pod would.
+
+        The argv; its first item is a console script's name or a path.
+        """
+        ...
+
+    def local_env(self, run: LocalRun) -> dict[str, str]:
+        """Variables the command needs beyond the kernel's environment and the settings'."""
         ...

@@ -6,6 +6,7 @@ flytekit is imported inside methods only; the registry loads this module once fl
 
 from __future__ import annotations
 
+import sys
 from typing import TYPE_CHECKING, Any
 
 from flyte_jupyter.sdk import inputs as checks
@@ -13,6 +14,10 @@ from flyte_jupyter.sdk.base import EntityKind, Interface
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
+
+    from flyte_jupyter.sdk.base import LocalRun
+
+MAX_PREVIEW = 200
 
 
 class FlytekitSdk:
@@ -139,3 +144,101 @@ class FlytekitSdk:
         if not ordered:
             return None
         return ordered[0] if len(ordered) == 1 else tuple(ordered)
+
+    def preview_outputs(self, data: bytes) -> dict[str, str]:
+        """``{name: short text}`` of a serialized ``LiteralMap`` (no Python types needed)."""
+        from flyteidl.core import literals_pb2
+
+        message = literals_pb2.LiteralMap()
+        message.ParseFromString(data)
+        return {name: _clip(_text(lit)) for name, lit in sorted(message.literals.items())}
+
+    def error_message(self, data: bytes) -> str:
+        """The message of a flyteidl ``ErrorDocument`` (``error.pb``)."""
+        from flyteidl.core import errors_pb2
+
+        document = errors_pb2.ErrorDocument()
+        document.ParseFromString(data)
+        return document.error.message or "the task failed (empty error message)"
+
+    def local_command(self, run: LocalRun) -> list[str]:
+        """A task: its serialized ``pyflyte-fast-execute`` command, templates filled in.
+
+        A workflow: flyte_jupyter's workflow runner (flytekit's local execution), under
+        ``pyflyte-fast-execute`` when there is a bundle to download and extract.
+        """
+        if run.kind == "task":
+            values = {
+                "{{.input}}": str(run.inputs),
+                "{{.outputPrefix}}": str(run.outputs),
+                "{{.rawOutputDataPrefix}}": str(run.raw),
+                "{{.checkpointOutputPrefix}}": str(run.checkpoint),
+                "{{.prevCheckpointPrefix}}": "",
+            }
+            return [values.get(a, a) for a in run.container_args]
+        args = [
+            sys.executable,
+            "-m",
+            "flyte_jupyter.runtime.run_workflow",
+            "--module",
+            run.module,
+            "--name",
+            run.entity,
+            "--inputs",
+            str(run.inputs),
+            "--output-prefix",
+            str(run.outputs),
+        ]
+        if run.bundle_uri is None:
+            return args
+        fast = ["--additional-distribution", run.bundle_uri, "--dest-dir", ".", "--"]
+        return ["pyflyte-fast-execute", *fast, *args]
+
+    def local_env(self, run: LocalRun) -> dict[str, str]:
+        """The ``FLYTE_INTERNAL_*`` variables flytekit reads for its execution context."""
+        return {
+            "FLYTE_INTERNAL_EXECUTION_ID": run.run_id,
+            "FLYTE_INTERNAL_EXECUTION_PROJECT": run.project,
+            "FLYTE_INTERNAL_EXECUTION_DOMAIN": run.domain,
+            "FLYTE_INTERNAL_TASK_PROJECT": run.project,
+            "FLYTE_INTERNAL_TASK_DOMAIN": run.domain,
+            "FLYTE_INTERNAL_TASK_NAME": run.flyte_name,
+            "FLYTE_INTERNAL_TASK_VERSION": run.version,
+        }
+
+
+def _clip(text: str) -> str:
+    return text if len(text) <= MAX_PREVIEW else text[: MAX_PREVIEW - 1] + "…"
+
+
+def _text(literal: Any) -> str:  # noqa: C901, PLR0911 - one branch per literal kind
+    kind = literal.WhichOneof("value")
+    if kind == "collection":
+        return "[" + ", ".join(_text(x) for x in literal.collection.literals) + "]"
+    if kind == "map":
+        items = literal.map.literals.items()
+        return "{" + ", ".join(f"{k!r}: {_text(v)}" for k, v in sorted(items)) + "}"
+    if kind != "scalar":
+        return f"<{kind}>"
+    scalar = literal.scalar
+    which = scalar.WhichOneof("value")
+    if which == "primitive":
+        primitive = scalar.primitive
+        field = primitive.WhichOneof("value")
+        value = getattr(primitive, field)
+        if field in ("datetime", "duration"):
+            return str(value.ToJsonString())
+        return repr(value)
+    if which == "none_type":
+        return "None"
+    if which == "blob":
+        return f"<file {scalar.blob.uri}>"
+    if which == "structured_dataset":
+        return f"<dataset {scalar.structured_dataset.uri}>"
+    if which == "generic":
+        from google.protobuf.json_format import MessageToJson
+
+        return str(MessageToJson(scalar.generic, indent=None))
+    if which == "error":
+        return f"<error {scalar.error.message}>"
+    return f"<{which}>"

@@ -13,7 +13,16 @@ import pytest
 from shell_helpers import run_cell
 
 from flyte_jupyter.errors import InputError, TargetError
-from flyte_jupyter.sdk import SDKS, SdkEntry, entity_kind, find_sdk, registry, sdk_for
+from flyte_jupyter.sdk import (
+    SDKS,
+    LocalRun,
+    SdkEntry,
+    entity_kind,
+    find_sdk,
+    load_sdk,
+    registry,
+    sdk_for,
+)
 
 MODULE = """
 from flytekit import LaunchPlan, task, workflow
@@ -205,3 +214,67 @@ def test_a_second_sdk_plugs_in_and_is_asked_only_once_its_package_is_imported(
     monkeypatch.setattr(registry, "_loaded", {})
     assert sdk_for(toy_sdk.Entity()).name == "toy"
     assert entity_kind(toy_sdk.Entity()) == "task"
+
+
+def _local_run(tmp_path, kind, container_args=(), bundle_uri=None):
+    return LocalRun(
+        run_id="fabc",
+        kind=kind,
+        entity="square",
+        flyte_name="nb_t.square",
+        module="nb_t",
+        version="v1",
+        project="p",
+        domain="development",
+        container_args=tuple(container_args),
+        bundle_uri=bundle_uri,
+        inputs=tmp_path / "inputs.pb",
+        outputs=tmp_path / "outputs",
+        raw=tmp_path / "raw",
+        checkpoint=tmp_path / "checkpoint",
+    )
+
+
+def test_the_local_command_of_a_task_is_its_serialized_command_with_the_run_paths(tmp_path):
+    sdk = load_sdk("flytekit")
+    args = [
+        "pyflyte-fast-execute", "--additional-distribution", "s3://b/fast1.tar.gz", "--",
+        "pyflyte-execute", "--inputs", "{{.input}}", "--output-prefix", "{{.outputPrefix}}",
+        "--raw-output-data-prefix", "{{.rawOutputDataPrefix}}",
+        "--checkpoint-path", "{{.checkpointOutputPrefix}}",
+        "--prev-checkpoint", "{{.prevCheckpointPrefix}}",
+    ]  # fmt: skip
+    argv = sdk.local_command(_local_run(tmp_path, "task", args))
+    assert argv[:5] == args[:5]
+    assert argv[5:] == [
+        "--inputs", str(tmp_path / "inputs.pb"), "--output-prefix", str(tmp_path / "outputs"),
+        "--raw-output-data-prefix", str(tmp_path / "raw"),
+        "--checkpoint-path", str(tmp_path / "checkpoint"), "--prev-checkpoint", "",
+    ]  # fmt: skip
+    env = sdk.local_env(_local_run(tmp_path, "task", args))
+    assert env["FLYTE_INTERNAL_TASK_NAME"] == "nb_t.square"
+    assert env["FLYTE_INTERNAL_EXECUTION_ID"] == "fabc"
+    assert env["FLYTE_INTERNAL_TASK_VERSION"] == "v1"
+
+
+def test_a_workflow_runs_in_the_runner_under_fast_execute_when_bundled(tmp_path):
+    sdk = load_sdk("flytekit")
+    runner = sdk.local_command(_local_run(tmp_path, "workflow"))
+    assert runner[:3] == [sys.executable, "-m", "flyte_jupyter.runtime.run_workflow"]
+    assert runner[3:7] == ["--module", "nb_t", "--name", "square"]
+    bundled = sdk.local_command(_local_run(tmp_path, "workflow", bundle_uri="s3://b/f.tar.gz"))
+    assert bundled == [
+        "pyflyte-fast-execute", "--additional-distribution", "s3://b/f.tar.gz",
+        "--dest-dir", ".", "--", *runner,
+    ]  # fmt: skip
+
+
+def test_a_runs_outputs_and_error_document_are_read_by_the_sdk():
+    from flyteidl.core import errors_pb2
+
+    sdk = load_sdk("flytekit")
+    assert sdk.preview_outputs(_literal_map(o0=4, o1="4")) == {"o0": "4", "o1": "'4'"}
+    document = errors_pb2.ErrorDocument(error=errors_pb2.ContainerError(message="boom"))
+    assert sdk.error_message(document.SerializeToString()) == "boom"
+    empty = errors_pb2.ErrorDocument().SerializeToString()
+    assert sdk.error_message(empty) == "the task failed (empty error message)"
