@@ -79,7 +79,7 @@ class LocalLauncher:
 
     def __init__(self, home: Path, *, max_parallel: int | None, server_url: str | None) -> None:
         self.home = home
-        self.store = RunStore(home / "runs.sqlite")
+        self.run_store = RunStore(home / "runs.sqlite")
         self.max_parallel = max_parallel or os.cpu_count() or 1
         self.server_url = server_url
 
@@ -116,7 +116,7 @@ class LocalLauncher:
             summary = bundle_summary(spec.bundle, redactor)
             write_private(paths.bundle, json.dumps(summary, indent=1))
         record = _record(spec, paths, run_url(self.server_url, spec.run_id))
-        self.store.add(record)
+        self.run_store.add(record)
         try:
             with open_private(paths.log) as log:
                 proc = subprocess.Popen(
@@ -134,12 +134,12 @@ class LocalLauncher:
                     stdin=subprocess.PIPE,  # the run's environment: never written to disk
                 )
             _hand_over(proc, env)
-            self.store.update(
+            self.run_store.update(
                 spec.run_id,
                 extra={"pid": proc.pid, "started": start_time(proc.pid), "host": host_id()},
             )
         except BaseException as exc:  # interrupted or failed: never leave a QUEUED ghost
-            self.store.update(
+            self.run_store.update(
                 spec.run_id, "FAILED", "launch interrupted", error=f"launch failed: {exc!r}"
             )
             raise
@@ -174,15 +174,15 @@ class LocalLauncher:
         namespace, its PID gone, its lease expired) is recorded FAILED. Anything less proves
         nothing, and the record stays as it is: readers show such a run as lost.
         """
-        current = self.store.get(record.id) or record
+        current = self.run_store.get(record.id) or record
         if provably_dead(current):
             message = (
                 f"The run's supervisor (pid {current.extra.get('pid')}) was killed, or its "
                 "machine restarted, before it recorded an outcome"
                 f"{_last_heard(current)}. Run it again."
             )
-            self.store.update(record.id, "FAILED", "supervisor lost", error=message)
-            current = self.store.get(record.id) or current
+            self.run_store.update(record.id, "FAILED", "supervisor lost", error=message)
+            current = self.run_store.get(record.id) or current
         return current
 
     def outputs_pb(self, record: RunRecord) -> bytes | None:
@@ -225,7 +225,7 @@ class LocalLauncher:
                 time.sleep(0.05)
             if visible(current.extra):
                 _signal_group(pid, signal.SIGKILL)
-            self.store.update(record.id, "ABORTED", "cancelled")
+            self.run_store.update(record.id, "ABORTED", "cancelled")
             return self.refresh(record)
         return self._await_cancel(current)
 
@@ -234,7 +234,7 @@ class LocalLauncher:
         deadline = time.monotonic() + CANCEL_GRACE + 3 * HEARTBEAT_EVERY
         while time.monotonic() < deadline and not lease_expired(current):
             time.sleep(0.1)
-            current = self.store.get(current.id) or current
+            current = self.run_store.get(current.id) or current
             if current.done:
                 return current
         if lease_expired(current):
@@ -243,8 +243,8 @@ class LocalLauncher:
                 "nothing could be stopped from here (if it still runs, it stops at its next "
                 "heartbeat)"
             )
-            self.store.update(current.id, "ABORTED", message)
-            return self.store.get(current.id) or current
+            self.run_store.update(current.id, "ABORTED", message)
+            return self.run_store.get(current.id) or current
         msg = (
             f"Asked run {current.id} to stop, but its supervisor (pid "
             f"{current.extra.get('pid')}, which this process cannot signal) has not confirmed "

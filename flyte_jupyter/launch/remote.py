@@ -82,7 +82,7 @@ class RemoteLauncher:
 
     def __init__(self, home: Path, *, config: Any, project: str, domain: str) -> None:
         self.home = home
-        self.store = RunStore(home / "runs.sqlite")
+        self.run_store = RunStore(home / "runs.sqlite")
         self.config = config
         self.endpoint: str = config.platform.endpoint
         self.project = project
@@ -189,7 +189,7 @@ class RemoteLauncher:
             remote_id=f"{execution_id.project}/{execution_id.domain}/{execution_id.name}",
             extra={"endpoint": self.endpoint},
         )
-        self.store.add(record, f"execution created on {self.endpoint}")
+        self.run_store.add(record, f"execution created on {self.endpoint}")
         return record
 
     def _register(self, spec: LaunchSpec) -> Any:
@@ -257,7 +257,7 @@ class RemoteLauncher:
 
     def refresh(self, record: RunRecord) -> RunRecord:
         """The run's current record, asking admin at most every :attr:`poll_interval` s."""
-        current = self.store.get(record.id) or record
+        current = self.run_store.get(record.id) or record
         if current.done:
             return current
         now = time.monotonic()
@@ -284,8 +284,8 @@ class RemoteLauncher:
             changes["error"] = f"aborted: {cause}" if cause else None
         name = PHASE_NAMES[phase] if 0 <= phase < len(PHASE_NAMES) else str(phase)
         if status != current.status or changes:
-            self.store.update(record.id, status, f"admin phase {name}", **changes)
-        return self.store.get(record.id) or current
+            self.run_store.update(record.id, status, f"admin phase {name}", **changes)
+        return self.run_store.get(record.id) or current
 
     def outputs_pb(self, record: RunRecord) -> bytes | None:
         """The execution's outputs (``GetExecutionData``) as a serialized ``LiteralMap``."""
@@ -340,8 +340,8 @@ class RemoteLauncher:
             if current.done:  # it ended meanwhile: nothing left to cancel
                 return current
             raise
-        self.store.update(record.id, "ABORTED", "cancelled", error=f"aborted: {CANCEL_CAUSE}")
-        return self.store.get(record.id) or current
+        self.run_store.update(record.id, "ABORTED", "cancelled", error=f"aborted: {CANCEL_CAUSE}")
+        return self.run_store.get(record.id) or current
 
     def _execution_id(self, record: RunRecord) -> Any:
         from flytekit.models.core.identifier import WorkflowExecutionIdentifier

@@ -66,7 +66,7 @@ class RunPageHandler(ExtensionHandlerJinjaMixin, ExtensionHandlerMixin, JupyterH
         service: RunService = self.settings["flyte_jupyter_service"]
         record = await blocking(service.get_run, run_id)
         if record is None:
-            raise web.HTTPError(404, f"No run {run_id!r} in {service.store.path}.")
+            raise web.HTTPError(404, f"No run {run_id!r} in {service.run_store.path}.")
         redactor = await blocking(service.redactor_for, record)
         details, log = await asyncio.gather(
             blocking(gather, record, service.home, redactor),

@@ -65,7 +65,7 @@ class RunsBase(ExtensionHandlerMixin, APIHandler):
             raise web.HTTPError(404, BAD_ID)
         record: RunRecord | None = await self.run(self.service.get_run, run_id)
         if record is None:
-            raise web.HTTPError(404, f"No run {run_id!r} in {self.service.store.path}.")
+            raise web.HTTPError(404, f"No run {run_id!r} in {self.service.run_store.path}.")
         return record
 
     async def run(self, func: Any, *args: Any, **kwargs: Any) -> Any:

@@ -115,7 +115,7 @@ class RunService:
     def __init__(self, home: Path, root_dir: Path) -> None:
         self.home = home
         self.root_dir = root_dir
-        self.store = RunStore(home / "runs.sqlite")
+        self.run_store = RunStore(home / "runs.sqlite")
         # the secrets of the server's environment, which kernels it starts inherit
         self.redactor = Redactor.of(os.environ)
 
@@ -129,17 +129,17 @@ class RunService:
         offset: int = 0,
     ) -> list[RunRecord]:
         """Runs, newest first (an absent store has none; it is not created here)."""
-        if not self.store.path.exists():
+        if not self.run_store.path.exists():
             return []
-        return self.store.list(
+        return self.run_store.list(
             status=status, notebook=notebook, entity=entity, limit=limit, offset=offset
         )
 
     def get_run(self, run_id: str) -> RunRecord | None:
         """The run with its status history, or None."""
-        if not valid_run_id(run_id) or not self.store.path.exists():
+        if not valid_run_id(run_id) or not self.run_store.path.exists():
             return None
-        return self.store.get(run_id)
+        return self.run_store.get(run_id)
 
     def _local(self) -> Any:
         from flyte_jupyter.launch.local import LocalLauncher

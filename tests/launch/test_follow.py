@@ -89,7 +89,7 @@ def test_three_live_displays_share_one_follower_and_one_connection(
     ip, launcher, sqlite_use, monkeypatch
 ):
     settle(lambda: not follower().running)  # nothing left over from another test
-    store = launcher.store
+    store = launcher.run_store
     runs = [LiveRun.of(Run(running(store, f"fdisp00000000000000{i}"), launcher)) for i in range(3)]
     published = []
     monkeypatch.setattr(ip.display_formatter, "active_types", ["text/plain", "text/html"])
@@ -129,7 +129,7 @@ def test_three_live_displays_share_one_follower_and_one_connection(
 
 
 def test_wait_returns_a_fast_tick_after_the_run_ends(launcher):
-    store = launcher.store
+    store = launcher.run_store
     run = Run(running(store, "fwait000000000000001"), launcher)
     ended_at = []
 
@@ -146,7 +146,7 @@ def test_wait_returns_a_fast_tick_after_the_run_ends(launcher):
 
 
 def test_wait_times_out_with_the_status_and_stops_watching(launcher):
-    run = Run(running(launcher.store, "fwait000000000000002"), launcher)
+    run = Run(running(launcher.run_store, "fwait000000000000002"), launcher)
     started = time.monotonic()
     with pytest.raises(LaunchError, match=r"is still RUNNING after 0\.3 s"):
         run.wait(timeout=0.3)
@@ -155,7 +155,7 @@ def test_wait_times_out_with_the_status_and_stops_watching(launcher):
 
 
 def test_wait_raises_what_the_follower_met(launcher, home):
-    run = Run(running(launcher.store, "fwait000000000000003"), launcher)
+    run = Run(running(launcher.run_store, "fwait000000000000003"), launcher)
 
     def damage():
         time.sleep(0.3)
@@ -182,12 +182,12 @@ def _child_waits(path, queue):
 
 
 def test_a_forked_child_follows_with_its_own_thread(launcher):
-    run = Run(running(launcher.store, "ffork000000000000001"), launcher)
+    run = Run(running(launcher.run_store, "ffork000000000000001"), launcher)
     watch = follower().watch(lambda: True, 0.1)  # the parent's follower thread is running
     try:
         context = multiprocessing.get_context("fork")
         queue = context.Queue()
-        child = context.Process(target=_child_waits, args=(launcher.store.path, queue))
+        child = context.Process(target=_child_waits, args=(launcher.run_store.path, queue))
         child.start()
         assert queue.get(timeout=30) == "SUCCEEDED"
         child.join(30)

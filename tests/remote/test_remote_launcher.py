@@ -64,7 +64,7 @@ def test_a_run_is_followed_after_a_kernel_restart(nb, standin, shared, flyte_con
     settings = settings_for(shared / "home", endpoint=endpoint, config_file=flyte_config)
     launcher = launcher_for(settings)  # a new kernel: a new launcher, the same run store
     assert isinstance(launcher, RemoteLauncher)
-    again = Run(launcher.store.get(run.id), launcher)  # no entity object: outputs are previews
+    again = Run(launcher.run_store.get(run.id), launcher)  # no entity object: outputs are previews
     assert again.wait(timeout=30).status == "SUCCEEDED"
     assert again.outputs == {"o0": "64"}
     assert launcher.outputs_pb(again.record) is not None
