@@ -20,7 +20,8 @@ these; adapters translate them at their boundary (magics -> ``UsageError``, serv
     │   └── IntegrityError     stored bytes do not match their recorded sha256
     ├── SerializationError     flytekit could not serialize an entity
     └── LaunchError            a run could not be started or followed
-        └── InputError         inputs do not match the entity's interface
+        ├── InputError         inputs do not match the entity's interface
+        └── CancelPendingError a cancel was asked for; its supervisor has not confirmed yet
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from __future__ import annotations
 __all__ = [
     "BundleError",
     "BundleTooLargeError",
+    "CancelPendingError",
     "CaptureError",
     "DamagedArchiveError",
     "FileChangedError",
@@ -106,3 +108,7 @@ class LaunchError(FlyteJupyterError):
 
 class InputError(LaunchError, TypeError):
     """Inputs do not match the entity's interface."""
+
+
+class CancelPendingError(LaunchError):
+    """A cancel was requested of a supervisor out of reach that has not confirmed it yet."""

@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from flyte_jupyter._private import open_private, private_dir, secure_home, write_private
-from flyte_jupyter.errors import LaunchError
+from flyte_jupyter.errors import CancelPendingError, LaunchError
 from flyte_jupyter.launch.liveness import (
     HEARTBEAT_EVERY,
     host_id,
@@ -208,8 +208,9 @@ class LocalLauncher:
 
         Raises
         ------
-        LaunchError
-            The supervisor is heard from but did not confirm the cancel in time.
+        CancelPendingError
+            The supervisor is heard from but did not confirm the cancel in time (the request
+            stays in the run folder: it acts on it at its next heartbeat).
         """
         current = self.refresh(record)
         if current.done:
@@ -251,7 +252,7 @@ class LocalLauncher:
             f"within {CANCEL_GRACE + 3 * HEARTBEAT_EVERY:.0f} s. Look at the run again in a "
             "moment; cancel it from the kernel that started it if it keeps running."
         )
-        raise LaunchError(msg)
+        raise CancelPendingError(msg)
 
 
 def _local_run(spec: LaunchSpec, paths: RunPaths) -> LocalRun:

@@ -10,7 +10,7 @@ from jupyter_server.base.handlers import APIHandler
 from jupyter_server.extension.handler import ExtensionHandlerMixin
 from tornado import web
 
-from flyte_jupyter.errors import FlyteJupyterError
+from flyte_jupyter.errors import CancelPendingError, FlyteJupyterError
 from flyte_jupyter.server.service import (
     BAD_ID,
     DEFAULT_LIMIT,
@@ -155,10 +155,24 @@ class RunCancelHandler(RunsBase):
     @web.authenticated
     @authorized
     async def post(self, run_id: str) -> None:
-        """Cancel; the reply is the run afterwards."""
+        """Cancel; the reply is the run afterwards.
+
+        202 (with a ``message``) when the run's supervisor is out of this server's reach and
+        has not confirmed yet: it stops the run at its next heartbeat.
+        """
         record = await self.find(run_id)
         try:
-            cancelled = await self.run(self.service.cancel, record)
+            cancelled = await blocking(self.service.cancel, record)
+        except CancelPendingError as exc:
+            # asked, not refused: the supervisor (out of this server's reach) stops the run at
+            # its next heartbeat, and the run page shows when it has
+            self.log.info("flyte_jupyter: cancel of run %s requested: %s", record.id, exc)
+            [current] = await self.run(self.service.shown, [await self.find(run_id)])
+            self.reply(record_json(current, self.base_url) | {"message": str(exc)}, status=202)
+            return
+        except FlyteJupyterError as exc:
+            self.log.warning("flyte_jupyter: %s", exc)
+            raise web.HTTPError(500, str(exc)) from exc
         except Conflict as exc:
             raise web.HTTPError(409, str(exc)) from exc
         except Unsupported as exc:

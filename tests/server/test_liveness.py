@@ -87,3 +87,23 @@ async def test_cancel_of_a_lost_run_asks_its_supervisor_and_records_it_ended(jp_
     # a supervisor that is alive after all finds the request at its next heartbeat
     assert RunPaths(home / "runs" / STALE).cancel_request.exists()
     assert store.get(STALE).status == "ABORTED"
+
+
+async def test_a_cancel_its_distant_supervisor_has_not_confirmed_is_accepted_not_an_error(
+    jp_fetch, home, monkeypatch
+):
+    from flyte_jupyter.launch import local
+
+    monkeypatch.setattr(local, "CANCEL_GRACE", 0.2)  # the wait is 0.2 s + three heartbeats
+    store, _ = await add_running(
+        home, ELSEWHERE, heartbeat_at=time.time(), host="kernel-container/boot/pid:[1]"
+    )
+    response = await jp_fetch(
+        "flyte-jupyter", "api", "runs", ELSEWHERE, "cancel", method="POST", body=b""
+    )
+    assert response.code == 202
+    body = json.loads(response.body)
+    assert body["status"] == "RUNNING"  # nothing was stopped from here, nor recorded
+    assert "has not confirmed" in body["message"]
+    assert store.get(ELSEWHERE).status == "RUNNING"
+    assert RunPaths(home / "runs" / ELSEWHERE).cancel_request.exists()
