@@ -8,7 +8,7 @@
     core         settings | store | serialize | runtime   (peers: none imports another)
                  bundle
                  capture
-                 sdk      (the Flyte SDK an entity belongs to: flytekit, later flyte v2)
+                 sdk      (the Flyte SDK an entity belongs to: flytekit and flyte v2)
     base         errors, redaction, progress, _html, _os, _private, _sqlite, _lazy, _version
 
 A module may import its own package, and packages of lower layers. Imports inside

@@ -1,4 +1,4 @@
-"""The Flyte SDK an entity belongs to, behind one interface (flytekit today; flyte v2 next).
+"""The Flyte SDK an entity belongs to, behind one interface (flytekit and flyte v2).
 
 Recognising an entity and its kind and Flyte name, its interface and input checking, its
 images, reading a run's outputs and error, and the command that runs it on this machine go

@@ -1,7 +1,7 @@
 """What differs between Flyte SDKs, as one interface: :class:`FlyteSdk`.
 
 flytekit (``@task``/``@workflow``) implements it in :mod:`flyte_jupyter.sdk.flytekit`; flyte v2
-(``flyte.TaskEnvironment``, ``@env.task``) is meant to be the second implementation. Everything
+(``flyte.TaskEnvironment``, ``@env.task``) the second, in :mod:`flyte_jupyter.sdk.flyte`. Everything
 above this package (capture, bundle, store, settings, panel, server, sidebar) asks the SDK an
 entity belongs to (:func:`flyte_jupyter.sdk.sdk_for`) instead of importing one.
 
@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Collection, Mapping
     from pathlib import Path
 
 EntityKind = Literal["task", "workflow", "launch plan"]
@@ -95,6 +95,20 @@ class FlyteSdk(Protocol):
 
     def container_images(self, obj: object) -> list[str]:
         """The image strings of a task, or of every task a workflow runs, as written."""
+        ...
+
+    def check_images(self, name: str, obj: object, defined: Collection[str]) -> None:
+        """Refuse images the settings cannot give the entity ``name``.
+
+        ``defined`` names the settings' images (``default`` and the named refs). flytekit's
+        ``{{.image.NAME...}}`` templates are checked by
+        :func:`flyte_jupyter.settings.check_image_refs` from :meth:`container_images`.
+
+        Raises
+        ------
+        flyte_jupyter.errors.SettingsError
+            An image ref is not defined, or the image would have to be built.
+        """
         ...
 
     def interface(self, obj: object) -> Interface:

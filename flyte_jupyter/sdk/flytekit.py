@@ -11,13 +11,12 @@ from typing import TYPE_CHECKING, Any
 
 from flyte_jupyter.sdk import inputs as checks
 from flyte_jupyter.sdk.base import EntityKind, Interface
+from flyte_jupyter.sdk.literals import clip, literal_text
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Collection, Mapping
 
     from flyte_jupyter.sdk.base import LocalRun
-
-MAX_PREVIEW = 200
 
 
 class FlytekitSdk:
@@ -86,6 +85,14 @@ class FlytekitSdk:
         visit(obj)
         return found
 
+    def check_images(self, name: str, obj: object, defined: Collection[str]) -> None:
+        """Nothing beyond :func:`~flyte_jupyter.settings.check_image_refs`.
+
+        flytekit refers to named images in ``container_image`` templates, which that check
+        reads from :meth:`container_images`; flytekit builds no image at serialization.
+        """
+        del name, obj, defined
+
     def interface(self, obj: object) -> Interface:
         """From ``python_interface`` (defaults as ``default_inputs_as_kwargs``)."""
         native: Any = getattr(obj, "python_interface")  # noqa: B009 - typed Any on purpose
@@ -151,7 +158,7 @@ class FlytekitSdk:
 
         message = literals_pb2.LiteralMap()
         message.ParseFromString(data)
-        return {name: _clip(_text(lit)) for name, lit in sorted(message.literals.items())}
+        return {name: clip(literal_text(lit)) for name, lit in sorted(message.literals.items())}
 
     def error_message(self, data: bytes) -> str:
         """The message of a flyteidl ``ErrorDocument`` (``error.pb``)."""
@@ -205,40 +212,3 @@ class FlytekitSdk:
             "FLYTE_INTERNAL_TASK_NAME": run.flyte_name,
             "FLYTE_INTERNAL_TASK_VERSION": run.version,
         }
-
-
-def _clip(text: str) -> str:
-    return text if len(text) <= MAX_PREVIEW else text[: MAX_PREVIEW - 1] + "…"
-
-
-def _text(literal: Any) -> str:  # noqa: C901, PLR0911 - one branch per literal kind
-    kind = literal.WhichOneof("value")
-    if kind == "collection":
-        return "[" + ", ".join(_text(x) for x in literal.collection.literals) + "]"
-    if kind == "map":
-        items = literal.map.literals.items()
-        return "{" + ", ".join(f"{k!r}: {_text(v)}" for k, v in sorted(items)) + "}"
-    if kind != "scalar":
-        return f"<{kind}>"
-    scalar = literal.scalar
-    which = scalar.WhichOneof("value")
-    if which == "primitive":
-        primitive = scalar.primitive
-        field = primitive.WhichOneof("value")
-        value = getattr(primitive, field)
-        if field in ("datetime", "duration"):
-            return str(value.ToJsonString())
-        return repr(value)
-    if which == "none_type":
-        return "None"
-    if which == "blob":
-        return f"<file {scalar.blob.uri}>"
-    if which == "structured_dataset":
-        return f"<dataset {scalar.structured_dataset.uri}>"
-    if which == "generic":
-        from google.protobuf.json_format import MessageToJson
-
-        return str(MessageToJson(scalar.generic, indent=None))
-    if which == "error":
-        return f"<error {scalar.error.message}>"
-    return f"<{which}>"

@@ -38,6 +38,12 @@ _SDKS: dict[str, SdkEntry] = {
         "@task or @workflow (from flytekit import task, workflow)",
         "pip install flytekit",
     ),
+    "flyte": SdkEntry(
+        "flyte_jupyter.sdk.flyte:FlyteV2Sdk",
+        "flyte",
+        "@env.task (flyte.TaskEnvironment)",
+        "pip install flyte",
+    ),
 }
 SDKS = MappingProxyType(_SDKS)
 _loaded: dict[str, FlyteSdk] = {}

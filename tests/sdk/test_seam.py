@@ -1,7 +1,7 @@
 """The SDK seam: which Flyte SDK an object belongs to, its kind, Flyte name and interface.
 
-flytekit is the one implementation today; the registry must recognise its entities, refuse
-anything else with what to do, and never import an SDK the notebook did not import.
+flytekit is one implementation (flyte v2 the other: test_flyte_v2.py); the registry must
+recognise its entities, refuse anything else with what to do, and never import an SDK the notebook did not import.
 """
 
 import json
@@ -124,7 +124,8 @@ def test_a_plain_function_or_an_unknown_object_is_a_target_error_saying_what_to_
         sdk_for(plain, "plain")
     assert str(info.value) == (
         "'plain' is a function, not a Flyte task or workflow: decorate it with "
-        "@task or @workflow (from flytekit import task, workflow)."
+        "@task or @workflow (from flytekit import task, workflow) or @env.task "
+        "(flyte.TaskEnvironment)."
     )
     with pytest.raises(TargetError, match=r"^The object is a object, not a Flyte task"):
         sdk_for(object())
@@ -178,7 +179,7 @@ def test_a_missing_sdk_is_named_with_its_install_command():
     assert error == (
         "'plain' is a function, not a Flyte task or workflow: decorate it with @task or "
         "@workflow (from flytekit import task, workflow) after installing it "
-        "(pip install flytekit)."
+        "(pip install flytekit) or @env.task (flyte.TaskEnvironment)."
     )
 
 

@@ -1,0 +1,259 @@
+"""flyte v2 (``flyte.TaskEnvironment``, ``@env.task``) behind the :class:`FlyteSdk` seam.
+
+flyte is imported inside methods only; the registry loads this module once ``flyte`` is in
+``sys.modules``. v2 has tasks only: a task that calls other tasks is its "workflow". A task's
+Flyte name is ``<environment name>.<function name>`` wherever it is defined. Inputs and outputs
+are flyteidl2 ``Inputs``/``Outputs`` messages (``inputs.pb``, ``outputs.pb``); the container
+entrypoint is ``a0`` (``flyte._bin.runtime``), which needs a run base folder, project, domain
+and a non-empty org to run outside a cluster.
+
+flyte's converters are coroutines: they run on a private event loop in a worker thread when
+the caller already runs one (an IPython kernel does).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import importlib
+import inspect
+from typing import TYPE_CHECKING, Any
+
+from flyte_jupyter.errors import SettingsError
+from flyte_jupyter.sdk import inputs as checks
+from flyte_jupyter.sdk.base import EntityKind, Interface
+from flyte_jupyter.sdk.literals import clip, literal_text
+
+if TYPE_CHECKING:
+    from collections.abc import Collection, Mapping
+
+    from flyte_jupyter.sdk.base import LocalRun
+
+ORG = "local"
+"""The org of local runs: ``a0`` refuses an empty one (``Org is required for now``)."""
+DEFAULT_IMAGE_REF = "default"
+"""v2's name of the default image ref (``flyte._image._DEFAULT_IMAGE_REF_NAME``)."""
+
+
+def resolve(value: Any) -> Any:
+    """``value``, or its result when it is a coroutine (run to completion here)."""
+    if not inspect.iscoroutine(value):
+        return value
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(value)
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, value).result()
+
+
+class FlyteV2Sdk:
+    """The flyte v2 SDK: flyteidl2 ``Inputs``/``Outputs``, flyte's type engine, ``a0``."""
+
+    name = "flyte"
+
+    def owns(self, obj: object) -> bool:
+        """True for a v2 task (``flyte.TaskTemplate``)."""
+        return self.kind(obj) is not None
+
+    def kind(self, obj: object) -> EntityKind | None:
+        """``"task"`` for a v2 task, else None (v2 has no workflows or launch plans)."""
+        from flyte import TaskTemplate
+
+        return "task" if isinstance(obj, TaskTemplate) else None
+
+    def origin(self, obj: object) -> tuple[str | None, str | None]:
+        """``(function name, module)`` of the task's function."""
+        fn = getattr(obj, "func", None)
+        return getattr(fn, "__name__", None), getattr(fn, "__module__", None)
+
+    def flyte_name(self, obj: object, module: str) -> str:  # noqa: ARG002 - the seam's signature
+        """``<environment name>.<function name>``: v2 names a task after its environment.
+
+        The module does not enter the name, so a task keeps it wherever it is defined.
+        """
+        return str(getattr(obj, "name", ""))
+
+    def defined_in_notebook(self, obj: object) -> bool:
+        """True when the task's function lives in notebook cells (module ``__main__``)."""
+        _, module = self.origin(obj)
+        return module in (None, "__main__", "")
+
+    def container_images(self, obj: object) -> list[str]:
+        """The task's image as written: a URI; ``ref:NAME`` for ``Image.from_ref_name``.
+
+        ``auto`` is v2's default image; a layered image (one flyte would build) reads
+        ``layered:<base image>``: :meth:`check_images` refuses it.
+        """
+        image = _image(obj)
+        if image is None:
+            return []
+        if isinstance(image, str):
+            return [image]
+        if image._ref_name is not None:  # noqa: SLF001 - the public API has no getter
+            return [f"ref:{image._ref_name}"]  # noqa: SLF001
+        if image._layers or image.dockerfile is not None:  # noqa: SLF001
+            return [f"layered:{image.base_image or 'debian'}"]
+        return [str(image.base_image)]
+
+    def check_images(self, name: str, obj: object, defined: Collection[str]) -> None:
+        """Refuse an image ref the settings do not define, and an image flyte would build.
+
+        Raises
+        ------
+        SettingsError
+            Naming the task, the ref and where refs are set.
+        """
+        for image in self.container_images(obj):
+            kind, _, value = image.partition(":")
+            if kind == "ref" and value not in defined:
+                msg = (
+                    f"task {name!r} ({self.flyte_name(obj, '')}) uses the image ref {value!r} "
+                    f"(flyte.Image.from_ref_name), which is not defined (defined: "
+                    f"{', '.join(sorted(defined)) or 'none'}). Set it with --image {value}=<URI>, "
+                    f'%config FlyteJupyter.images = ["{value}=<URI>"], or images = '
+                    f'["{value}=<URI>"] under [tool.flyte_jupyter] in pyproject.toml.'
+                )
+                raise SettingsError(msg)
+            if kind == "layered":
+                msg = (
+                    f"task {name!r} ({self.flyte_name(obj, '')}) uses a layered image (based on "
+                    f"{value}) that flyte would have to build; flyte_jupyter does not build "
+                    "images. Build and push it (flyte build), then give its URI: image="
+                    f'"<URI>", or flyte.Image.from_ref_name("NAME") with --image NAME=<URI>.'
+                )
+                raise SettingsError(msg)
+
+    def interface(self, obj: object) -> Interface:
+        """From ``native_interface``: ``{name: (type, default)}`` inputs, typed outputs."""
+        native: Any = getattr(obj, "native_interface")  # noqa: B009 - typed Any on purpose
+        inputs = {arg: python_type for arg, (python_type, _) in native.inputs.items()}
+        defaults = {
+            arg: default
+            for arg, (_, default) in native.inputs.items()
+            if default is not inspect.Parameter.empty
+        }
+        return Interface(inputs=inputs, outputs=dict(native.outputs), defaults=defaults)
+
+    def check_inputs(
+        self, name: str, obj: object, inputs: Mapping[str, Any]
+    ) -> tuple[bytes, dict[str, str]]:
+        """A serialized flyteidl2 ``Inputs`` message of the inputs, and their short display.
+
+        v2's type engine is strict (``30`` for a ``float`` is refused); each input is converted
+        on its own so the error names it.
+        """
+        from flyte.types import TypeEngine
+
+        common_pb2 = _proto("flyteidl2.task.common_pb2")
+
+        interface = self.interface(obj)
+        values = checks.complete(name, interface, inputs)
+
+        async def convert(arg: str, value: Any) -> Any:
+            python_type = interface.inputs[arg]
+            literal_type = TypeEngine.to_literal_type(python_type)
+            return await TypeEngine.to_literal(value, python_type, literal_type)
+
+        literals = []
+        shown = {}
+        for arg, value in values.items():
+            checks.check_int64(name, interface, arg, value)
+            try:
+                literal = resolve(convert(arg, value))
+                literal.ByteSize()  # the protobuf form fails on values Python accepted
+            except Exception as exc:
+                raise checks.type_error(name, interface, arg, value, _reason(exc)) from exc
+            literals.append(common_pb2.NamedLiteral(name=arg, value=literal))
+            shown[arg] = checks.short(value)
+        message = common_pb2.Inputs(literals=literals)
+        checks.check_size(
+            name, message.ByteSize(), lambda: {n.name: n.value.ByteSize() for n in literals}
+        )
+        return message.SerializeToString(), shown
+
+    def outputs_to_python(self, obj: object, data: bytes) -> Any:
+        """A serialized flyteidl2 ``Outputs`` message, through flyte's type engine."""
+        from flyte._internal.runtime.convert import Outputs, convert_outputs_to_native
+
+        common_pb2 = _proto("flyteidl2.task.common_pb2")
+
+        message = common_pb2.Outputs()
+        message.ParseFromString(data)
+        native: Any = getattr(obj, "native_interface")  # noqa: B009 - typed Any on purpose
+        return resolve(convert_outputs_to_native(native, Outputs(proto_outputs=message)))
+
+    def preview_outputs(self, data: bytes) -> dict[str, str]:
+        """``{name: short text}`` of a serialized ``Outputs`` (no Python types needed)."""
+        common_pb2 = _proto("flyteidl2.task.common_pb2")
+
+        message = common_pb2.Outputs()
+        message.ParseFromString(data)
+        return {item.name: clip(literal_text(item.value)) for item in message.literals}
+
+    def error_message(self, data: bytes) -> str:
+        """The message of a flyteidl2 ``ErrorDocument`` (``error.pb``)."""
+        execution_pb2 = _proto("flyteidl2.core.execution_pb2")
+
+        document = execution_pb2.ErrorDocument()
+        document.ParseFromString(data)
+        return document.error.message or "the task failed (empty error message)"
+
+    def local_command(self, run: LocalRun) -> list[str]:
+        """The task's serialized ``a0`` command, templates filled, plus what a pod gets.
+
+        Outside a cluster ``a0`` also needs ``--run-base-dir``, ``--project``, ``--domain``
+        and a non-empty ``--org``; they go before ``mod``/``instance`` (the resolver's args).
+        """
+        if run.kind != "task":
+            msg = f"flyte v2 runs tasks only; {run.entity!r} is a {run.kind}."
+            raise SettingsError(msg)
+        values = {
+            "{{.input}}": str(run.inputs),
+            "{{.outputPrefix}}": str(run.outputs),
+            "{{.rawOutputDataPrefix}}": str(run.raw),
+            "{{.checkpointOutputPrefix}}": str(run.checkpoint),
+            "{{.prevCheckpointPrefix}}": "",
+            "{{.runName}}": run.run_id,
+            "{{.actionName}}": "a0",
+            "{{.runStartTime}}": "",
+        }
+        args = [values.get(a, a) for a in run.container_args]
+        local = [
+            "--run-base-dir",
+            str(run.raw.parent / "base"),
+            "--project",
+            run.project,
+            "--domain",
+            run.domain,
+            "--org",
+            ORG,
+        ]
+        cut = args.index("--resolver") if "--resolver" in args else len(args)
+        return [*args[:cut], *local, *args[cut:]]
+
+    def local_env(self, run: LocalRun) -> dict[str, str]:
+        """No telemetry from runs this project starts."""
+        del run
+        return {"DO_NOT_TRACK": "1"}
+
+
+def _proto(module: str) -> Any:
+    """A flyteidl2 protobuf module (untyped: imported by name, typed ``Any``)."""
+    return importlib.import_module(module)
+
+
+def _image(obj: object) -> Any:
+    env = getattr(obj, "parent_env", None)
+    env = env() if callable(env) else env  # a weak reference to the TaskEnvironment
+    image = getattr(env, "image", None)
+    return image if image is not None else getattr(obj, "image", None)
+
+
+def _reason(exc: Exception) -> Exception:
+    """The ``Reason:`` line of flyte's type error (its other lines repeat what we say)."""
+    text = str(exc)
+    for line in text.splitlines():
+        if line.startswith("Reason: "):
+            return type(exc)(line.removeprefix("Reason: "))
+    return exc
