@@ -202,15 +202,27 @@ class FlyteMagics(Magics):
         folder = _output_folder(args.folder, settings)  # before anything is built or uploaded
         bundle, targets = self.bundle(settings, list(args.entities))
         with usage_errors():
+            sdks = {}
             for name in targets:
                 entity = self.session.entity(name)
-                images = sdk_for(entity, name).container_images(entity)
-                check_image_refs(images, settings.images)
+                sdk = sdk_for(entity, name)
+                check_image_refs(sdk.container_images(entity), settings.images)
+                sdk.check_images(name, entity, settings.images.names)
+                sdks[name] = sdk.name
             if bundle is not None:
                 bundle = publish_bundle(bundle, settings)
-            modules = list(self.session.entity_modules(targets, bundle).items())
-            serialized = serialize_for(bundle, modules, settings)
-        written = [Path(shutil.copy2(f.path, folder / f.path.name)) for f in serialized.files]
+            modules = self.session.entity_modules(targets, bundle)
+            files = [  # each SDK serializes its own entities
+                item
+                for sdk_name in sorted(set(sdks.values()))
+                for item in serialize_for(
+                    bundle,
+                    [(n, m) for n, m in modules.items() if sdks.get(n) == sdk_name],
+                    settings,
+                    sdk=sdk_name,
+                ).files
+            ]
+        written = [Path(shutil.copy2(f.path, folder / f.path.name)) for f in files]
         if bundle is not None:
             written.append(Path(shutil.copy2(bundle.path, folder / bundle.filename)))
         print(f"Wrote {len(written)} files to {args.folder}:")  # noqa: T201 - as the user named it

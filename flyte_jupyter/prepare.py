@@ -281,13 +281,24 @@ def prepare_and_publish(
 
 
 def serialize_for(
-    bundle: Bundle | None, targets: list[tuple[str, str]], settings: Settings
+    bundle: Bundle | None,
+    targets: list[tuple[str, str]],
+    settings: Settings,
+    *,
+    sdk: str = "flytekit",
 ) -> Serialized:
-    """Serialize ``(name, module)`` targets of a published bundle (None: installed code)."""
+    """Serialize ``(name, module)`` targets of a published bundle (None: installed code).
+
+    Every target is an entity of ``sdk`` (``flytekit`` or ``flyte``), serialized by it.
+    """
     from flyte_jupyter.serialize.api import serialize_bundle
     from flyte_jupyter.settings import serialization_settings_for_bundle
+    from flyte_jupyter.settings.serialization import flyte_v2_settings
 
-    flytekit_settings = serialization_settings_for_bundle(settings, bundle)
+    if sdk == "flyte":
+        settings_json = flyte_v2_settings(settings, bundle)
+    else:
+        settings_json = serialization_settings_for_bundle(settings, bundle).to_json()
     return serialize_bundle(
-        bundle, targets, flytekit_settings.to_json(), cache_dir=settings.home / "cache"
+        bundle, targets, settings_json, cache_dir=settings.home / "cache", sdk=sdk
     )

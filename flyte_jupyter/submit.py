@@ -102,6 +102,7 @@ def launch(
     inputs_pb, shown = sdk.check_inputs(request.entity_name, request.entity, request.inputs)
     settings = request.settings
     check_image_refs(sdk.container_images(request.entity), settings.images)
+    sdk.check_images(request.entity_name, request.entity, settings.images.names)
     # a backend that cannot work (no Flyte endpoint, missing package) fails before any bundling
     launcher = None if dry_run else launcher_for(settings)
     bundle = prepare_and_publish(request.job, settings, progress=progress)
@@ -109,7 +110,7 @@ def launch(
     if module is None:
         msg = f"Cannot tell which installed module defines {request.entity_name!r}."
         raise LaunchError(msg)
-    serialized = serialize_for(bundle, [(request.entity_name, module)], settings)
+    serialized = serialize_for(bundle, [(request.entity_name, module)], settings, sdk=sdk.name)
     if launcher is None:
         return DryRun(bundle=bundle, serialized=serialized, inputs=shown)
     spec = LaunchSpec(

@@ -152,6 +152,8 @@ class LocalLauncher:
     def _env(self, spec: LaunchSpec, paths: RunPaths) -> dict[str, str]:
         base = os.environ if spec.environ is None else spec.environ
         env = {k: v for k, v in base.items() if k not in _KERNEL_ONLY}
+        if spec.kind == "task":  # a pod gets its container's env (flyte v2's a0 never sets it)
+            env.update(spec.serialized.container_env(spec.entity))
         env.update(spec.settings.env_dict)
         settings = spec.settings
         env.update(load_sdk(spec.sdk).local_env(_local_run(spec, paths)))
@@ -296,7 +298,7 @@ def _bundle_entry(spec: LaunchSpec) -> dict[str, str] | None:
 def _image(spec: LaunchSpec) -> str | None:
     if spec.kind != "task":
         return None
-    return str(spec.serialized.task_spec(spec.entity).template.container.image)
+    return spec.serialized.container_image(spec.entity)
 
 
 def bundle_summary(bundle: Bundle, redactor: Redactor | None = None) -> dict[str, Any]:

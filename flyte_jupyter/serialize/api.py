@@ -1,14 +1,18 @@
-"""Serialize a bundle's entities to flyteidl protobuf, cached by what determines the result.
+"""Serialize a bundle's entities to protobuf specs, cached by what determines the result.
 
 The work happens in ``flyte_jupyter.runtime.serialize_worker`` in a fresh interpreter that
 imports the module from the extracted archive, so the specs describe the code that ships,
-not whatever the notebook holds in memory.
+not whatever the notebook holds in memory. Each SDK writes its own messages: flytekit the
+flyteidl ``TaskSpec``/``WorkflowSpec``/``LaunchPlan`` of ``get_serializable``, flyte v2 the
+flyteidl2 ``TaskSpec`` of ``translate_task_to_wire``; the files are named alike.
 """
 
 from __future__ import annotations
 
 import hashlib
+import importlib
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -37,9 +41,18 @@ class SerializedFile:
     path: Path
     kind: ResourceKind
     name: str
+    sdk: str = "flytekit"
 
     def read(self) -> Any:
-        """Parse the file into its flyteidl message (TaskSpec, WorkflowSpec or LaunchPlan)."""
+        """Parse the file into its message (TaskSpec, WorkflowSpec or LaunchPlan).
+
+        flytekit's are flyteidl ``admin`` messages; flyte v2's task is a flyteidl2
+        ``task_definition_pb2.TaskSpec``.
+        """
+        if self.sdk == "flyte":
+            spec: Any = importlib.import_module("flyteidl2.task.task_definition_pb2").TaskSpec()
+            spec.ParseFromString(self.path.read_bytes())
+            return spec
         from flyteidl.admin import launch_plan_pb2, task_pb2, workflow_pb2
 
         message: Any = {
@@ -49,6 +62,12 @@ class SerializedFile:
         }[self.kind]()
         message.ParseFromString(self.path.read_bytes())
         return message
+
+    def container(self) -> Any:
+        """The task's container (image, args, env), whichever SDK wrote it."""
+        spec = self.read()
+        template = spec.task_template if self.sdk == "flyte" else spec.template
+        return template.container
 
 
 @dataclass(frozen=True)
@@ -62,6 +81,7 @@ class Serialized:
     folder: Path
     files: tuple[SerializedFile, ...]
     names: dict[str, str]
+    sdk: str = "flytekit"
 
     def find(self, name: str, kind: ResourceKind | None = None) -> SerializedFile:
         """The file of entity ``name`` (Python or Flyte name), optionally of one kind."""
@@ -78,7 +98,15 @@ class Serialized:
 
     def container_args(self, name: str) -> list[str]:
         """The container command of task ``name`` exactly as serialized."""
-        return list(self.task_spec(name).template.container.args)
+        return list(self.find(name, "task").container().args)
+
+    def container_image(self, name: str) -> str:
+        """The container image of task ``name`` as serialized."""
+        return str(self.find(name, "task").container().image)
+
+    def container_env(self, name: str) -> dict[str, str]:
+        """The container environment of task ``name`` as serialized (``env_vars``, ``--env``)."""
+        return {item.key: item.value for item in self.find(name, "task").container().env}
 
 
 def serialize_bundle(
@@ -87,8 +115,9 @@ def serialize_bundle(
     settings_json: str,
     *,
     cache_dir: Path,
+    sdk: str = "flytekit",
 ) -> Serialized:
-    """Serialize entities with flytekit ``SerializationSettings`` (given as JSON).
+    """Serialize entities of one SDK with its settings (given as JSON).
 
     Parameters
     ----------
@@ -98,35 +127,37 @@ def serialize_bundle(
     targets
         ``(name, module)`` of each entity.
     settings_json
-        ``SerializationSettings.to_json()``.
+        flytekit: ``SerializationSettings.to_json()``; flyte v2: the JSON of
+        :func:`flyte_jupyter.settings.serialization.flyte_v2_settings`.
     cache_dir
-        Results are cached under ``cache_dir/serialized`` by (bundle digest, targets,
+        Results are cached under ``cache_dir/serialized`` by (SDK, bundle digest, targets,
         settings): the same code and settings are serialized once.
+    sdk
+        The SDK of every target (``flytekit`` or ``flyte``).
     """
     digest = bundle.digest if bundle else None
-    key = hashlib.sha256(json.dumps([digest, sorted(targets), settings_json]).encode()).hexdigest()[
-        :32
-    ]
+    parts = [digest, sorted(targets), settings_json] + ([sdk] if sdk != "flytekit" else [])
+    key = hashlib.sha256(json.dumps(parts).encode()).hexdigest()[:32]
     folder = cache_dir / "serialized" / key
     summary = folder / "summary.json"
     if not summary.exists():
-        _run_worker(bundle, [list(t) for t in targets], settings_json, folder)
+        _run_worker(bundle, [list(t) for t in targets], settings_json, folder, sdk)
     names = json.loads(summary.read_text())["names"]
-    return Serialized(folder=folder, files=_files(folder), names=names)
+    return Serialized(folder=folder, files=_files(folder, sdk), names=names, sdk=sdk)
 
 
-def _files(folder: Path) -> tuple[SerializedFile, ...]:
+def _files(folder: Path, sdk: str) -> tuple[SerializedFile, ...]:
     out = []
     for path in sorted(folder.glob("*.pb")):
         stem = path.stem
         _, rest = stem.split("_", 1)
         name, kind = rest.rsplit("_", 1)
-        out.append(SerializedFile(path=path, kind=_KINDS[kind], name=name))
+        out.append(SerializedFile(path=path, kind=_KINDS[kind], name=name, sdk=sdk))
     return tuple(out)
 
 
 def _run_worker(
-    bundle: Bundle | None, targets: list[list[str]], settings_json: str, folder: Path
+    bundle: Bundle | None, targets: list[list[str]], settings_json: str, folder: Path, sdk: str
 ) -> None:
     entities = [name for name, _ in targets]
     with tempfile.TemporaryDirectory(prefix="fj-serialize-") as tmp:
@@ -141,13 +172,19 @@ def _run_worker(
             "targets": targets,
             "settings": settings_json,
             "out": str(staging),
+            "sdk": sdk,
         }
         request_file = Path(tmp) / "request.json"
         request_file.write_text(json.dumps(request), encoding="utf-8")
         cmd = [sys.executable, "-I", "-m", "flyte_jupyter.runtime.serialize_worker"]
         try:
             proc = subprocess.run(  # noqa: PLW1510 - the result is read from the JSON line
-                [*cmd, str(request_file)], capture_output=True, text=True, timeout=TIMEOUT, cwd=tmp
+                [*cmd, str(request_file)],
+                capture_output=True,
+                text=True,
+                timeout=TIMEOUT,
+                cwd=tmp,
+                env={**os.environ, "DO_NOT_TRACK": "1"},  # flyte v2 reports to Sentry otherwise
             )
         except subprocess.TimeoutExpired as exc:
             msg = f"Serializing {', '.join(entities)} took over {TIMEOUT} s and was stopped."
@@ -155,7 +192,7 @@ def _run_worker(
         result = _parse(proc)
         if not result.get("ok"):
             msg = (
-                f"flytekit could not serialize {', '.join(entities)}: "
+                f"{sdk} could not serialize {', '.join(entities)}: "
                 f"{result['type']}: {result['message']}\n{result.get('traceback', '')}"
             )
             raise SerializationError(msg)
