@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import subprocess
 import sys
 import tarfile
@@ -116,7 +117,8 @@ def _run(
     root: Path, module: str, targets: Sequence[str], environ: Mapping[str, str] | None
 ) -> dict[str, Any]:
     cmd = [sys.executable, "-I", "-c", _SCRIPT, str(root), module, json.dumps(list(targets))]
-    env = None if environ is None else dict(environ)
+    # flyte v2 reports to Sentry unless told not to; the module may import it
+    env = {**(os.environ if environ is None else environ), "DO_NOT_TRACK": "1"}
     try:
         proc = subprocess.run(  # noqa: PLW1510 - the exit code is read from the JSON line
             cmd, capture_output=True, text=True, timeout=TIMEOUT, cwd=root, env=env
