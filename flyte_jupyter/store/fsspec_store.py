@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import importlib
 import os
 import time
 import uuid
@@ -16,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import fsspec.core
+from fsspec.registry import known_implementations
 
 from flyte_jupyter._os import sha256_file
 from flyte_jupyter.bundle.model import archive_name
@@ -79,6 +81,27 @@ def _hash_in_background(archive: Path) -> Future[str]:
 def _check_digest(digest: str) -> None:
     if not digest or len(digest) > _MAX_DIGEST_LEN or not set(digest) <= _DIGEST_CHARS:
         raise ValueError(f"Not a bundle digest: {digest!r} (expected letters, digits, _ or -)")
+
+
+def _url_to_fs(url: str, options: Mapping[str, Any]) -> tuple[Any, str]:
+    """The filesystem of ``url`` and its path there, with fsspec's own backend for the protocol.
+
+    fsspec's registry can be rewritten at run time: ``import flyte.storage`` (flyte v2, imported
+    by a notebook that defines v2 tasks) registers obstore for ``s3``, ``gs``, ``abfs``... with
+    other option names (``key`` is refused). The storage options here are the documented
+    backend's (s3fs for ``s3``), so a protocol fsspec knows is opened with that backend.
+    """
+    protocol, _ = fsspec.core.split_protocol(url)
+    known = known_implementations.get(protocol or "file")
+    if "::" in url or known is None:  # chained URLs and protocols fsspec does not list
+        fs, root = fsspec.core.url_to_fs(url, skip_instance_cache=True, **options)
+        return fs, str(root)
+    module, _, name = known["class"].rpartition(".")
+    try:
+        cls = getattr(importlib.import_module(module), name)
+    except ImportError as exc:
+        raise ImportError(known.get("err") or str(exc)) from exc
+    return cls(skip_instance_cache=True, **options), str(cls._strip_protocol(url))
 
 
 def _with_defaults(url: str, options: Mapping[str, Any]) -> dict[str, Any]:
@@ -146,7 +169,7 @@ class BundleStore:
         self.url = normalize_url(url)
         options = _with_defaults(self.url, storage_options or {})
         try:
-            fs, root = fsspec.core.url_to_fs(self.url, skip_instance_cache=True, **options)
+            fs, root = _url_to_fs(self.url, options)
         except (ImportError, ValueError) as exc:
             raise open_error(self.url, exc) from exc
         self._transport = Transport(fs, str(root))

@@ -106,3 +106,19 @@ def test_a_v2_task_whose_image_ref_is_missing_is_refused_before_anything_is_buil
         nb.run_line_magic("flyte_run", "train(x=1)")
     assert runs(tmp_path) == []
     assert not list((tmp_path / "home").glob("cache/bundles/*.tar.gz"))
+
+
+def test_a_v2_task_runs_from_a_bundle_in_an_s3_store(ip, tmp_path, monkeypatch, s3_bucket):
+    endpoint, bucket = s3_bucket
+    monkeypatch.setenv("DO_NOT_TRACK", "1")
+    monkeypatch.setenv("FLYTE_JUPYTER_STORE", f"s3://{bucket}/nb")
+    options = {"endpoint_url": endpoint, "key": "testing", "secret": "testing"}
+    monkeypatch.setenv("FLYTE_JUPYTER_STORAGE_OPTIONS", json.dumps(options))
+    (tmp_path / "helper.py").write_text("def double(v):\n    return 2 * v\n")
+    run_cell(ip, DEFS, cell_id="defs")
+    run = ip.run_line_magic("flyte_run", "--wait square(x=5)")
+    assert run.status == "SUCCEEDED", run.logs()
+    assert run.outputs == 25
+    command = json.loads((tmp_path / "home" / "runs" / run.id / "command.json").read_text())
+    tgz = command["argv"][command["argv"].index("--tgz") + 1]
+    assert tgz.startswith(f"s3://{bucket}/nb/")

@@ -232,3 +232,40 @@ def test_store_at_bucket_root(s3, tmp_path, archive):
     assert store.exists(DIGEST)
     store.fetch(DIGEST, tmp_path / "back")
     assert (tmp_path / "back").read_bytes() == archive.read_bytes()
+
+
+def test_s3_stays_s3fs_after_flyte_v2_registers_obstore_for_it(s3, archive, tmp_path):
+    # ``import flyte.storage`` (any notebook defining v2 tasks) registers obstore for s3://
+    # in fsspec's registry; obstore refuses s3fs's option names ("key is not valid")
+    import subprocess
+    import sys
+    import textwrap
+
+    script = tmp_path / "after_flyte.py"
+    script.write_text(
+        textwrap.dedent(
+            f"""
+            import fsspec, sys
+            import flyte.storage  # noqa: F401
+            assert "obstore" in fsspec.get_filesystem_class("s3").__module__
+            from flyte_jupyter.store import open_store
+            store = open_store(
+                "s3://{BUCKET}/p", home=sys.argv[1],
+                storage_options={{"endpoint_url": "{s3.endpoint}", "key": "testing",
+                                  "secret": "testing"}},
+            )
+            from pathlib import Path
+            print(store.publish(Path(sys.argv[2]), "{DIGEST}").uri)
+            """
+        )
+    )
+    done = subprocess.run(
+        [sys.executable, str(script), str(tmp_path / "home"), str(archive)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "DO_NOT_TRACK": "1"},
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip().endswith(f"s3://{BUCKET}/p/{NAME}")
+    assert s3.fs.cat_file(f"{BUCKET}/p/{NAME}") == archive.read_bytes()
