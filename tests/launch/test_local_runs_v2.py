@@ -122,3 +122,19 @@ def test_a_v2_task_runs_from_a_bundle_in_an_s3_store(ip, tmp_path, monkeypatch, 
     command = json.loads((tmp_path / "home" / "runs" / run.id / "command.json").read_text())
     tgz = command["argv"][command["argv"].index("--tgz") + 1]
     assert tgz.startswith(f"s3://{bucket}/nb/")
+
+
+def test_a_v2_task_on_the_remote_backend_is_refused_before_anything_is_built(nb, tmp_path):
+    with pytest.raises(UsageError, match=r"'square' is a flyte v2 task; .* local backend only"):
+        nb.run_line_magic("flyte_run", "--backend remote square(x=1)")
+    assert runs(tmp_path) == []
+    assert not list((tmp_path / "home").glob("cache/bundles/*.tar.gz"))
+
+
+def test_a_dry_run_of_a_v2_task_shows_its_spec_and_launches_nothing(nb, tmp_path):
+    dry = nb.run_line_magic("flyte_run", "--dry-run square(x=2)")
+    assert [(f.kind, f.name, f.sdk) for f in dry.serialized.files] == [
+        ("task", "demo.square", "flyte")
+    ]
+    assert dry.serialized.container_args("square")[0] == "a0"
+    assert runs(tmp_path) == []
