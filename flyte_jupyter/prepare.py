@@ -65,6 +65,9 @@ class BundleJob:
     secrets
         Secret values known to the kernel (see :func:`flyte_jupyter.redaction.secret_values`),
         hidden wherever the bundle's dropped statements show them.
+    context
+        The run's ``(project, domain)``, for the self-check of a module whose top level needs
+        them (flyte v2's ``flyte.current_domain()``).
     """
 
     cells: tuple[CellRecord, ...]
@@ -81,6 +84,7 @@ class BundleJob:
     home: Path | None = None
     store_dir: Path | None = None
     secrets: frozenset[str] = field(default=frozenset(), repr=False)
+    context: tuple[str, str] | None = None
 
 
 def prepare_bundle(job: BundleJob, *, progress: Progress | None = None) -> Bundle | None:
@@ -129,6 +133,7 @@ def prepare_bundle(job: BundleJob, *, progress: Progress | None = None) -> Bundl
         cache_dir=job.cache_dir,
         loaded_modules=job.loaded_modules,
         environ=job.environ,
+        context=job.context,
     )
     return bundle
 
@@ -162,6 +167,7 @@ def job_for(
         store_dir=_local_store_dir(settings.store),
         # the run sees the kernel's start-up environment plus the settings' env
         environ={**(os.environ if environ is None else environ), **settings.env_dict},
+        context=(settings.project, settings.domain),
         # what %env set since start-up is secret too, though the run does not see it
         secrets=frozenset(
             secret_values(

@@ -30,12 +30,30 @@ if TYPE_CHECKING:
 TIMEOUT = 300
 # Runs with `python -I`: no user site, no PYTHONPATH, no current folder on the path.
 _SCRIPT = r"""
-import json, sys, traceback
+import json, os, sys, traceback
 root, module, targets = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
+context = json.loads(sys.argv[4])  # [project, domain] of the run, or null
 sys.path.insert(0, root)
 out = {"ok": True, "kinds": {}}
+
+def load():
+    try:
+        return __import__(module)
+    except Exception as exc:
+        # flyte v2's a0 calls flyte.init before it imports a task's module, so module-level
+        # flyte.current_domain() works in a run: do the same, then import it afresh
+        if type(exc).__name__ != "InitializationError" or "flyte" not in sys.modules or not context:
+            raise
+    import flyte
+    flyte.init(root_dir=root, project=context[0], domain=context[1])
+    here = os.path.join(root, "")
+    for name, loaded in list(sys.modules.items()):
+        if (getattr(loaded, "__file__", None) or "").startswith(here):
+            del sys.modules[name]
+    return __import__(module)
+
 try:
-    mod = __import__(module)
+    mod = load()
 except BaseException as exc:
     frames = [(f.filename, f.lineno) for f in traceback.extract_tb(exc.__traceback__)]
     if isinstance(exc, SyntaxError):
@@ -61,10 +79,13 @@ def self_check(
     cache_dir: Path,
     loaded_modules: Mapping[str, str],
     environ: Mapping[str, str] | None = None,
+    context: tuple[str, str] | None = None,
 ) -> None:
     """Raise :class:`SelfCheckError` unless ``module`` imports from ``bundle`` alone.
 
     ``environ`` is the environment the run will start from (None: this process's).
+    ``context`` is the run's ``(project, domain)``: flyte v2's entrypoint initialises flyte
+    with them before it imports the module, and so does the check when the module needs it.
 
     Raises
     ------
@@ -73,13 +94,15 @@ def self_check(
     BundleError
         The archive cannot be extracted (damaged since it was written; it is deleted).
     """
-    env_key = sorted((environ or {}).items()) if environ is not None else None
+    env_key: object = sorted((environ or {}).items()) if environ is not None else None
+    if context is not None:
+        env_key = [env_key, list(context)]
     marker = _marker(cache_dir, bundle.digest, module.entities, env_key)
     if marker.exists():
         return
     with tempfile.TemporaryDirectory(prefix="fj-check-") as tmp:
         _extract(bundle.path, Path(tmp))
-        result = _run(Path(tmp), module.name, module.entities, environ)
+        result = _run(Path(tmp), module.name, module.entities, environ, context)
     if not result.get("ok"):
         raise SelfCheckError(_message(result, module, bundle, loaded_modules))
     for name, (kind, _) in result["kinds"].items():
@@ -114,9 +137,14 @@ def _marker(cache_dir: Path, digest: str, entities: Sequence[str], env: object) 
 
 
 def _run(
-    root: Path, module: str, targets: Sequence[str], environ: Mapping[str, str] | None
+    root: Path,
+    module: str,
+    targets: Sequence[str],
+    environ: Mapping[str, str] | None,
+    context: tuple[str, str] | None,
 ) -> dict[str, Any]:
     cmd = [sys.executable, "-I", "-c", _SCRIPT, str(root), module, json.dumps(list(targets))]
+    cmd.append(json.dumps(list(context) if context else None))
     # flyte v2 reports to Sentry unless told not to; the module may import it
     env = {**(os.environ if environ is None else environ), "DO_NOT_TRACK": "1"}
     try:

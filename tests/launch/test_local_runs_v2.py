@@ -138,3 +138,17 @@ def test_a_dry_run_of_a_v2_task_shows_its_spec_and_launches_nothing(nb, tmp_path
     ]
     assert dry.serialized.container_args("square")[0] == "a0"
     assert runs(tmp_path) == []
+
+
+def test_module_level_current_domain_is_the_runs_domain(nb):
+    # a0 initialises flyte with the run's project and domain before it imports the module;
+    # the self-check and the serialization worker must not refuse what a0 runs
+    run_cell(
+        nb,
+        "flyte.init(project='p', domain='development')\nDOMAIN = flyte.current_domain()\n"
+        "@env.task\ndef where() -> str:\n    return DOMAIN\n",
+        cell_id="where",
+    )
+    run = nb.run_line_magic("flyte_run", "--wait --domain staging where()")
+    assert run.status == "SUCCEEDED", run.logs()
+    assert run.outputs == "staging"
