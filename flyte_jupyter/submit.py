@@ -101,13 +101,8 @@ def launch(
         raise InputError(msg)
     inputs_pb, shown = sdk.check_inputs(request.entity_name, request.entity, request.inputs)
     settings = request.settings
-    if sdk.name == "flyte" and settings.backend != "local" and not dry_run:
-        msg = (
-            f"{request.entity_name!r} is a flyte v2 task; flyte_jupyter runs v2 tasks on the "
-            f"local backend only so far, not on {settings.backend!r}. Use --backend local "
-            "(or --dry-run to see its spec), or submit it with flyte.run from the notebook."
-        )
-        raise LaunchError(msg)
+    if not dry_run:
+        sdk.check_launch(request.entity_name, request.entity, settings.backend)
     check_image_refs(sdk.container_images(request.entity), settings.images)
     sdk.check_images(request.entity_name, request.entity, settings.images.names)
     # a backend that cannot work (no Flyte endpoint, missing package) fails before any bundling

@@ -111,6 +111,16 @@ class FlyteSdk(Protocol):
         """
         ...
 
+    def check_launch(self, name: str, obj: object, backend: str) -> None:
+        """Refuse a launch of entity ``name`` this project cannot run on ``backend`` yet.
+
+        Raises
+        ------
+        flyte_jupyter.errors.LaunchError
+            Saying what works instead.
+        """
+        ...
+
     def interface(self, obj: object) -> Interface:
         """The entity's inputs (with defaults) and outputs as Python types."""
         ...

@@ -17,9 +17,10 @@ import asyncio
 import concurrent.futures
 import importlib
 import inspect
+import types
 from typing import TYPE_CHECKING, Any
 
-from flyte_jupyter.errors import SettingsError
+from flyte_jupyter.errors import LaunchError, SettingsError
 from flyte_jupyter.sdk import inputs as checks
 from flyte_jupyter.sdk.base import EntityKind, Interface
 from flyte_jupyter.sdk.literals import clip, literal_text
@@ -123,6 +124,28 @@ class FlyteV2Sdk:
                     f'"<URI>", or flyte.Image.from_ref_name("NAME") with --image NAME=<URI>.'
                 )
                 raise SettingsError(msg)
+
+    def check_launch(self, name: str, obj: object, backend: str) -> None:
+        """Refuse the remote backend, and a task that calls other tasks (both not run yet).
+
+        A task calling tasks needs v2's controller (queue and state services), which a bare
+        ``a0`` does not have: it would fail with a missing file deep in flyte's runtime.
+        """
+        if backend != "local":
+            msg = (
+                f"{name!r} is a flyte v2 task; flyte_jupyter runs v2 tasks on the local backend "
+                f"only so far, not on {backend!r}. Use --backend local (or --dry-run to see its "
+                "spec), or submit it with flyte.run from the notebook."
+            )
+            raise LaunchError(msg)
+        called = called_tasks(obj)
+        if called:
+            msg = (
+                f"{name!r} calls other flyte v2 tasks ({', '.join(called)}); flyte_jupyter runs "
+                "a single v2 task locally so far (tasks calling tasks need flyte's controller). "
+                "Run the tasks it calls one by one, or run it with flyte.run from the notebook."
+            )
+            raise LaunchError(msg)
 
     def interface(self, obj: object) -> Interface:
         """From ``native_interface``: ``{name: (type, default)}`` inputs, typed outputs."""
@@ -236,6 +259,24 @@ class FlyteV2Sdk:
         """No telemetry from runs this project starts."""
         del run
         return {"DO_NOT_TRACK": "1"}
+
+
+def called_tasks(obj: object) -> list[str]:
+    """Names of v2 tasks the task's function refers to as globals (sorted; nested code too)."""
+    from flyte import TaskTemplate
+
+    fn = getattr(obj, "func", None)
+    code = getattr(fn, "__code__", None)
+    scope = getattr(fn, "__globals__", {})
+    names: set[str] = set()
+    todo = [code] if code is not None else []
+    while todo:
+        current = todo.pop()
+        names.update(current.co_names)
+        todo.extend(c for c in current.co_consts if isinstance(c, types.CodeType))
+    return sorted(
+        n for n in names if isinstance(scope.get(n), TaskTemplate) and scope[n] is not obj
+    )
 
 
 def _proto(module: str) -> Any:

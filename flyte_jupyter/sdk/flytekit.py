@@ -93,6 +93,10 @@ class FlytekitSdk:
         """
         del name, obj, defined
 
+    def check_launch(self, name: str, obj: object, backend: str) -> None:
+        """Nothing: flytekit tasks and workflows run on every backend."""
+        del name, obj, backend
+
     def interface(self, obj: object) -> Interface:
         """From ``python_interface`` (defaults as ``default_inputs_as_kwargs``)."""
         native: Any = getattr(obj, "python_interface")  # noqa: B009 - typed Any on purpose

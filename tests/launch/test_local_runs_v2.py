@@ -140,6 +140,18 @@ def test_a_dry_run_of_a_v2_task_shows_its_spec_and_launches_nothing(nb, tmp_path
     assert runs(tmp_path) == []
 
 
+def test_a_v2_task_calling_other_tasks_is_refused_before_anything_is_built(nb, tmp_path):
+    run_cell(
+        nb,
+        "@env.task\ndef total(n: int) -> int:\n    return sum(square(x=i) for i in range(n))\n",
+        cell_id="fan",
+    )
+    with pytest.raises(UsageError, match=r"'total' calls other flyte v2 tasks \(square\);"):
+        nb.run_line_magic("flyte_run", "total(n=3)")
+    assert runs(tmp_path) == []
+    assert not list((tmp_path / "home").glob("cache/bundles/*.tar.gz"))
+
+
 def test_module_level_current_domain_is_the_runs_domain(nb):
     # a0 initialises flyte with the run's project and domain before it imports the module;
     # the self-check and the serialization worker must not refuse what a0 runs
