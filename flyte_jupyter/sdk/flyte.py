@@ -59,8 +59,10 @@ class FlyteV2Sdk:
 
     def kind(self, obj: object) -> EntityKind | None:
         """``"task"`` for a v2 task, else None (v2 has no workflows or launch plans)."""
-        from flyte import TaskTemplate
-
+        try:
+            from flyte import TaskTemplate
+        except ImportError:  # a module of the user's named flyte, not the SDK
+            return None
         return "task" if isinstance(obj, TaskTemplate) else None
 
     def origin(self, obj: object) -> tuple[str | None, str | None]:

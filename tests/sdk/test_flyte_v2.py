@@ -213,3 +213,21 @@ def test_recognising_a_flytekit_task_or_a_plain_object_imports_no_flyte(tmp_path
         [sys.executable, str(script)], capture_output=True, text=True, check=True
     ).stdout
     assert json.loads(out.strip().splitlines()[-1]) == [[None, "task", "flytekit"], [], False]
+
+
+def test_a_users_own_module_named_flyte_is_not_taken_for_the_sdk(monkeypatch):
+    import importlib.machinery
+    import types
+
+    from flyte_jupyter.errors import TargetError
+
+    own = types.ModuleType("flyte")  # as ./flyte.py next to the notebook would be
+    own.__spec__ = importlib.machinery.ModuleSpec("flyte", None, origin="./flyte.py")
+    monkeypatch.setitem(sys.modules, "flyte", own)
+
+    def plain(x: int) -> int:
+        return x
+
+    assert entity_kind(plain) is None
+    with pytest.raises(TargetError, match=r"^'plain' is a function, not a Flyte task"):
+        sdk_for(plain, "plain")
