@@ -152,6 +152,22 @@ def test_a_v2_task_calling_other_tasks_is_refused_before_anything_is_built(nb, t
     assert not list((tmp_path / "home").glob("cache/bundles/*.tar.gz"))
 
 
+def test_cancel_ends_a0_and_the_run_is_aborted(nb):
+    from test_local_runs import live_members, wait_for
+
+    run_cell(
+        nb,
+        "@env.task\ndef sleepy(s: int) -> int:\n    import time\n    time.sleep(s)\n    return s\n",
+        cell_id="sleepy",
+    )
+    run = nb.run_line_magic("flyte_run", "sleepy(s=300)")
+    wait_for(run, "RUNNING")
+    pid = run.record.extra["pid"]
+    run.cancel()
+    assert run.status == "ABORTED"
+    assert live_members(pid) == []
+
+
 def test_module_level_current_domain_is_the_runs_domain(nb):
     # a0 initialises flyte with the run's project and domain before it imports the module;
     # the self-check and the serialization worker must not refuse what a0 runs
