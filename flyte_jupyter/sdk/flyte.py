@@ -188,7 +188,8 @@ class FlyteV2Sdk:
                 literal = resolve(convert(arg, value))
                 literal.ByteSize()  # the protobuf form fails on values Python accepted
             except Exception as exc:
-                raise checks.type_error(name, interface, arg, value, _reason(exc)) from exc
+                reason = _reason(exc, interface.inputs[arg], value)
+                raise checks.type_error(name, interface, arg, value, reason) from exc
             literals.append(common_pb2.NamedLiteral(name=arg, value=literal))
             shown[arg] = checks.short(value)
         message = common_pb2.Inputs(literals=literals)
@@ -293,10 +294,16 @@ def _image(obj: object) -> Any:
     return image if image is not None else getattr(obj, "image", None)
 
 
-def _reason(exc: Exception) -> Exception:
-    """The ``Reason:`` line of flyte's type error (its other lines repeat what we say)."""
+def _reason(exc: Exception, python_type: Any, value: Any) -> Exception:
+    """The ``Reason:`` line of flyte's type error (its other lines repeat what we say).
+
+    An ``int`` for a ``float`` gets the fix: v2, unlike flytekit, does not convert it.
+    """
     text = str(exc)
     for line in text.splitlines():
         if line.startswith("Reason: "):
-            return type(exc)(line.removeprefix("Reason: "))
-    return exc
+            text = line.removeprefix("Reason: ")
+            break
+    if python_type is float and type(value) is int:
+        text += f" (flyte v2 does not turn an int into a float: pass {value}.0)"
+    return type(exc)(text)

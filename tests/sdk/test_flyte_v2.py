@@ -102,8 +102,8 @@ def test_inputs_are_checked_by_v2s_strict_type_engine_with_flytekits_messages(v2
         sdk.check_inputs("square", v2.square, {"x": 3, "scale": 30})
     assert str(info.value) == (
         "input 'scale' of square must be float, got int 30: Expected value of type "
-        "<class 'float'> but got '30' of type <class 'int'>. "
-        "Call it as square(x: int, scale: float = ...)."
+        "<class 'float'> but got '30' of type <class 'int'> (flyte v2 does not turn an int "
+        "into a float: pass 30.0). Call it as square(x: int, scale: float = ...)."
     )
     with pytest.raises(InputError, match=r"missing x\. Call it as square\(x: int, scale"):
         sdk.check_inputs("square", v2.square, {})
