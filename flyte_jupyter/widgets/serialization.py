@@ -35,6 +35,7 @@ class SerializationJob:
     job: BundleJob | None = None
     targets: tuple[str, ...] = ()
     modules: dict[str, str] = field(default_factory=dict)
+    sdk: str = "flytekit"
 
 
 @dataclass(frozen=True)
@@ -88,12 +89,12 @@ def compute(job: SerializationJob) -> SerializationView:
     else:
         targets = [(name, job.modules[name]) for name in job.targets]
     flytekit_settings = serialization_settings_for_bundle(settings, bundle)
-    serialized = serialize_for(bundle, targets, settings)
+    serialized = serialize_for(bundle, targets, settings, sdk=job.sdk)
     tasks = []
     for item in serialized.files:
         if item.kind != "task":
             continue
-        container = item.read().template.container
+        container = item.container()
         tasks.append(
             TaskView(
                 name=item.name,
@@ -195,8 +196,11 @@ class SerializationSection(BackgroundView["SerializationView"]):
         if not name:
             return SerializationJob(settings, None)
         job, targets = self.state.job(settings, [name])
+        from flyte_jupyter.sdk import sdk_for
+
         modules = self.state.installed_modules(targets) if settings.copy_style == "none" else {}
-        return SerializationJob(settings, name, job, targets, modules)
+        sdk = sdk_for(self.state.user_ns[name], name).name
+        return SerializationJob(settings, name, job, targets, modules, sdk)
 
     def render(self, result: SerializationView) -> str:
         """The serialization view as HTML."""

@@ -146,3 +146,20 @@ def test_tree_html_nests_folders_with_sizes_and_escapes():
     assert "<x>" not in out
     assert out.index("a/") < out.index("b/") < out.index("c.py") < out.index("top.py")
     assert "2.0 KiB" in out  # folder b/ and its file
+
+
+def test_serialization_view_of_a_flyte_v2_task_shows_its_a0_command(nb, panel, monkeypatch):
+    monkeypatch.setenv("DO_NOT_TRACK", "1")
+    run_cell(
+        nb,
+        'import flyte\n\nenv = flyte.TaskEnvironment(name="demo", image="ghcr.io/org/v2:1")\n\n'
+        "@env.task\ndef cube(x: int) -> int:\n    return x ** 3\n",
+        cell_id="v2",
+    )
+    panel.select("Serialization")
+    panel.serialization.entity.value = "cube"
+    view = serialized(panel)
+    assert "Task <code>demo.cube</code>" in view
+    assert "a0 --inputs" in view
+    assert "mod nb_my_analysis instance cube" in view
+    assert "<code>image</code></td><td><code>ghcr.io/org/v2:1</code>" in view
