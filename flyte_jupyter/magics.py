@@ -207,7 +207,7 @@ class FlyteMagics(Magics):
                 entity = self.session.entity(name)
                 sdk = sdk_for(entity, name)
                 check_image_refs(sdk.container_images(entity), settings.images)
-                sdk.check_images(name, entity, settings.images.names)
+                sdk.check_images(name, entity, settings.images)
                 sdks[name] = sdk.name
             if bundle is not None:
                 bundle = publish_bundle(bundle, settings)

@@ -104,7 +104,7 @@ def launch(
     if not dry_run:
         sdk.check_launch(request.entity_name, request.entity, settings.backend)
     check_image_refs(sdk.container_images(request.entity), settings.images)
-    sdk.check_images(request.entity_name, request.entity, settings.images.names)
+    sdk.check_images(request.entity_name, request.entity, settings.images)
     # a backend that cannot work (no Flyte endpoint, missing package) fails before any bundling
     launcher = None if dry_run else launcher_for(settings)
     bundle = prepare_and_publish(request.job, settings, progress=progress)

@@ -15,8 +15,10 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 if TYPE_CHECKING:
-    from collections.abc import Collection, Mapping
+    from collections.abc import Mapping
     from pathlib import Path
+
+    from flyte_jupyter.settings.images import ImageRefs
 
 EntityKind = Literal["task", "workflow", "launch plan"]
 
@@ -97,10 +99,10 @@ class FlyteSdk(Protocol):
         """The image strings of a task, or of every task a workflow runs, as written."""
         ...
 
-    def check_images(self, name: str, obj: object, defined: Collection[str]) -> None:
+    def check_images(self, name: str, obj: object, images: ImageRefs) -> None:
         """Refuse images the settings cannot give the entity ``name``.
 
-        ``defined`` names the settings' images (``default`` and the named refs). flytekit's
+        ``images`` are the settings' images (``default`` and the named refs). flytekit's
         ``{{.image.NAME...}}`` templates are checked by
         :func:`flyte_jupyter.settings.check_image_refs` from :meth:`container_images`.
 

@@ -26,9 +26,10 @@ from flyte_jupyter.sdk.base import EntityKind, Interface
 from flyte_jupyter.sdk.literals import clip, literal_text
 
 if TYPE_CHECKING:
-    from collections.abc import Collection, Mapping
+    from collections.abc import Mapping
 
     from flyte_jupyter.sdk.base import LocalRun
+    from flyte_jupyter.settings.images import ImageRefs
 
 ORG = "local"
 """The org of local runs: ``a0`` refuses an empty one (``Org is required for now``)."""
@@ -99,7 +100,7 @@ class FlyteV2Sdk:
             return [f"layered:{image.base_image or 'debian'}"]
         return [str(image.base_image)]
 
-    def check_images(self, name: str, obj: object, defined: Collection[str]) -> None:
+    def check_images(self, name: str, obj: object, images: ImageRefs) -> None:
         """Refuse an image ref the settings do not define, and an image flyte would build.
 
         Raises
@@ -107,6 +108,7 @@ class FlyteV2Sdk:
         SettingsError
             Naming the task, the ref and where refs are set.
         """
+        defined = images.names
         for image in self.container_images(obj):
             kind, _, value = image.partition(":")
             if kind == "ref" and value not in defined:

@@ -9,14 +9,16 @@ from __future__ import annotations
 import sys
 from typing import TYPE_CHECKING, Any
 
+from flyte_jupyter.errors import SettingsError
 from flyte_jupyter.sdk import inputs as checks
 from flyte_jupyter.sdk.base import EntityKind, Interface
 from flyte_jupyter.sdk.literals import clip, literal_text
 
 if TYPE_CHECKING:
-    from collections.abc import Collection, Mapping
+    from collections.abc import Mapping
 
     from flyte_jupyter.sdk.base import LocalRun
+    from flyte_jupyter.settings.images import ImageRefs
 
 
 class FlytekitSdk:
@@ -85,13 +87,31 @@ class FlytekitSdk:
         visit(obj)
         return found
 
-    def check_images(self, name: str, obj: object, defined: Collection[str]) -> None:
-        """Nothing beyond :func:`~flyte_jupyter.settings.check_image_refs`.
+    def check_images(self, name: str, obj: object, images: ImageRefs) -> None:
+        """Refuse named images the user chose without a default image.
 
-        flytekit refers to named images in ``container_image`` templates, which that check
-        reads from :meth:`container_images`; flytekit builds no image at serialization.
+        flytekit's ``{{.image.NAME...}}`` templates are checked by
+        :func:`~flyte_jupyter.settings.check_image_refs`; flytekit builds no image. Named images
+        from the flytekit config file alone keep pyflyte's behaviour (its default image fills
+        in); named images given through ``--image`` and friends mean the user picks images,
+        and tasks without ``container_image`` would silently get the stock one.
+
+        Raises
+        ------
+        SettingsError
+            Naming the images, where the first came from, and how to add a default image.
         """
-        del name, obj, defined
+        del name, obj
+        if images.unbacked:
+            names = ", ".join(image for image, _ in images.unbacked)
+            first = images.unbacked[0][1]
+            msg = (
+                f"named images ({names}, from {first}) are set but no default image: flytekit "
+                "tasks without container_image would run on flytekit's stock image. Add a "
+                "default image too, e.g. --image ghcr.io/org/image:tag (a value without "
+                "'NAME=')."
+            )
+            raise SettingsError(msg)
 
     def check_launch(self, name: str, obj: object, backend: str) -> None:
         """Nothing: flytekit tasks and workflows run on every backend."""

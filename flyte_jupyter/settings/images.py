@@ -63,11 +63,17 @@ class ImageRefs:
         ``(name, URI)`` pairs, sorted by name; tasks refer to them as ``{{.image.NAME...}}``.
     default_is_stock
         ``default`` is flytekit's default image for the local Python, not one a user chose.
+    unbacked
+        ``(name, source)`` of named images the user chose while no default image was chosen.
+        Fine for flyte v2 (each environment names its image); the flytekit SDK refuses them
+        (:meth:`flyte_jupyter.sdk.flytekit.FlytekitSdk.check_images`), since its tasks without
+        ``container_image`` would silently run on the stock image.
     """
 
     default: str | None = None
     named: tuple[tuple[str, str], ...] = ()
     default_is_stock: bool = False
+    unbacked: tuple[tuple[str, str], ...] = ()
 
     def __post_init__(self) -> None:
         names = [name for name, _ in self.named]

@@ -207,12 +207,18 @@ def _build(values: dict[str, Any], provenance: dict[str, str]) -> Settings:
     images = dict(values["images"])
     default = images.pop(DEFAULT_IMAGE_NAME, None)
     stock = default is None
+    unbacked: tuple[tuple[str, str], ...] = ()
     if stock:
         default, provenance[f"images.{DEFAULT_IMAGE_NAME}"] = stock_default_image()
-        _check_default_needed(images, provenance)
+        unbacked = _unbacked(images, provenance)
     fields = {k: v for k, v in values.items() if k not in {"bundle_warn_bytes", "bundle_max_bytes"}}
     fields.update(
-        images=ImageRefs(default=default, named=tuple(images.items()), default_is_stock=stock),
+        images=ImageRefs(
+            default=default,
+            named=tuple(images.items()),
+            default_is_stock=stock,
+            unbacked=unbacked,
+        ),
         env=tuple(values["env"].items()),
         storage_options=tuple(values["storage_options"].items()),
         limits=BundleLimits(
@@ -231,20 +237,16 @@ def _build(values: dict[str, Any], provenance: dict[str, str]) -> Settings:
     return settings
 
 
-def _check_default_needed(named: Mapping[str, str], provenance: Mapping[str, str]) -> None:
-    """Named images chosen in flyte_jupyter's sources need an explicit default image.
+def _unbacked(
+    named: Mapping[str, str], provenance: Mapping[str, str]
+) -> tuple[tuple[str, str], ...]:
+    """``(name, source)`` of named images chosen in flyte_jupyter's sources (not flytekit's).
 
-    Named images from the flytekit config file alone keep pyflyte's behaviour (flytekit's
-    default image fills in); named images given through ``--image`` and friends mean the user
-    picks images, and tasks without ``container_image`` would silently get the stock one.
+    Kept on the settings (``ImageRefs.unbacked``): flytekit refuses them without a default
+    image, flyte v2 needs none.
     """
-    chosen = sorted(
-        name for name in named if not provenance[f"images.{name}"].startswith(FLYTEKIT_SOURCE)
+    return tuple(
+        (name, provenance[f"images.{name}"])
+        for name in sorted(named)
+        if not provenance[f"images.{name}"].startswith(FLYTEKIT_SOURCE)
     )
-    if chosen:
-        first = provenance[f"images.{chosen[0]}"]
-        raise SettingsError(
-            f"named images ({', '.join(chosen)}, from {first}) are set but no default image: "
-            "tasks without container_image would run on flytekit's stock image. Add a default "
-            "image too, e.g. --image ghcr.io/org/image:tag (a value without 'NAME=')."
-        )

@@ -108,6 +108,22 @@ def test_a_v2_task_whose_image_ref_is_missing_is_refused_before_anything_is_buil
     assert not list((tmp_path / "home").glob("cache/bundles/*.tar.gz"))
 
 
+def test_a_named_ref_alone_runs_a_v2_task_but_a_flytekit_task_needs_a_default_image(nb, tmp_path):
+    run_cell(
+        nb,
+        'gpu = flyte.TaskEnvironment(name="gpu", image=flyte.Image.from_ref_name("gpu"))\n'
+        "@gpu.task\ndef train(x: int) -> int:\n    return x + 1\n\n"
+        "from flytekit import task\n\n@task\ndef kit(x: int) -> int:\n    return x\n",
+    )
+    run = nb.run_line_magic("flyte_run", "--wait --image gpu=ghcr.io/acme/gpu:2 train(x=1)")
+    assert run.status == "SUCCEEDED", run.logs()
+    assert run.outputs == 2
+    # flytekit tasks without container_image would silently get its stock image: refused
+    with pytest.raises(UsageError, match=r"named images \(gpu, from option --image\).*no default"):
+        nb.run_line_magic("flyte_run", "--image gpu=ghcr.io/acme/gpu:2 kit(x=1)")
+    assert [r.entity for r in runs(tmp_path)] == ["train"]
+
+
 def test_a_v2_task_runs_from_a_bundle_in_an_s3_store(ip, tmp_path, monkeypatch, s3_bucket):
     endpoint, bucket = s3_bucket
     monkeypatch.setenv("DO_NOT_TRACK", "1")

@@ -15,6 +15,7 @@ import pytest
 
 from flyte_jupyter.errors import InputError, SettingsError
 from flyte_jupyter.sdk import LocalRun, entity_kind, load_sdk, sdk_for
+from flyte_jupyter.settings.images import ImageRefs
 
 MODULE = """
 import flyte
@@ -71,9 +72,11 @@ def test_a_v2_task_is_owned_by_flyte_with_its_kind_and_environment_name(v2):
 
 def test_image_refs_must_be_defined_and_layered_images_are_refused(v2):
     sdk = load_sdk("flyte")
-    sdk.check_images("on_base", v2.on_base, ["default", "base"])
+    sdk.check_images(
+        "on_base", v2.on_base, ImageRefs("ghcr.io/acme/d:1", (("base", "ghcr.io/acme/b:1"),))
+    )
     with pytest.raises(SettingsError) as info:
-        sdk.check_images("on_base", v2.on_base, ["default"])
+        sdk.check_images("on_base", v2.on_base, ImageRefs("ghcr.io/acme/d:1"))
     assert str(info.value) == (
         "task 'on_base' (named.on_base) uses the image ref 'base' (flyte.Image.from_ref_name), "
         "which is not defined (defined: default). Set it with --image base=<URI>, "
@@ -81,7 +84,7 @@ def test_image_refs_must_be_defined_and_layered_images_are_refused(v2):
         "[tool.flyte_jupyter] in pyproject.toml."
     )
     with pytest.raises(SettingsError, match=r"uses a layered image .* does not build images"):
-        sdk.check_images("built", v2.built, ["default"])
+        sdk.check_images("built", v2.built, ImageRefs("ghcr.io/acme/d:1"))
 
 
 def test_inputs_are_checked_by_v2s_strict_type_engine_with_flytekits_messages(v2):

@@ -81,9 +81,19 @@ def test_same_name_twice():
         parse_image_specs([f"spark={SPARK}", f"spark={BASE}"], "option --image")
 
 
-def test_named_without_default_is_an_error(resolve):
+def test_named_without_default_is_refused_for_flytekit_entities_only(resolve):
+    from flytekit import task
+
+    from flyte_jupyter.sdk.flytekit import FlytekitSdk
+
+    @task
+    def square(x: int) -> int:
+        return x * x
+
+    s = resolve(options={"images": [f"spark={SPARK}"]})  # fine for flyte v2 environments
+    assert s.images.unbacked == (("spark", "option --image"),)
     with pytest.raises(SettingsError, match="no default image") as info:
-        resolve(options={"images": [f"spark={SPARK}"]})
+        FlytekitSdk().check_images("square", square, s.images)
     assert "spark" in str(info.value)
     assert "option --image" in str(info.value)
 

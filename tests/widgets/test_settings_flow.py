@@ -4,6 +4,7 @@ import pytest
 from IPython.core.error import UsageError
 from shell_helpers import run_cell
 
+from flyte_jupyter.errors import FlyteJupyterError
 from flyte_jupyter.widgets import FlytePanel
 
 IMAGE = "ghcr.io/org/image:1.0"
@@ -158,15 +159,21 @@ def test_a_bad_value_is_shown_next_to_its_field_and_nothing_changes(panel, sessi
     assert session.settings() == before
 
 
-def test_a_named_ref_needs_a_default_image_and_says_so(panel, session):
+def test_a_named_ref_without_a_default_is_kept_and_refused_for_flytekit_as_by_the_magics(
+    nb, panel, session
+):
     row = panel.images.add_row()
     row.name.value = "spark"
     assert "both a name and a URI" in row.error.value  # half-typed: not applied
     row.uri.value = SPARK
-    assert "no default image" in panel.images.error.value
-    assert "images" not in session.panel
+    assert session.panel["images"] == [f"spark={SPARK}"]  # kept: flyte v2 needs no default
+    with pytest.raises(FlyteJupyterError, match="no default image") as from_panel:
+        panel.run("square", {"x": 2})
+    assert "no default image" in panel.runner.error.value  # shown, not dropped
+    with pytest.raises(UsageError, match="no default image") as from_magic:
+        nb.run_line_magic("flyte_run", "square(x=2)")
+    assert str(from_magic.value) == str(from_panel.value)
     panel.images.row("default").uri.value = IMAGE
-    assert panel.images.error.value == ""
     assert session.panel["images"] == [IMAGE, f"spark={SPARK}"]
 
 
