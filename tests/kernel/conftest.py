@@ -107,6 +107,8 @@ def write_tree(folder: Path, files: dict[str, str | bytes]) -> Path:
 def kernel_env(home: Path, notebook: Path | None) -> dict[str, str]:
     """Environment for a kernel: this checkout importable, a private home, the session name.
 
+    flyte v2's telemetry is off (``DO_NOT_TRACK=1``), as in everything the extension starts.
+
     Settings that the developer's environment could inject (``FLYTE_JUPYTER_*`` variables, a
     flytekit config file, a ``[tool.flyte_jupyter]`` table above the notebook) are kept out.
     """
@@ -119,6 +121,7 @@ def kernel_env(home: Path, notebook: Path | None) -> dict[str, str]:
     paths = [str(REPO_ROOT), *filter(None, env.get("PYTHONPATH", "").split(os.pathsep))]
     env["PYTHONPATH"] = os.pathsep.join(paths)
     env["FLYTE_JUPYTER_HOME"] = str(home)
+    env["DO_NOT_TRACK"] = "1"  # flyte v2's telemetry: no kernel of the suite reports anything
     if notebook is not None:
         env["JPY_SESSION_NAME"] = str(notebook)
         env["FLYTE_JUPYTER_CONFIG_CEILING"] = str(notebook.parent)
