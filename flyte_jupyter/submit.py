@@ -130,5 +130,6 @@ def launch(
         version=effective_version(bundle.digest if bundle else None, settings),
         notebook=request.notebook,
         environ=request.job.environ,
+        calls=tuple(sdk.called_tasks(request.entity)),
     )
     return Run(launcher.submit(spec), launcher, request.entity)

@@ -110,6 +110,7 @@ class LocalLauncher:
             "max_parallel": self.max_parallel,
             "image": _image(spec),
             "bundle": _bundle_entry(spec),
+            "note": _note(spec),
         }
         write_private(paths.command, json.dumps(command, indent=1))
         if spec.bundle is not None:  # what the run page shows of the bundle
@@ -276,7 +277,15 @@ def _local_run(spec: LaunchSpec, paths: RunPaths) -> LocalRun:
         outputs=paths.outputs,
         raw=paths.raw,
         checkpoint=paths.checkpoint,
+        calls=spec.calls,
     )
+
+
+def _note(spec: LaunchSpec) -> str | None:
+    """How the run goes when not as a pod would run it (the run's RUNNING event says it)."""
+    if not spec.calls:
+        return None
+    return f"in {spec.sdk}'s local mode (the task calls other tasks: {', '.join(spec.calls)})"
 
 
 def _bundle_entry(spec: LaunchSpec) -> dict[str, str] | None:

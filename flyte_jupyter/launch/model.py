@@ -54,6 +54,8 @@ class LaunchSpec:
     environ
         The environment the run starts from (the kernel's at ``%load_ext``), before the
         settings' ``env``; None: this process's environment.
+    calls
+        The tasks a task calls (:meth:`flyte_jupyter.sdk.FlyteSdk.called_tasks`).
     """
 
     run_id: str
@@ -70,6 +72,7 @@ class LaunchSpec:
     version: str
     notebook: str | None = None
     environ: Mapping[str, str] | None = None
+    calls: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -133,7 +133,9 @@ class Supervisor:
                     stderr=subprocess.STDOUT,
                     stdin=subprocess.DEVNULL,
                 )
-                self.run_store.update(self.run_id, "RUNNING", "started", extra=self._extra())
+                note = self.spec.get("note")
+                message = f"started {note}" if note else "started"
+                self.run_store.update(self.run_id, "RUNNING", message, extra=self._extra())
                 if self.cancelled_at is not None:  # cancelled while the command was starting
                     self.child.send_signal(signal.SIGTERM)
                 code = self.child.wait()

@@ -41,7 +41,8 @@ class LocalRun:
 
     ``container_args`` are the task's serialized container args (empty for a workflow);
     ``inputs`` is the inputs file, ``outputs`` the folder that gets the outputs or the error
-    document, ``raw`` and ``checkpoint`` the run's data folders.
+    document, ``raw`` and ``checkpoint`` the run's data folders. ``calls`` names the tasks a
+    task calls (see :meth:`FlyteSdk.called_tasks`).
     """
 
     run_id: str
@@ -58,6 +59,7 @@ class LocalRun:
     outputs: Path
     raw: Path
     checkpoint: Path
+    calls: tuple[str, ...] = ()
 
 
 class FlyteSdk(Protocol):
@@ -121,6 +123,10 @@ class FlyteSdk(Protocol):
         flyte_jupyter.errors.LaunchError
             Saying what works instead.
         """
+        ...
+
+    def called_tasks(self, obj: object) -> list[str]:
+        """Names of the tasks a task calls (flyte v2's "workflows"); empty for others."""
         ...
 
     def interface(self, obj: object) -> Interface:

@@ -17,6 +17,7 @@ import asyncio
 import concurrent.futures
 import importlib
 import inspect
+import sys
 import types
 from typing import TYPE_CHECKING, Any
 
@@ -130,11 +131,11 @@ class FlyteV2Sdk:
                 raise SettingsError(msg)
 
     def check_launch(self, name: str, obj: object, backend: str) -> None:
-        """Refuse the remote backend, and a task that calls other tasks (both not run yet).
+        """Refuse the remote backend (not run yet).
 
-        A task calling tasks needs v2's controller (queue and state services), which a bare
-        ``a0`` does not have: it would fail with a missing file deep in flyte's runtime.
+        A task calling tasks runs locally in flyte's local mode (see :meth:`local_command`).
         """
+        del obj
         if backend != "local":
             msg = (
                 f"{name!r} is a flyte v2 task; flyte_jupyter runs v2 tasks on the local backend "
@@ -142,14 +143,10 @@ class FlyteV2Sdk:
                 "spec), or submit it with flyte.run from the notebook."
             )
             raise LaunchError(msg)
-        called = called_tasks(obj)
-        if called:
-            msg = (
-                f"{name!r} calls other flyte v2 tasks ({', '.join(called)}); flyte_jupyter runs "
-                "a single v2 task locally so far (tasks calling tasks need flyte's controller). "
-                "Run the tasks it calls one by one, or run it with flyte.run from the notebook."
-            )
-            raise LaunchError(msg)
+
+    def called_tasks(self, obj: object) -> list[str]:
+        """The v2 tasks the task's function refers to (see :func:`called_tasks`)."""
+        return called_tasks(obj)
 
     def interface(self, obj: object) -> Interface:
         """From ``native_interface``: ``{name: (type, default)}`` inputs, typed outputs."""
@@ -232,6 +229,9 @@ class FlyteV2Sdk:
 
         Outside a cluster ``a0`` also needs ``--run-base-dir``, ``--project``, ``--domain``
         and a non-empty ``--org``; they go before ``mod``/``instance`` (the resolver's args).
+        A task that calls other tasks needs v2's controller (queue and state services of a
+        cluster) under ``a0``: it runs with flyte's local mode instead, through
+        :mod:`flyte_jupyter.runtime.run_v2_local`, from the same bundle and files.
         """
         if run.kind != "task":
             msg = f"flyte v2 runs tasks only; {run.entity!r} is a {run.kind}."
@@ -258,12 +258,48 @@ class FlyteV2Sdk:
             ORG,
         ]
         cut = args.index("--resolver") if "--resolver" in args else len(args)
+        if run.calls:
+            return _local_mode_command(run, args, cut)
         return [*args[:cut], *local, *args[cut:]]
 
     def local_env(self, run: LocalRun) -> dict[str, str]:
         """No telemetry from runs this project starts."""
         del run
         return {"DO_NOT_TRACK": "1"}
+
+
+def _local_mode_command(run: LocalRun, args: list[str], cut: int) -> list[str]:
+    """The command of :mod:`flyte_jupyter.runtime.run_v2_local` for ``a0``'s filled ``args``."""
+
+    def value(option: str) -> list[str]:
+        if option not in args[:cut]:
+            return []
+        return [option, args[args.index(option) + 1]]
+
+    return [
+        sys.executable,
+        "-m",
+        "flyte_jupyter.runtime.run_v2_local",
+        *value("--tgz"),
+        *value("--dest"),
+        "--version",
+        run.version,
+        "--inputs",
+        str(run.inputs),
+        "--outputs-path",
+        str(run.outputs),
+        "--raw-data-path",
+        str(run.raw),
+        "--run-base-dir",
+        str(run.raw.parent / "base"),
+        "--run-name",
+        run.run_id,
+        "--project",
+        run.project,
+        "--domain",
+        run.domain,
+        *args[cut:],
+    ]
 
 
 def called_tasks(obj: object) -> list[str]:

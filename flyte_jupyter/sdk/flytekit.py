@@ -117,6 +117,11 @@ class FlytekitSdk:
         """Nothing: flytekit tasks and workflows run on every backend."""
         del name, obj, backend
 
+    def called_tasks(self, obj: object) -> list[str]:
+        """None: a flytekit entity calling tasks is a workflow, which has its own runner."""
+        del obj
+        return []
+
     def interface(self, obj: object) -> Interface:
         """From ``python_interface`` (defaults as ``default_inputs_as_kwargs``)."""
         native: Any = getattr(obj, "python_interface")  # noqa: B009 - typed Any on purpose

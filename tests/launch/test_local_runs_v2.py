@@ -156,16 +156,57 @@ def test_a_dry_run_of_a_v2_task_shows_its_spec_and_launches_nothing(nb, tmp_path
     assert runs(tmp_path) == []
 
 
-def test_a_v2_task_calling_other_tasks_is_refused_before_anything_is_built(nb, tmp_path):
-    run_cell(
-        nb,
-        "@env.task\ndef total(n: int) -> int:\n    return sum(square(x=i) for i in range(n))\n",
-        cell_id="fan",
-    )
-    with pytest.raises(UsageError, match=r"'total' calls other flyte v2 tasks \(square\);"):
-        nb.run_line_magic("flyte_run", "total(n=3)")
-    assert runs(tmp_path) == []
-    assert not list((tmp_path / "home").glob("cache/bundles/*.tar.gz"))
+FAN_OUT = """
+import asyncio
+
+@env.task
+async def sq(x: int) -> int:
+    if x == 13:
+        raise ValueError(f"unlucky {x}")
+    return helper.double(x) * x // 2
+
+@env.task
+async def fan(n: int, start: int = 0) -> list[int]:
+    return list(await asyncio.gather(*[sq(x=i) for i in range(start, start + n)]))
+
+@env.task
+def total(n: int) -> int:
+    return sum(square(x=i) for i in range(n))
+"""
+
+
+def test_a_v2_task_fanning_out_to_other_tasks_runs_in_flytes_local_mode(nb, tmp_path):
+    run_cell(nb, FAN_OUT, cell_id="fan")
+    started = time.monotonic()
+    run = nb.run_line_magic("flyte_run", "--wait fan(n=5)")
+    elapsed = time.monotonic() - started
+    assert run.status == "SUCCEEDED", run.logs()
+    assert run.outputs == [0, 1, 4, 9, 16]
+    record = RunStore(tmp_path / "home" / "runs.sqlite").get(run.id)
+    running = [e[2] for e in record.events if e[1] == "RUNNING"]
+    assert running == ["started in flyte's local mode (the task calls other tasks: sq)"]
+    assert "running demo.fan in flyte's local mode" in run.logs()
+    command = json.loads((tmp_path / "home" / "runs" / run.id / "command.json").read_text())
+    assert command["argv"][1:3] == ["-m", "flyte_jupyter.runtime.run_v2_local"]
+    assert command["argv"][-4:] == ["mod", "nb_my_analysis", "instance", "fan"]
+    # the sub-tasks' files stay in the run's folder
+    assert (tmp_path / "home" / "runs" / run.id / "base" / run.id).is_dir()
+    # a sync task calling a sync task runs the same way; a plain task still runs through a0
+    assert nb.run_line_magic("flyte_run", "--wait total(n=4)").outputs == 14
+    plain = nb.run_line_magic("flyte_run", "--wait sq(x=3)")
+    assert plain.outputs == 9
+    plain_command = json.loads((tmp_path / "home" / "runs" / plain.id / "command.json").read_text())
+    assert plain_command["argv"][0].endswith("a0")
+    print(f"v2 fan-out of 5 sub-tasks end to end: {elapsed:.2f} s")  # noqa: T201 - for the report
+
+
+def test_a_failing_sub_task_fails_the_run_with_its_error_text(nb):
+    run_cell(nb, FAN_OUT, cell_id="fan")
+    run = nb.run_line_magic("flyte_run", "--wait fan(n=3, start=12)")
+    assert run.status == "FAILED"
+    assert "unlucky 13" in run.error
+    with pytest.raises(Exception, match="unlucky 13"):
+        _ = run.outputs
 
 
 def test_cancel_ends_a0_and_the_run_is_aborted(nb):
