@@ -138,6 +138,13 @@ def test_a_v2_task_runs_from_a_bundle_in_an_s3_store(ip, tmp_path, monkeypatch, 
     command = json.loads((tmp_path / "home" / "runs" / run.id / "command.json").read_text())
     tgz = command["argv"][command["argv"].index("--tgz") + 1]
     assert tgz.startswith(f"s3://{bucket}/nb/")
+    # a task calling tasks, in flyte's local mode, reads the same checked copy of the bundle
+    run_cell(ip, FAN_OUT, cell_id="fan")
+    fan = ip.run_line_magic("flyte_run", "--wait fan(n=3)")
+    assert fan.status == "SUCCEEDED", fan.logs()
+    assert fan.outputs == [0, 1, 4]
+    command = json.loads((tmp_path / "home" / "runs" / fan.id / "command.json").read_text())
+    assert command["argv"][command["argv"].index("--tgz") + 1].startswith(f"s3://{bucket}/nb/")
 
 
 def test_a_v2_task_on_the_remote_backend_is_refused_before_anything_is_built(nb, tmp_path):
@@ -218,6 +225,23 @@ def test_cancel_ends_a0_and_the_run_is_aborted(nb):
         cell_id="sleepy",
     )
     run = nb.run_line_magic("flyte_run", "sleepy(s=300)")
+    wait_for(run, "RUNNING")
+    pid = run.record.extra["pid"]
+    run.cancel()
+    assert run.status == "ABORTED"
+    assert live_members(pid) == []
+
+
+def test_cancel_ends_a_run_in_flytes_local_mode_with_its_sub_tasks(nb):
+    from test_local_runs import live_members, wait_for
+
+    run_cell(
+        nb,
+        "@env.task\ndef nap(s: int) -> int:\n    import time\n    time.sleep(s)\n    return s\n\n"
+        "@env.task\ndef naps(s: int) -> int:\n    return nap(s=s)\n",
+        cell_id="naps",
+    )
+    run = nb.run_line_magic("flyte_run", "naps(s=300)")
     wait_for(run, "RUNNING")
     pid = run.record.extra["pid"]
     run.cancel()
