@@ -10,11 +10,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import fsspec.core
 import pytest
 import requests
 
 from flyte_jupyter.store import BundleStore, open_store
+from flyte_jupyter.store.fsspec_store import _url_to_fs
 
 AWS_ENV = {
     "AWS_ACCESS_KEY_ID": "testing",
@@ -115,7 +115,9 @@ def s3(moto_server, aws_env):  # noqa: ARG001 - clients read the credentials fro
 
 
 def _raw_fs(url: str, options: dict[str, Any]) -> Any:
-    return fsspec.core.url_to_fs(url, skip_instance_cache=True, **options)[0]
+    # fsspec's own backend for the protocol, as the store opens it: once a test has imported
+    # flyte (v2), fsspec's registry maps s3:// to obstore, which has other options
+    return _url_to_fs(url, options)[0]
 
 
 @dataclass
@@ -140,7 +142,7 @@ class StoreCase:
         return self.raw
 
     def path(self, name: str) -> str:
-        root = fsspec.core.url_to_fs(self.url, skip_instance_cache=True, **self.storage_options)[1]
+        root = _url_to_fs(self.url, self.storage_options)[1]
         return f"{root.rstrip('/')}/{name}"
 
     def names(self) -> set[str]:
