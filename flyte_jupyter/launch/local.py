@@ -137,7 +137,12 @@ class LocalLauncher:
             _hand_over(proc, env)
             self.run_store.update(
                 spec.run_id,
-                extra={"pid": proc.pid, "started": start_time(proc.pid), "host": host_id()},
+                extra={
+                    "sdk": spec.sdk,
+                    "pid": proc.pid,
+                    "started": start_time(proc.pid),
+                    "host": host_id(),
+                },
             )
         except BaseException as exc:  # interrupted or failed: never leave a QUEUED ghost
             self.run_store.update(
@@ -373,6 +378,7 @@ def _record(spec: LaunchSpec, paths: RunPaths, url: str) -> RunRecord:
         inputs=dict(spec.inputs_display),
         run_dir=str(paths.root),
         log_path=str(paths.log),
+        extra={"sdk": spec.sdk},
     )
 
 

@@ -110,6 +110,14 @@ class RunRecord:
         """True once the run reached a terminal status."""
         return self.status in TERMINAL
 
+    @property
+    def sdk(self) -> str:
+        """The SDK of the run's entity (``flytekit`` or ``flyte``), kept in ``extra``.
+
+        Records written before the SDK was recorded are flytekit runs.
+        """
+        return str(self.extra.get("sdk") or "flytekit")
+
 
 class Launcher(Protocol):
     """A backend: starts runs and answers for them. Implementations: local, remote."""

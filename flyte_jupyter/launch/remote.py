@@ -187,7 +187,7 @@ class RemoteLauncher:
             bundle_uri=spec.bundle.uri if spec.bundle else None,
             inputs=dict(spec.inputs_display),
             remote_id=f"{execution_id.project}/{execution_id.domain}/{execution_id.name}",
-            extra={"endpoint": self.endpoint},
+            extra={"endpoint": self.endpoint, "sdk": spec.sdk},
         )
         self.run_store.add(record, f"execution created on {self.endpoint}")
         return record

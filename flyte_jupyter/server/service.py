@@ -272,6 +272,7 @@ def record_json(record: RunRecord, base_url: str) -> dict[str, Any]:
         "entity": record.entity,
         "flyte_name": record.flyte_name,
         "kind": record.kind,
+        "sdk": record.sdk,
         "project": record.project,
         "domain": record.domain,
         "version": record.version,

@@ -18,6 +18,7 @@ export const RUN_FIELDS = [
   'entity',
   'flyte_name',
   'kind',
+  'sdk',
   'project',
   'domain',
   'version',

@@ -28,6 +28,8 @@ export interface IRun {
   entity: string;
   flyte_name: string;
   kind: string;
+  /** The entity's Flyte SDK: `flytekit`, or `flyte` for flyte v2. */
+  sdk: string;
   project: string;
   domain: string;
   version: string;

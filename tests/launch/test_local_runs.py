@@ -62,6 +62,7 @@ def test_cell_form_runs_the_task_through_flytekits_entrypoint(nb, tmp_path):
     record = RunStore(tmp_path / "home" / "runs.sqlite").get(run.id)
     assert [e[1] for e in record.events] == ["QUEUED", "RUNNING", "SUCCEEDED"]
     assert record.outputs == {"o0": "98"}
+    assert record.extra["sdk"] == "flytekit"
     assert "pyflyte-execute" in (tmp_path / "home" / "runs" / run.id / "command.json").read_text()
 
 

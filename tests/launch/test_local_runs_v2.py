@@ -64,6 +64,7 @@ def test_a_v2_task_runs_through_a0_and_its_outputs_come_back(nb, tmp_path):
     record = RunStore(tmp_path / "home" / "runs.sqlite").get(run.id)
     assert [e[1] for e in record.events] == ["QUEUED", "RUNNING", "SUCCEEDED"]
     assert record.outputs == {"o0": "49"}
+    assert record.sdk == "flyte"  # kept through the supervisor's updates, for lists and pages
     command = json.loads((tmp_path / "home" / "runs" / run.id / "command.json").read_text())
     assert command["sdk"] == "flyte"
     assert command["image"] == "ghcr.io/acme/base:1.0"

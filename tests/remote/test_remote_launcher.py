@@ -61,6 +61,7 @@ def test_a_run_is_followed_after_a_kernel_restart(nb, standin, shared, flyte_con
     standin.plan(Plan(phases=[RUNNING, RUNNING, SUCCEEDED], outputs=int_outputs(o0=64)))
     run = flyte_run(nb, "--backend remote square(x=8)")
     endpoint = run.record.extra["endpoint"]
+    assert run.record.sdk == "flytekit"
     settings = settings_for(shared / "home", endpoint=endpoint, config_file=flyte_config)
     launcher = launcher_for(settings)  # a new kernel: a new launcher, the same run store
     assert isinstance(launcher, RemoteLauncher)

@@ -206,6 +206,11 @@ export class RunsPanel extends Widget {
     const meta = document.createElement('div');
     meta.className = 'fj-run-meta';
     meta.append(span('fj-run-domain', run.domain));
+    if (run.sdk === 'flyte') {
+      const sdk = span('fj-run-sdk', 'v2');
+      sdk.title = 'A flyte v2 run';
+      meta.append(sdk);
+    }
     if (run.bundle_digest) {
       const digest = span('fj-run-digest', run.bundle_digest.slice(0, 8));
       digest.title = `bundle sha256 ${run.bundle_digest}`;
