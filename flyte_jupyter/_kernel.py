@@ -44,7 +44,7 @@ def entities(
 
     Returns the names and those of them whose code lives in notebook cells.
     """
-    from flyte_jupyter.sdk import entity_kind, sdk_for
+    from flyte_jupyter.sdk import entity_kind, sdk_for, undefined
 
     if not names:
         names = [n for n in defined_names(cells) if entity_kind(user_ns.get(n))]
@@ -56,8 +56,7 @@ def entities(
             raise TargetError(msg)
     for name in names:
         if name not in user_ns:
-            msg = f"{name!r} is not defined in this kernel. Run the cell that defines it."
-            raise TargetError(msg)
+            raise TargetError(undefined(name))
         sdk_for(user_ns[name], name)  # TargetError: not an entity of any SDK (what to do)
     in_notebook = tuple(n for n in names if sdk_for(user_ns[n]).defined_in_notebook(user_ns[n]))
     return tuple(names), in_notebook

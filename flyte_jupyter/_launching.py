@@ -96,8 +96,9 @@ def evaluate_call(ip: InteractiveShell, call: ast.Call) -> tuple[str, Any, dict[
         raise UsageError(msg)
     name = call.func.id
     if name not in ip.user_ns:
-        msg = f"{name!r} is not defined in this kernel. Run the cell that defines it."
-        raise UsageError(msg)
+        from flyte_jupyter.sdk import undefined
+
+        raise UsageError(undefined(name))
     inputs: dict[str, Any] = {}
     for keyword in call.keywords:
         # evaluate the parsed expression itself: ast.unparse recurses once per nesting level

@@ -15,6 +15,7 @@ from flyte_jupyter.sdk.registry import (
     load_sdk,
     not_an_entity,
     sdk_for,
+    undefined,
 )
 
 __all__ = [
@@ -29,4 +30,5 @@ __all__ = [
     "load_sdk",
     "not_an_entity",
     "sdk_for",
+    "undefined",
 ]

@@ -102,6 +102,28 @@ def sdk_for(obj: object, name: str | None = None) -> FlyteSdk:
     raise TargetError(f"{label} {not_an_entity(obj)}")
 
 
+def undefined(name: str) -> str:
+    """The message for a target ``name`` the kernel does not define, with what to do.
+
+    When the kernel's last error was importing an SDK that is not installed (``import flyte``
+    where only flytekit is), the defining cell failed on that import: the message says so and
+    how to install it, since running the cell again would fail the same way.
+    """
+    msg = f"{name!r} is not defined in this kernel. Run the cell that defines it."
+    error = getattr(sys, "last_value", None)  # set by the shell for a cell's uncaught error
+    if not isinstance(error, ImportError) or not error.name:
+        return msg
+    package = error.name.partition(".")[0]
+    for entry in _SDKS.values():
+        if entry.package == package and importlib.util.find_spec(package) is None:
+            return (
+                f"{msg} The last cell that failed could not import {package}: it is not "
+                f"installed in this kernel's Python ({sys.executable}). {entry.install}, "
+                "restart the kernel and run the cells again."
+            )
+    return msg
+
+
 def not_an_entity(obj: object) -> str:
     """``is a function, not a Flyte task or workflow: decorate it ...`` (with install hints)."""
     ways = []
