@@ -90,16 +90,8 @@ class FlyteV2Sdk:
         ``auto`` is v2's default image; a layered image (one flyte would build) reads
         ``layered:<base image>``: :meth:`check_images` refuses it.
         """
-        image = _image(obj)
-        if image is None:
-            return []
-        if isinstance(image, str):
-            return [image]
-        if image._ref_name is not None:  # noqa: SLF001 - the public API has no getter
-            return [f"ref:{image._ref_name}"]  # noqa: SLF001
-        if image._layers or image.dockerfile is not None:  # noqa: SLF001
-            return [f"layered:{image.base_image or 'debian'}"]
-        return [str(image.base_image)]
+        text = image_text(_image(obj))
+        return [] if text is None else [text]
 
     def check_images(self, name: str, obj: object, images: ImageRefs) -> None:
         """Refuse an image ref the settings do not define, and an image flyte would build.
@@ -323,6 +315,19 @@ def called_tasks(obj: object) -> list[str]:
 def _proto(module: str) -> Any:
     """A flyteidl2 protobuf module (untyped: imported by name, typed ``Any``)."""
     return importlib.import_module(module)
+
+
+def image_text(image: Any) -> str | None:
+    """A ``TaskEnvironment``'s image as written (see :meth:`FlyteV2Sdk.container_images`)."""
+    if image is None:
+        return None
+    if isinstance(image, str):
+        return image
+    if image._ref_name is not None:  # noqa: SLF001 - the public API has no getter
+        return f"ref:{image._ref_name}"  # noqa: SLF001
+    if image._layers or image.dockerfile is not None:  # noqa: SLF001
+        return f"layered:{image.base_image or 'debian'}"
+    return str(image.base_image)
 
 
 def _image(obj: object) -> Any:

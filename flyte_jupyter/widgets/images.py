@@ -9,6 +9,7 @@ with flytekit's rules before anything is applied; an error stays next to its row
 from __future__ import annotations
 
 import sys
+from html import escape
 from typing import TYPE_CHECKING, Any
 
 import ipywidgets as w
@@ -16,7 +17,12 @@ import ipywidgets as w
 from flyte_jupyter.errors import SettingsError
 from flyte_jupyter.settings import FIELD_SPECS, parse_image_spec
 from flyte_jupyter.settings.images import DEFAULT_IMAGE_NAME, stock_default_image
-from flyte_jupyter.widgets.common import error_html, muted, source_text
+from flyte_jupyter.widgets.common import ERROR_COLOR, error_html, muted, source_text
+
+_V2_HELP = (
+    "flyte v2 environments of this notebook and the image their tasks run in; set the image "
+    "refs they use (flyte.Image.from_ref_name) as refs above."
+)
 
 if TYPE_CHECKING:
     from flyte_jupyter.settings import Settings
@@ -133,7 +139,8 @@ class ImagesSection:
         self.error = w.HTML()
         self.help = w.HTML(muted(FIELD_SPECS["images"].help))
         self.rows_box = w.VBox()
-        self.widget = w.VBox([self.help, self.rows_box, self.add, self.error])
+        self.environments = w.HTML()
+        self.widget = w.VBox([self.help, self.rows_box, self.add, self.error, self.environments])
         self._known: list[tuple[str, str]] = [_PICK]
 
     # -- editing ---------------------------------------------------------------------------
@@ -242,3 +249,38 @@ class ImagesSection:
                 source = "flytekit's default image"
             row.source.value = source_text(source)
         self.error.value = ""
+        self.show_environments()
+
+    def show_environments(self) -> None:
+        """One read-only line per flyte v2 environment: its name and image (a ref resolved)."""
+        settings = self.state.settings
+        envs = self.state.environments()
+        if settings is None or not envs:
+            self.environments.value = ""
+            return
+        from flyte_jupyter.sdk.flyte import image_text
+
+        lines = []
+        for variable, env in envs:
+            image = image_text(getattr(env, "image", None)) or "auto"
+            kind, _, value = image.partition(":")
+            if kind == "ref":
+                uri = settings.images.get(value)
+                shown = f"ref <code>{escape(value)}</code>: " + (
+                    f"<code>{escape(uri)}</code>"
+                    if uri
+                    else f"<b style='color:{ERROR_COLOR}'>not set</b>"
+                )
+            elif kind == "layered":
+                shown = (
+                    f"layered image based on <code>{escape(value)}</code> "
+                    f"<b style='color:{ERROR_COLOR}'>(not built here: give a URI or a ref)</b>"
+                )
+            else:
+                shown = f"<code>{escape(image)}</code>"
+            name = escape(str(getattr(env, "name", variable)))
+            lines.append(
+                f"<div class='flyte-jupyter-v2-env'>v2 environment <code>{name}</code> "
+                f"{muted(f'({variable})')} · image {shown}</div>"
+            )
+        self.environments.value = f"<div>{muted(_V2_HELP)}</div>" + "".join(lines)

@@ -173,6 +173,7 @@ class FlytePanel(w.VBox):
         self.serialization.set_entities(entities)
         self.preview.set_entities(entities)
         self.runner.set_entities(entities)
+        self.images.show_environments()
         self._cells_seen = self.session.cells
 
     def _tab_changed(self, _change: dict[str, Any]) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import sys
 from typing import TYPE_CHECKING, Any
 
 from flyte_jupyter.errors import FlyteJupyterError
@@ -172,6 +173,22 @@ class PanelState:
                     found.append((name, kind))
             self._entities_key, self._entities = key, found
         return list(self._entities)
+
+    def environments(self) -> list[tuple[str, Any]]:
+        """``(name, TaskEnvironment)`` of the flyte v2 environments the notebook's cells define."""
+        flyte = sys.modules.get("flyte")  # not imported: the notebook has no v2 environment
+        kind = getattr(flyte, "TaskEnvironment", None)
+        if not isinstance(kind, type):
+            return []
+        from flyte_jupyter.capture import defined_names
+
+        user_ns = self.user_ns
+        found = {}
+        for name in defined_names(self.session.cells.records):
+            value = user_ns.get(name)
+            if isinstance(value, kind):
+                found[name] = value
+        return sorted(found.items())
 
     def job(self, settings: Settings, names: list[str]) -> tuple[BundleJob, tuple[str, ...]]:
         """The bundle job of ``names`` (all entities when empty), as ``%flyte_bundle`` makes it."""
