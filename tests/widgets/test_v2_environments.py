@@ -32,6 +32,8 @@ def test_v2_environments_show_their_image_and_the_refs_they_need(nb, panel, monk
     assert "<code>trainer</code>" in trainer
     assert "ref <code>gpu</code>" in trainer
     assert "not set" in trainer
+    runnable = [value for _, value in panel.runner.entity.options]
+    assert {"cube", "train"} <= set(runnable)  # v2 tasks are offered like any other
 
     row = panel.images.add_row()  # setting the ref in the same tab resolves it
     row.name.value = "gpu"
