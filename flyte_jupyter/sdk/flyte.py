@@ -255,9 +255,12 @@ class FlyteV2Sdk:
         return [*args[:cut], *local, *args[cut:]]
 
     def local_env(self, run: LocalRun) -> dict[str, str]:
-        """No telemetry from runs this project starts."""
-        del run
-        return {"DO_NOT_TRACK": "1"}
+        """No telemetry from runs this project starts; the run's domain where flytekit keeps it.
+
+        ``flyte.current_domain()`` reads the domain ``a0`` initialises flyte with;
+        ``flyte_jupyter.current_domain()`` (one call for both SDKs) reads flytekit's variable.
+        """
+        return {"DO_NOT_TRACK": "1", "FLYTE_INTERNAL_EXECUTION_DOMAIN": run.domain}
 
 
 def _local_mode_command(run: LocalRun, args: list[str], cut: int) -> list[str]:

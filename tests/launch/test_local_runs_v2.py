@@ -262,3 +262,16 @@ def test_module_level_current_domain_is_the_runs_domain(nb):
     run = nb.run_line_magic("flyte_run", "--wait --domain staging where()")
     assert run.status == "SUCCEEDED", run.logs()
     assert run.outputs == "staging"
+
+
+def test_flyte_jupyter_current_domain_is_the_runs_domain_in_a_v2_task(nb):
+    run_cell(
+        nb,
+        "@env.task\ndef where_fj() -> str:\n"
+        "    from flyte_jupyter import current_domain\n\n"
+        "    return current_domain() + '/' + flyte.current_domain()\n",
+        cell_id="where_fj",
+    )
+    run = nb.run_line_magic("flyte_run", "--wait --domain staging where_fj()")
+    assert run.status == "SUCCEEDED", run.logs()
+    assert run.outputs == "staging/staging"
