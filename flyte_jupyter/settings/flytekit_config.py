@@ -138,7 +138,28 @@ def _images(cfg: Any, origin: str) -> list[tuple[str, str]]:
     images = parse_image_specs(named, origin, allow_untagged=True)  # as ImageConfig.auto
     if DEFAULT_IMAGE_NAME in specified:  # a default needs a tag: {{.image.default.version}}
         images.extend(parse_image_specs([str(specified[DEFAULT_IMAGE_NAME])], origin))
-    return images
+    taken = {name for name, _ in images}
+    return images + [ref for ref in _v2_image_refs(cfg, origin) if ref[0] not in taken]
+
+
+def _v2_image_refs(cfg: Any, origin: str) -> list[tuple[str, str]]:
+    """Flyte v2's ``image.image_refs`` of the same file (what ``Image.from_ref_name`` reads).
+
+    flytekit's ``images`` section wins for a name given in both.
+    """
+    doc = getattr(cfg, "yaml_config", None) if cfg is not None else None
+    section = doc.get("image") if isinstance(doc, dict) else None
+    refs = section.get("image_refs") if isinstance(section, dict) else None
+    if refs is None:
+        return []
+    where = f"{origin} (image.image_refs)"
+    if not isinstance(refs, dict):
+        raise SettingsError(f"{where}: 'image_refs' must map names to image URIs.")
+    named = [f"{name}={uri}" for name, uri in refs.items() if name != DEFAULT_IMAGE_NAME]
+    specs = parse_image_specs(named, where, allow_untagged=True)
+    if DEFAULT_IMAGE_NAME in refs:
+        specs.extend(parse_image_specs([str(refs[DEFAULT_IMAGE_NAME])], where))
+    return specs
 
 
 def flytekit_layer(location: tuple[Path, str] | None, *, environ: Mapping[str, str]) -> Layer:

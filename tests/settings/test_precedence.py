@@ -296,6 +296,19 @@ def test_flytekit_config_default_image_needs_a_tag(resolve, home, write):
         resolve()
 
 
+def test_flyte_v2_image_refs_of_the_config_file_are_image_refs(resolve, home, write):
+    write(
+        home / ".flyte" / "config.yaml",
+        "images:\n  gpu: ghcr.io/org/gpu:1\n"
+        "image:\n  image_refs:\n    base: ghcr.io/org/base:2\n    gpu: ghcr.io/org/other:9\n",
+    )
+    s = resolve()
+    assert s.images.get("base") == "ghcr.io/org/base:2"  # what Image.from_ref_name reads
+    assert s.images.get("gpu") == "ghcr.io/org/gpu:1"  # flytekit's images section wins
+    assert ".flyte/config.yaml" in s.provenance["images.base"]
+    assert s.images.unbacked == ()  # refs from a config file keep pyflyte's default image
+
+
 def test_relative_start_dir_is_made_absolute(nb_dir, environ, monkeypatch):
     from flyte_jupyter.settings import resolve_settings
 
