@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from stock_image import BLOCKER
 
 from flyte_jupyter.capture import CellLog
 from flyte_jupyter.prepare import BundleJob, prepare_bundle, publish_bundle, serialize_for
@@ -34,19 +35,6 @@ CELLS = [
         "    return formatting.show(geometry.area(b.w, b.h)) + ' ' + isolated\n"
     ),
 ]
-BLOCKER = """
-import sys
-
-class _StockImage:
-    '''Make flyte_jupyter unimportable, as on a stock flytekit image.'''
-
-    def find_spec(self, name, path=None, target=None):
-        if name == "flyte_jupyter" or name.startswith("flyte_jupyter."):
-            raise ModuleNotFoundError(f"No module named {name!r}")
-        return None
-
-sys.meta_path.insert(0, _StockImage())
-"""
 
 
 @pytest.fixture

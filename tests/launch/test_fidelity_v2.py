@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 from flyteidl2.task import task_definition_pb2
 from shell_helpers import run_cell
+from stock_image import BLOCKER
 
 from flyte_jupyter.sdk import sdk_for
 
@@ -51,19 +52,6 @@ CELLS = [
         "    return formatting.show(sum(area_of(b) for b in boxes))\n"
     ),
 ]
-BLOCKER = """
-import sys
-
-class _StockImage:
-    '''Make flyte_jupyter unimportable, as on a stock flyte image.'''
-
-    def find_spec(self, name, path=None, target=None):
-        if name == "flyte_jupyter" or name.startswith("flyte_jupyter."):
-            raise ModuleNotFoundError(f"No module named {name!r}")
-        return None
-
-sys.meta_path.insert(0, _StockImage())
-"""
 # flyte's own code only: fetch and extract the bundle as a0 does, import the task with flyte's
 # default resolver, run it in flyte's local mode (sub-tasks in this process), print the output
 FAN_OUT = """
