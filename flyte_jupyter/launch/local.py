@@ -358,27 +358,14 @@ def _hand_over(proc: subprocess.Popen[bytes], env: Mapping[str, str]) -> None:
 
 def _record(spec: LaunchSpec, paths: RunPaths, url: str) -> RunRecord:
     now = time.time()
-    return RunRecord(
+    return spec.queued_record(
+        "local",
+        now,
+        extra={},
         heartbeat_at=now,  # the lease starts with the run; the supervisor renews it
-        id=spec.run_id,
-        backend="local",
-        entity=spec.entity,
-        flyte_name=spec.flyte_name,
-        kind=spec.kind,
-        project=spec.settings.project,
-        domain=spec.settings.domain,
-        version=spec.version,
-        status="QUEUED",
-        created_at=now,
-        updated_at=now,
         url=url,
-        notebook=spec.notebook,
-        bundle_digest=spec.bundle.digest if spec.bundle else None,
-        bundle_uri=spec.bundle.uri if spec.bundle else None,
-        inputs=dict(spec.inputs_display),
         run_dir=str(paths.root),
         log_path=str(paths.log),
-        extra={"sdk": spec.sdk},
     )
 
 

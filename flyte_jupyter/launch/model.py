@@ -74,6 +74,31 @@ class LaunchSpec:
     environ: Mapping[str, str] | None = None
     calls: tuple[str, ...] = ()
 
+    def queued_record(
+        self, backend: str, now: float, *, extra: Mapping[str, Any], **fields: Any
+    ) -> RunRecord:
+        """The run's first record (QUEUED), as every backend writes it; ``fields`` add to it."""
+        bundle = self.bundle
+        return RunRecord(
+            id=self.run_id,
+            backend=backend,
+            entity=self.entity,
+            flyte_name=self.flyte_name,
+            kind=self.kind,
+            project=self.settings.project,
+            domain=self.settings.domain,
+            version=self.version,
+            status="QUEUED",
+            created_at=now,
+            updated_at=now,
+            notebook=self.notebook,
+            bundle_digest=bundle.digest if bundle else None,
+            bundle_uri=bundle.uri if bundle else None,
+            inputs=dict(self.inputs_display),
+            extra={**extra, "sdk": self.sdk},
+            **fields,
+        )
+
 
 @dataclass(frozen=True)
 class RunRecord:

@@ -37,14 +37,13 @@ from flyte_jupyter.launch.flyteadmin import (
     flyte_config,
     split_endpoint,
 )
-from flyte_jupyter.launch.model import RunRecord
 from flyte_jupyter.launch.runstore import RunStore
 from flyte_jupyter.sdk import load_sdk
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
-    from flyte_jupyter.launch.model import LaunchSpec
+    from flyte_jupyter.launch.model import LaunchSpec, RunRecord
     from flyte_jupyter.settings import Settings
 
 __all__ = [
@@ -165,29 +164,15 @@ class RemoteLauncher:
         """Register the serialized entities, create the execution, record the run (QUEUED)."""
         if spec.bundle is not None:
             _check_readable(str(spec.bundle.uri))
-        settings = spec.settings
         target = self._register(spec)
         execution_id = self._create_execution(spec, target)
         now = time.time()
-        record = RunRecord(
-            id=spec.run_id,
-            backend=self.name,
-            entity=spec.entity,
-            flyte_name=spec.flyte_name,
-            kind=spec.kind,
-            project=settings.project,
-            domain=settings.domain,
-            version=spec.version,
-            status="QUEUED",
-            created_at=now,
-            updated_at=now,
+        record = spec.queued_record(
+            self.name,
+            now,
+            extra={"endpoint": self.endpoint},
             url=str(self.remote.generate_console_url(execution_id)),
-            notebook=spec.notebook,
-            bundle_digest=spec.bundle.digest if spec.bundle else None,
-            bundle_uri=spec.bundle.uri if spec.bundle else None,
-            inputs=dict(spec.inputs_display),
             remote_id=f"{execution_id.project}/{execution_id.domain}/{execution_id.name}",
-            extra={"endpoint": self.endpoint, "sdk": spec.sdk},
         )
         self.run_store.add(record, f"execution created on {self.endpoint}")
         return record
