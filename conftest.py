@@ -4,7 +4,7 @@ At import (before any kernel or server starts, so they all inherit it):
 
 * every ``JUPYTER_*`` / ``IPYTHONDIR`` variable of the developer's shell is dropped, and Jupyter's
   data, config and runtime folders and IPython's folder point into one temporary folder;
-* that data folder holds the only ``python3`` kernelspec any test can find, pinned to the
+* that data folder holds the first ``python3`` kernelspec any test can find, pinned to the
   interpreter running the tests. A user-level kernelspec (``~/.local/share/jupyter/kernels``,
   written by any ``ipykernel install --user``) would otherwise start another interpreter, in
   which ``%load_ext flyte_jupyter`` fails;
@@ -38,6 +38,12 @@ KERNEL_NAME = "python3"
 LOG_TAIL_LINES = 80
 
 
+def _data_folders(private: Path) -> list[Path]:
+    """``private``, then the Jupyter data folders of this interpreter's installations."""
+    prefixes = dict.fromkeys((sys.prefix, sys.base_prefix))
+    return [private, *(Path(prefix) / "share" / "jupyter" for prefix in prefixes)]
+
+
 def _isolate_jupyter(base: Path) -> Path:
     """Point Jupyter and IPython at folders under ``base``; pin ``python3`` to this interpreter."""
     for name in list(os.environ):
@@ -58,7 +64,11 @@ def _isolate_jupyter(base: Path) -> Path:
     os.environ.update(
         {
             "JUPYTER_DATA_DIR": str(data),  # replaces ~/.local/share/jupyter
-            "JUPYTER_PATH": str(data),  # searched before every other data folder
+            # searched before every other data folder; then the data folders of the packages
+            # this interpreter imports: its own prefix's first, then, in a virtualenv made with
+            # --system-site-packages, the installation it extends (jupyter_core alone omits
+            # that one, and JupyterLab would lose the widget manager installed there)
+            "JUPYTER_PATH": os.pathsep.join(str(d) for d in _data_folders(data)),
             "JUPYTER_CONFIG_DIR": str(config),  # replaces ~/.jupyter
             "JUPYTER_RUNTIME_DIR": str(runtime),  # no developer's server is found as "parent"
             "IPYTHONDIR": str(ipython),  # no profile start-up files

@@ -47,3 +47,20 @@ def test_a_started_kernel_runs_the_test_interpreter():
     finally:
         kc.stop_channels()
         km.shutdown_kernel(now=True)
+
+
+def test_jupyterlab_finds_the_widget_manager_wherever_ipywidgets_is_installed():
+    """In a venv over the image's site-packages, jupyterlab_widgets may live in the base install.
+
+    Its labextension is then under the base prefix, which jupyter_core leaves out of a venv's
+    data path: without it the panel renders as ``VBox(...)`` text in JupyterLab.
+    """
+    import jupyterlab_widgets
+    from jupyter_core.paths import jupyter_path
+    from jupyterlab_server.config import get_federated_extensions
+
+    found = get_federated_extensions(jupyter_path("labextensions"))
+    assert "@jupyter-widgets/jupyterlab-manager" in found, jupyterlab_widgets.__file__
+    assert "flyte-jupyter" in found
+    # this checkout's own build wins over any other install of flyte_jupyter's labextension
+    assert Path(found["flyte-jupyter"]["ext_dir"]).is_relative_to(Path(sys.prefix))

@@ -153,7 +153,7 @@ class LocalLauncher:
 
     def _argv(self, spec: LaunchSpec, paths: RunPaths) -> list[str]:
         args = load_sdk(spec.sdk).local_command(_local_run(spec, paths))
-        return [_executable(args[0], spec.sdk), *args[1:]]
+        return [console_script(args[0], spec.sdk), *args[1:]]
 
     def _env(self, spec: LaunchSpec, paths: RunPaths) -> dict[str, str]:
         base = os.environ if spec.environ is None else spec.environ
@@ -369,11 +369,20 @@ def _record(spec: LaunchSpec, paths: RunPaths, url: str) -> RunRecord:
     )
 
 
-def _executable(name: str, sdk: str) -> str:
-    """A console script of this environment (the SDK's entrypoints), else from PATH."""
+def console_script(name: str, sdk: str) -> str:
+    """Where the console script ``name`` of the SDK's entrypoints is (``name`` if a path).
+
+    This interpreter's scripts folder first; then, in a virtualenv made with
+    ``--system-site-packages``, that of the installation it extends (the SDK may be installed
+    there, and then so are its scripts); then PATH.
+    """
     if os.sep in name:
         return name
-    found = shutil.which(name, path=sysconfig.get_path("scripts")) or shutil.which(name)
+    folders = dict.fromkeys(
+        sysconfig.get_path("scripts", vars={"base": prefix, "platbase": prefix})
+        for prefix in (sys.prefix, sys.base_prefix)
+    )
+    found = shutil.which(name, path=os.pathsep.join(folders)) or shutil.which(name)
     if found is None:
         msg = f"{name} is not installed in this environment. Install {sdk}: {SDKS[sdk].install}"
         raise LaunchError(msg)

@@ -8,12 +8,12 @@ import json
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 from stock_image import BLOCKER
 
 from flyte_jupyter.capture import CellLog
+from flyte_jupyter.launch.local import console_script
 from flyte_jupyter.prepare import BundleJob, prepare_bundle, publish_bundle, serialize_for
 from flyte_jupyter.sdk import sdk_for
 from flyte_jupyter.settings import resolve_settings
@@ -117,8 +117,7 @@ def run_stock(serialized, tmp_path, extra_env=None):
     env = {k: v for k, v in os.environ.items() if not k.startswith("FLYTE_JUPYTER")}
     env["PYTHONPATH"] = str(blocker)
     env.update(extra_env or {})
-    scripts = Path(sys.executable).parent
-    argv[0] = str(scripts / argv[0])
+    argv[0] = console_script(argv[0], "flytekit")
     proc = subprocess.run(  # noqa: PLW1510 - the outputs file is the verdict
         argv, cwd=work, env=env, capture_output=True, text=True, timeout=300
     )

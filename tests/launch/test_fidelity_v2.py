@@ -12,13 +12,13 @@ import json
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 from flyteidl2.task import task_definition_pb2
 from shell_helpers import run_cell
 from stock_image import BLOCKER
 
+from flyte_jupyter.launch.local import console_script
 from flyte_jupyter.sdk import sdk_for
 
 pytestmark = [
@@ -147,7 +147,7 @@ def run_a0(nb, spec, tmp_path, extra_env=None):
     assert not [a for a in args if "{{" in a], args  # every template was filled
     cut = args.index("--resolver")
     local = ["--run-base-dir", str(base), "--project", "p", "--domain", "d", "--org", "local"]
-    argv = [str(Path(sys.executable).parent / "a0"), *args[1:cut], *local, *args[cut:]]
+    argv = [console_script("a0", "flyte"), *args[1:cut], *local, *args[cut:]]
     proc = subprocess.run(  # noqa: PLW1510 - the outputs file is the verdict
         argv, cwd=work, env=stock_env(tmp_path, extra_env), capture_output=True, text=True,
         timeout=300,
