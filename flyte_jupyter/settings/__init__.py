@@ -4,7 +4,8 @@
 
 1. **Defaults** — project ``flytesnacks``, domain ``development`` (of ``development``,
    ``staging``, ``production``), version ``auto``, copy style ``auto``, ``root_dir`` = the
-   notebook's folder, flytekit's default image for the local Python, backend ``local``.
+   notebook's folder, flytekit's default image for the local Python, backend ``local``,
+   local runs ``warm``.
 2. **flytekit config file** — found like flytekit's ``Config.auto()`` does: ``config_file``
    if a higher source sets it, else ``$FLYTECTL_CONFIG``, ``flytekit.config`` in the
    notebook's folder, ``~/.flyte/config``, ``~/.flyte/config.yaml``. Gives ``task.project``,
@@ -53,6 +54,14 @@ from flyte_jupyter.settings.images import (
     parse_image_spec,
     parse_image_specs,
 )
+from flyte_jupyter.settings.local_runs import (
+    LOCAL_RUNS,
+    RUN_MODE,
+    RUN_MODE_NOTE,
+    LocalRuns,
+    RunMode,
+    run_mode,
+)
 from flyte_jupyter.settings.model import DEFAULT_DOMAINS, Settings
 from flyte_jupyter.settings.report import describe, describe_text
 from flyte_jupyter.settings.resolve import replace_settings, resolve_settings
@@ -67,10 +76,15 @@ __all__ = [
     "DEFAULT_DOMAINS",
     "ENV_PREFIX",
     "FIELD_SPECS",
+    "LOCAL_RUNS",
+    "RUN_MODE",
+    "RUN_MODE_NOTE",
     "TRAIT_SPECS",
     "Backend",
     "FieldSpec",
     "ImageRefs",
+    "LocalRuns",
+    "RunMode",
     "Settings",
     "TraitSpec",
     "activate",
@@ -88,6 +102,7 @@ __all__ = [
     "parse_image_specs",
     "replace_settings",
     "resolve_settings",
+    "run_mode",
     "serialization_settings",
     "serialization_settings_for_bundle",
 ]

@@ -12,6 +12,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Literal, NamedTuple, get_args
 
 from flyte_jupyter.bundle.model import COPY_STYLES
+from flyte_jupyter.settings.local_runs import LOCAL_RUNS
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -229,6 +230,17 @@ _FIELDS: tuple[FieldSpec, ...] = (
         "optional_int",
         "How many local runs may execute at once; 'auto' = number of CPU cores.",
         "auto",
+    ),
+    FieldSpec(
+        "local_runs",
+        "choice",
+        "How the local backend runs tasks: 'warm' (the entrypoint's steps in a child forked "
+        "from a pre-imported interpreter: quick to start) or 'exact' (the pod's command in "
+        "fresh processes, e.g. pyflyte-fast-execute then pyflyte-execute, exactly as in a "
+        "pod). The remote backend ignores it.",
+        "warm",
+        choices=LOCAL_RUNS,
+        option="--local-runs",
     ),
     FieldSpec(
         "server_url",

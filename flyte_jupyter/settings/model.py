@@ -18,6 +18,7 @@ from flyte_jupyter.errors import SettingsError
 from flyte_jupyter.redaction import redact
 from flyte_jupyter.settings.fields import BACKENDS, Backend
 from flyte_jupyter.settings.images import ImageRefs
+from flyte_jupyter.settings.local_runs import LOCAL_RUNS, LocalRuns
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -69,6 +70,7 @@ class Settings:
     limits: BundleLimits = field(default_factory=BundleLimits)
     include_secrets: tuple[str, ...] = ()
     max_parallel_runs: int | None = None
+    local_runs: LocalRuns = "warm"
     server_url: str | None = None
     module_name: str | None = None
     provenance: Mapping[str, str] = field(
@@ -110,6 +112,11 @@ class Settings:
             )
         if self.backend not in BACKENDS:
             raise SettingsError(f"backend {self.backend!r} is not one of {', '.join(BACKENDS)}.")
+        if self.local_runs not in LOCAL_RUNS:
+            raise SettingsError(
+                f"local_runs {self.local_runs!r} ({self._source('local_runs')}) is not one of "
+                f"{', '.join(LOCAL_RUNS)}."
+            )
         if self.module_name is not None and not _MODULE.fullmatch(self.module_name):
             raise SettingsError(
                 f"module_name {self.module_name!r} ({self._source('module_name')}) is not a "

@@ -96,6 +96,7 @@ def test_every_key_from_pyproject(resolve, project_dir, write):
         bundle_max_bytes = 5000000
         include_secrets = [".env.example"]
         max_parallel_runs = 2
+        local_runs = "exact"
         server_url = "http://localhost:8888"
         module_name = "nb_quick"
         """,
@@ -112,8 +113,9 @@ def test_every_key_from_pyproject(resolve, project_dir, write):
     assert s.home == project_dir / "state"
     assert (s.limits.warn_bytes, s.limits.max_bytes) == (2**20, 5_000_000)
     assert s.include_secrets == (".env.example",)
-    assert (s.max_parallel_runs, s.server_url, s.module_name) == (
+    assert (s.max_parallel_runs, s.local_runs, s.server_url, s.module_name) == (
         2,
+        "exact",
         "http://localhost:8888",
         "nb_quick",
     )

@@ -143,6 +143,7 @@ def test_trait_specs_cover_every_key():
         assert bool(choices) == (kind == "enum"), key
     assert TRAIT_SPECS["copy_style"].choices == ("auto", "all", "none")
     assert TRAIT_SPECS["backend"].choices == ("local", "remote")
+    assert TRAIT_SPECS["local_runs"].choices == ("warm", "exact")
 
 
 def test_all_matches_module():
@@ -150,7 +151,7 @@ def test_all_matches_module():
     public = {n for n in vars(settings_pkg) if not n.startswith("_")} - {"annotations"}
     submodules = {
         "context", "report", "fields", "images", "model", "resolve", "serialization",
-        "version", "secrets", "coerce", "sources", "flytekit_config",
+        "version", "secrets", "coerce", "sources", "flytekit_config", "local_runs",
     }  # fmt: skip
     assert exported == public - submodules
     assert len(settings_pkg.__all__) == len(exported)
