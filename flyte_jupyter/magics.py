@@ -22,7 +22,7 @@ from flyte_jupyter._traits import FlyteJupyter, trait_values
 from flyte_jupyter._usage import parse_options, usage_errors
 from flyte_jupyter.bundle.model import COPY_STYLES
 from flyte_jupyter.session import KernelSession
-from flyte_jupyter.settings import BACKENDS
+from flyte_jupyter.settings import BACKENDS, LOCAL_RUNS
 
 if TYPE_CHECKING:
     import argparse
@@ -44,6 +44,7 @@ _OPTION_KEYS = {
     "env": "env",
     "backend": "backend",
     "store": "store",
+    "local_runs": "local_runs",
 }
 
 
@@ -82,6 +83,18 @@ _TARGET_OPTIONS: tuple[tuple[str, dict[str, Any]], ...] = (
     ("--backend", {"choices": BACKENDS, "help": "local (embedded) or remote (a Flyte cluster)."}),
 )
 
+# how a run runs, not what it is: only the magics that run (and %flyte_settings) take these
+_RUN_OPTIONS: tuple[tuple[str, dict[str, Any]], ...] = (
+    (
+        "--local-runs",
+        {
+            "choices": LOCAL_RUNS,
+            "help": "Local backend only. warm: the entrypoint in a child forked from a "
+            "pre-imported interpreter; exact: the pod's command in fresh processes.",
+        },
+    ),
+)
+
 
 def _options(table: tuple[tuple[str, dict[str, Any]], ...]) -> Callable[[Any], Any]:
     def apply(func: Any) -> Any:
@@ -94,6 +107,7 @@ def _options(table: tuple[tuple[str, dict[str, Any]], ...]) -> Callable[[Any], A
 
 code_options = _options(_CODE_OPTIONS)
 target_options = _options(_TARGET_OPTIONS)
+run_options = _options(_RUN_OPTIONS)
 
 
 @magics_class
@@ -172,6 +186,7 @@ class FlyteMagics(Magics):
 
     @magic_arguments()
     @target_options
+    @run_options
     @code_options
     @line_magic
     def flyte_settings(self, line: str) -> Any:
@@ -235,6 +250,7 @@ class FlyteMagics(Magics):
     @argument("--wait", action="store_true", help="Block until the run ends.")
     @argument("--dry-run", action="store_true", help="Bundle and serialize; launch nothing.")
     @target_options
+    @run_options
     @code_options
     @line_cell_magic
     def flyte_run(self, line: str, cell: str | None = None) -> Any:

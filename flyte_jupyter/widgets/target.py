@@ -1,4 +1,4 @@
-"""Target: project, domain, backend and bundle store."""
+"""Target: project, domain, backend, how local runs run, and bundle store."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 import ipywidgets as w
 
 from flyte_jupyter.redaction import redact_url
-from flyte_jupyter.settings import BACKENDS, FIELD_SPECS
+from flyte_jupyter.settings import BACKENDS, FIELD_SPECS, LOCAL_RUNS
 from flyte_jupyter.widgets.common import STYLE, Field
 
 if TYPE_CHECKING:
@@ -15,10 +15,14 @@ if TYPE_CHECKING:
     from flyte_jupyter.widgets.state import PanelState
 
 _WIDE = w.Layout(width="520px")
+_LOCAL_RUNS_TIPS = {
+    "warm": "Fork each local run from a pre-imported interpreter: quick to start",
+    "exact": "Run the pod's command in fresh processes, exactly as in a pod",
+}
 
 
 class TargetSection:
-    """Where runs go: project (text), domain (the configured domains), backend, bundle store."""
+    """Where runs go: project, domain (the configured domains), backend, local runs, store."""
 
     def __init__(self, state: PanelState) -> None:
         self.state = state
@@ -48,6 +52,14 @@ class TargetSection:
                 style={**STYLE, "button_width": "90px"},
             )
         )
+        self.local_runs = Field(
+            w.ToggleButtons(
+                description="Local runs",
+                options=list(LOCAL_RUNS),
+                tooltips=[_LOCAL_RUNS_TIPS[mode] for mode in LOCAL_RUNS],
+                style={**STYLE, "button_width": "90px"},
+            )
+        )
         self.store = Field(
             w.Text(
                 description="Store",
@@ -62,6 +74,7 @@ class TargetSection:
             "project": self.project,
             "domain": self.domain,
             "backend": self.backend,
+            "local_runs": self.local_runs,
             "store": self.store,
         }
         for key, field in self.fields.items():
@@ -90,6 +103,9 @@ class TargetSection:
                 domain.options = list(settings.domains)
             domain.value = settings.domain
             self.backend.control.value = settings.backend
+            self.local_runs.control.value = settings.local_runs
+            # the remote backend ignores it: shown (the value still resolves), not editable
+            self.local_runs.control.disabled = settings.backend != "local"
             # a password in the URL never goes into widget state (saved with the notebook)
             self.store.control.value = redact_url(settings.store or "")
             self.store.control.placeholder = f"default: {default_store_url(settings.home)}"

@@ -30,6 +30,7 @@ def test_the_magic_returns_a_panel_with_a_cheap_repr(panel):
             panel.target.project.control,
             panel.target.domain.control,
             panel.target.backend.control,
+            panel.target.local_runs.control,
             panel.target.store.control,
             panel.code.copy_style.control,
             panel.code.root_dir.control,
@@ -83,6 +84,25 @@ def test_edits_reach_the_magics_with_provenance_panel(nb, panel, session):
     assert container.image == IMAGE
     assert {e.key: e.value for e in container.env} == {"MODE": "fast"}
     assert dry.serialized.task_spec("square").template.id.domain == "staging"
+
+
+def test_local_runs_from_the_panel_and_from_config(nb, panel, session):
+    control = panel.target.local_runs.control
+    assert (control.value, list(control.options)) == ("warm", ["warm", "exact"])
+    control.value = "exact"
+    assert session.panel == {"local_runs": "exact"}
+    view = nb.run_line_magic("flyte_settings", "")
+    assert {k: (v, s) for k, v, s in view.rows()}["local_runs"] == ("exact", "panel")
+    assert nb.run_line_magic("flyte_settings", "--local-runs warm").settings.local_runs == "warm"
+    control.value = "warm"  # the layers below say warm: nothing pinned
+    assert session.panel == {}
+
+    run_cell(nb, "%config FlyteJupyter.local_runs = 'exact'")
+    assert control.value == "exact"
+    assert "%config FlyteJupyter.local_runs" in panel.target.local_runs.source.value
+    assert not control.disabled
+    run_cell(nb, "%config FlyteJupyter.backend = 'remote'")
+    assert control.disabled  # the remote backend ignores it
 
 
 def test_an_option_of_the_magic_still_wins_over_the_panel(nb, panel):
