@@ -13,12 +13,12 @@ import json
 import os
 import subprocess
 import sys
-import tarfile
 import tempfile
 import zlib
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from flyte_jupyter.bundle.untar import ArchiveFormatError, extract_archive
 from flyte_jupyter.errors import BundleError, SelfCheckError
 
 if TYPE_CHECKING:
@@ -117,11 +117,15 @@ def self_check(
 
 
 def _extract(archive: Path, dest: Path) -> None:
-    """Extract the archive as the run will; a damaged one is deleted and named in the error."""
+    """Extract the archive as the run will; a damaged one is deleted and named in the error.
+
+    :func:`~flyte_jupyter.bundle.untar.extract_archive` puts the files on disk as
+    ``tarfile.extractall(filter="data")`` does, in a fraction of its time, and refuses any
+    archive this project would not write.
+    """
     try:
-        with tarfile.open(archive, "r:gz") as tar:
-            tar.extractall(dest, filter="data")
-    except (tarfile.TarError, OSError, EOFError, zlib.error) as exc:
+        extract_archive(archive, dest)
+    except (ArchiveFormatError, OSError, zlib.error) as exc:
         archive.unlink(missing_ok=True)  # a cache entry: the next bundle writes it again
         msg = (
             f"The bundle archive {archive} cannot be extracted ({type(exc).__name__}: {exc}); "
