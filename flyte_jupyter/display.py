@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING, Any
 from flyte_jupyter._html import escape
 from flyte_jupyter.launch.follow import SLOW, follower
 from flyte_jupyter.launch.run import Run, run_html
+from flyte_jupyter.redaction import redact_text
+from flyte_jupyter.settings.local_runs import run_mode
 
 if TYPE_CHECKING:
     from flyte_jupyter.launch.model import RunRecord
@@ -42,6 +44,26 @@ class SettingsView:
         return f"<table class='flyte-jupyter-settings'>{head}{body}</table>"
 
 
+def run_summary_html(record: RunRecord) -> str:
+    """A run's summary as a cell shows it: :func:`run_html`, then how a local run ran.
+
+    The last line ("ran in the warm worker ...", with the launcher's note when the run did not
+    run the way ``local_runs`` asked) appears only when the record says; remote runs and runs
+    recorded before the setting existed show none.
+    """
+    summary = run_html(record)
+    mode = run_mode(record.extra, sdk=record.sdk, kind=record.kind)
+    if mode is None:
+        return summary
+    line = f"{'ran' if record.done else 'running'} {escape(mode.text)}"
+    if mode.note:
+        line += f"<br><span style='color:#777'>{escape(redact_text(mode.note))}</span>"
+    return (
+        f"<div class='flyte-jupyter-run-view'>{summary}"
+        f"<div class='flyte-jupyter-run-mode'>{line}</div></div>"
+    )
+
+
 class LiveRun(Run):
     """A :class:`~flyte_jupyter.launch.run.Run` whose notebook output follows it until it ends.
 
@@ -58,9 +80,12 @@ class LiveRun(Run):
         from IPython.core.display import HTML
         from IPython.core.display_functions import display
 
-        handle = display(HTML(run_html(self.record)), display_id=True)  # type: ignore[no-untyped-call]
+        handle = display(HTML(run_summary_html(self.record)), display_id=True)  # type: ignore[no-untyped-call]
         if not self._record.done and handle is not None:
             follower().watch(_DisplayFollow(self, handle), SLOW)
+
+    def _repr_html_(self) -> str:
+        return run_summary_html(self.record)
 
 
 class _DisplayFollow:
@@ -76,6 +101,6 @@ class _DisplayFollow:
 
         current = self.run.record
         if current.status != self.shown.status or current.done:
-            self.handle.update(HTML(run_html(current)))  # type: ignore[no-untyped-call]
+            self.handle.update(HTML(run_summary_html(current)))  # type: ignore[no-untyped-call]
             self.shown = current
         return not current.done

@@ -311,9 +311,17 @@ def page_url(base_url: str, run_id: str) -> str:
 
 
 def shown_record(record: RunRecord, redactor: Redactor) -> RunRecord:
-    """The record with every free-text field redacted, as the API and the run page show it."""
+    """The record with every free-text field redacted, as the API and the run page show it.
+
+    Of ``extra``, the notes the launcher writes for people (``*_note``, e.g. why a warm run
+    ran the pod command) are free text too.
+    """
     return dataclasses.replace(
         record,
+        extra={
+            key: redactor.text(value) if key.endswith("_note") and isinstance(value, str) else value
+            for key, value in record.extra.items()
+        },
         url=redact_url(record.url) if record.url else record.url,
         bundle_uri=redact_url(record.bundle_uri) if record.bundle_uri else record.bundle_uri,
         inputs=redactor.mapping(record.inputs),

@@ -23,6 +23,7 @@ from markupsafe import Markup
 
 from flyte_jupyter._html import printable
 from flyte_jupyter.launch.liveness import lost_note
+from flyte_jupyter.settings.local_runs import run_mode
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
     from flyte_jupyter.launch.model import RunRecord
     from flyte_jupyter.server.details import BundleView, CommandView, RunDetails
     from flyte_jupyter.server.service import LogChunk
+    from flyte_jupyter.settings.local_runs import RunMode
 
 ERROR_TAIL = 20_000  # characters of a run's error the page shows (its end, where the cause is)
 THEMES = ("light", "dark")
@@ -61,6 +63,7 @@ class RunPage:
     created: str
     elapsed: str
     lost_note: str | None
+    ran: RunMode | None
     console_url: str | None
     error: str | None
     events: tuple[Event, ...]
@@ -137,6 +140,7 @@ def run_page(
         created=when(record.created_at),
         elapsed=duration(end - record.created_at),
         lost_note=note,
+        ran=run_mode(record.extra, sdk=record.sdk, kind=record.kind),
         console_url=(safe_href(record.url) if record.backend != "local" and record.url else None),
         error=record.error[-ERROR_TAIL:] if record.error else None,
         events=tuple(

@@ -178,11 +178,11 @@ class RunSection:
 
     def _follow(self, run: Run) -> None:
         """Show the run, and keep its status current (through the process's follower)."""
+        from flyte_jupyter.display import run_summary_html
         from flyte_jupyter.launch.follow import follower
-        from flyte_jupyter.launch.run import run_html
 
         record = run.record
-        self.status.value = run_html(record)
+        self.status.value = run_summary_html(record)
         if record.done:
             return
         shown = [record]
@@ -192,7 +192,7 @@ class RunSection:
                 return False
             current = run.record
             if current != shown[0]:
-                self.status.value = run_html(current)
+                self.status.value = run_summary_html(current)
                 shown[0] = current
             return not current.done
 

@@ -48,6 +48,7 @@ FIELDS = (
     "envvalue",
     "cwd",
     "image",
+    "runmodenote",
 )
 # the page's own elements: anything else was made by a value
 PAGE_TAGS = {
@@ -104,6 +105,7 @@ def marked(home):
         remote_id=mark("execution"),
         inputs={mark("inputname"): mark("inputvalue")},
         outputs={mark("outputname"): mark("outputvalue")},
+        extra={"run_mode": "exact", "run_mode_note": mark("runmodenote")},
     )
     store.add(record)
     store.update(RUN_ID, "SUCCEEDED", mark("event"))
