@@ -18,7 +18,7 @@ import zlib
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from flyte_jupyter.bundle.untar import ArchiveFormatError, extract_archive
+from flyte_jupyter.bundle.untar import ArchiveFormatError, extract_archive, scratch_parent
 from flyte_jupyter.errors import BundleError, SelfCheckError
 
 if TYPE_CHECKING:
@@ -100,7 +100,9 @@ def self_check(
     marker = _marker(cache_dir, bundle.digest, module.entities, env_key)
     if marker.exists():
         return
-    with tempfile.TemporaryDirectory(prefix="fj-check-") as tmp:
+    size = sum(entry.size for entry in bundle.entries)
+    parent = scratch_parent(len(bundle.entries), size)  # a tmpfs when the tree fits there
+    with tempfile.TemporaryDirectory(prefix="fj-check-", dir=parent) as tmp:
         _extract(bundle.path, Path(tmp))
         result = _run(Path(tmp), module.name, module.entities, environ, context)
     if not result.get("ok"):

@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from collections.abc import Iterator
     from pathlib import Path
 
-__all__ = ["ArchiveFormatError", "extract_archive"]
+__all__ = ["ArchiveFormatError", "extract_archive", "scratch_parent"]
 
 BLOCKSIZE = 512
 _READ = 256 * 1024
@@ -39,6 +39,10 @@ _OPEN_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
 _OPEN_FLAGS |= getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NOFOLLOW", 0)
 _CHECKSUM_SPACES = 8 * ord(" ")
 _SEP = os.sep.encode()
+RAM_FOLDERS = ("/dev/shm",)  # noqa: S108 - tmpfs on Linux; only a parent for mkdtemp (0700)
+RAM_SHARE = 4  # use a RAM folder only while the tree needs at most a quarter of its free space
+RAM_TREE_MAX = 256 * 1024 * 1024  # and never for trees larger than this
+PAGE = 4096  # a file takes at least a page of a tmpfs
 _FD_OPS = hasattr(os, "fchmod") and os.utime in os.supports_fd
 
 
@@ -145,6 +149,28 @@ def _safe_name(name: bytes) -> bytes:
         msg = f"member name {name!r} is not a file name"
         raise ArchiveFormatError(msg)
     return name
+
+
+def scratch_parent(files: int, size: int) -> str | None:
+    """A RAM-backed folder to extract ``files`` files of ``size`` bytes in, or None.
+
+    None means the default temporary folder. Creating a file on a disk file system costs 0.1 to
+    0.4 ms here (journal and writeback, worse while other processes write), on a tmpfs about 10
+    µs: for a tree that lives a second (the self-check's) and fits easily, that is most of the
+    extraction. Only the location changes, never what is extracted.
+    """
+    need = size + files * PAGE
+    statvfs = getattr(os, "statvfs", None)
+    if statvfs is None or need > RAM_TREE_MAX:
+        return None
+    for folder in RAM_FOLDERS:
+        try:
+            st = statvfs(folder)
+        except OSError:
+            continue
+        if need * RAM_SHARE <= st.f_bavail * st.f_frsize and os.access(folder, os.W_OK | os.X_OK):
+            return folder
+    return None
 
 
 def extract_archive(archive: Path, dest: Path) -> int:

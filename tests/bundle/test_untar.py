@@ -129,3 +129,38 @@ def test_a_damaged_archive_is_refused(tmp_path, damage):
     dest.mkdir()
     with pytest.raises((ArchiveFormatError, zlib.error)):
         extract_archive(path, dest)
+
+
+def test_a_small_tree_is_extracted_in_a_ram_folder_and_a_big_one_is_not(tmp_path, monkeypatch):
+    from flyte_jupyter.bundle import untar
+
+    monkeypatch.setattr(untar, "RAM_FOLDERS", (str(tmp_path / "missing"), str(tmp_path)))
+    assert untar.scratch_parent(10, 1000) == str(tmp_path)
+    assert untar.scratch_parent(1, untar.RAM_TREE_MAX) is None  # too big for any RAM folder
+    free = os.statvfs(tmp_path).f_bavail * os.statvfs(tmp_path).f_frsize
+    monkeypatch.setattr(untar, "RAM_TREE_MAX", 2 * free)
+    assert untar.scratch_parent(0, free // 2) is None  # more than a quarter of its free space
+
+
+def test_the_self_check_extracts_where_scratch_parent_says(tree, cache, tmp_path, monkeypatch):
+    from flyte_jupyter.bundle import selfcheck, untar
+    from flyte_jupyter.capture import CellLog, build_module
+
+    ram = tmp_path / "ram"
+    ram.mkdir()
+    monkeypatch.setattr(untar, "RAM_FOLDERS", (str(ram),))
+    seen = []
+    real = selfcheck.extract_archive
+
+    def spy(archive, dest):
+        seen.append(dest.parent)
+        return real(archive, dest)
+
+    monkeypatch.setattr(selfcheck, "extract_archive", spy)
+    root = tree({"helper.py": "X = 1\n"})
+    cell = "import helper\nfrom flytekit import task\n@task\ndef t() -> int:\n    return helper.X\n"
+    module = build_module(CellLog().add(None, cell).records, ["t"], "nb_t")
+    bundle = make_bundle(BundleRequest(root_dir=root, module=module), cache_dir=cache)
+    selfcheck.self_check(bundle, module, cache_dir=cache, loaded_modules={})
+    assert seen == [ram]
+    assert list(ram.iterdir()) == []  # the tree is gone once checked
