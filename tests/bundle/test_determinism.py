@@ -114,3 +114,46 @@ def test_same_size_same_second_edit_is_detected(tree, cache):
     path.write_text("VALUE = 2\n" * 50)  # same size
     os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))  # same mtime
     assert bundle_all(root, cache).digest != first.digest
+
+
+def _big_project(tree):
+    """Over 3 MiB of text: several 1 MiB blocks, compressed on the worker threads."""
+    files = {f"pkg/m{i:02d}.py": f"def f{i}(x):\n    return x * {i}\n" * 6_000 for i in range(12)}
+    return tree({**PROJECT, **files})
+
+
+def test_a_bundle_compressed_on_one_thread_or_many_has_the_same_bytes(tree, tmp_path, monkeypatch):
+    from flyte_jupyter.bundle import gzblock
+
+    root = _big_project(tree)
+    monkeypatch.setattr(gzblock.os, "cpu_count", lambda: 4)
+    many = bundle_all(root, tmp_path / "many")
+    monkeypatch.setattr(gzblock.os, "cpu_count", lambda: 1)  # the writer then uses no pool
+    one = bundle_all(root, tmp_path / "one")
+    assert one.path.read_bytes() == many.path.read_bytes()
+    assert one.digest == many.digest
+
+
+def test_a_failure_on_a_compressor_thread_surfaces_and_leaves_no_archive(tree, cache, monkeypatch):
+    import threading
+    import zlib
+
+    import pytest
+
+    from flyte_jupyter.bundle import gzblock
+
+    real, calls = gzblock.compress_block, []
+
+    def failing(*args, **kwargs):
+        calls.append(threading.current_thread().name)
+        if len(calls) == 2:
+            raise zlib.error("simulated deflate failure")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(gzblock, "compress_block", failing)
+    monkeypatch.setattr(gzblock.os, "cpu_count", lambda: 2)
+    with pytest.raises(zlib.error, match="simulated deflate failure"):
+        bundle_all(_big_project(tree), cache)
+    assert calls[1].startswith("fj-gzip")  # it did fail on a worker thread
+    assert os.listdir(cache / "bundles") == []  # no archive, no temp file left behind
+    assert not [t for t in threading.enumerate() if t.name.startswith("fj-gzip")]
