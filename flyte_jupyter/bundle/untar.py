@@ -43,6 +43,7 @@ RAM_FOLDERS = ("/dev/shm",)  # noqa: S108 - tmpfs on Linux; only a parent for mk
 RAM_SHARE = 4  # use a RAM folder only while the tree needs at most a quarter of its free space
 RAM_TREE_MAX = 256 * 1024 * 1024  # and never for trees larger than this
 PAGE = 4096  # a file takes at least a page of a tmpfs
+PAX_MAX = 1 << 20  # a pax header holds a path and a size here: never read a huge one
 _FD_OPS = hasattr(os, "fchmod") and os.utime in os.supports_fd
 
 
@@ -68,13 +69,15 @@ class _Stream:
         if inflater.eof:
             return False
         data = inflater.unconsumed_tail or self._file.read(_READ)
-        if not data:
+        # all input read: what zlib still holds (a few bytes at most), then nothing
+        out = inflater.decompress(data, _OUT) if data else inflater.flush()
+        if not data and not out:
             msg = "the gzip stream ends early (truncated)"
             raise ArchiveFormatError(msg)
         if self._pos:  # drop what was consumed before growing the buffer
             del self._buffer[: self._pos]
             self._pos = 0
-        self._buffer += inflater.decompress(data, _OUT)
+        self._buffer += out
         return True
 
     def take(self, count: int) -> memoryview:
@@ -208,6 +211,9 @@ def _extract(stream: _Stream, root: bytes) -> int:
         size = _octal(header[124:136], "size")
         kind = header[156:157]
         if kind == _PAX and pax is None:
+            if size > PAX_MAX:
+                msg = f"a pax header of {size} bytes (this project writes a few hundred)"
+                raise ArchiveFormatError(msg)
             pax = _pax(bytes(stream.take(size + (-size % BLOCKSIZE)))[:size])
             continue
         if kind not in _REGULAR:

@@ -131,6 +131,28 @@ def test_a_damaged_archive_is_refused(tmp_path, damage):
         extract_archive(path, dest)
 
 
+def test_an_archive_cut_anywhere_is_refused(tmp_path):
+    members = [regular(f"d{i % 3}/m{i}.py", noise(3000 + 977 * i, i) * 2) for i in range(40)]
+    path = archive(tmp_path, members)
+    data = path.read_bytes()
+    for cut in [1, 10, 11, 100, *range(1000, len(data), len(data) // 23), len(data) - 1]:
+        path.write_bytes(data[:cut])
+        dest = tmp_path / f"out{cut}"
+        dest.mkdir()
+        with pytest.raises((ArchiveFormatError, zlib.error)):
+            extract_archive(path, dest)
+
+
+def test_a_huge_pax_header_is_not_read(tmp_path):
+    info, data = regular("a.py")
+    info.pax_headers = {"comment": "x" * (2 << 20)}
+    path = archive(tmp_path, [(info, data)])
+    dest = tmp_path / "out"
+    dest.mkdir()
+    with pytest.raises(ArchiveFormatError, match="pax header of"):
+        extract_archive(path, dest)
+
+
 def test_a_small_tree_is_extracted_in_a_ram_folder_and_a_big_one_is_not(tmp_path, monkeypatch):
     from flyte_jupyter.bundle import untar
 
