@@ -26,7 +26,7 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import TypeAlias
+from typing import Any, TypeAlias
 
 WORKER_METHODS = (
     "walk-stat",
@@ -54,6 +54,7 @@ class Outcome:
     archive_rewritten: bool | None = None
     archive_sha256: str | None = None
     tool_rss_kb: int | None = None
+    phases: dict[str, float] | None = None
 
 
 @dataclass(frozen=True)
@@ -72,6 +73,7 @@ class Result:
     archive_sha256: str | None
     tool_rss_kb: int | None
     pigz_visible: bool
+    phases: dict[str, float] | None
 
 
 def walk_stat(root: Path) -> int:
@@ -201,12 +203,33 @@ def _prepare_magic(root: Path, out: Path) -> Callable[[], Finish]:
     if not cell.success:
         raise RuntimeError(f"the task cell failed: {cell.error_in_exec!r}")
     line = f"--copy-style all --root-dir {shlex.quote(str(root))}"
+    phases = _time_phases()
 
     def action() -> Finish:
         bundle = shell.run_line_magic("flyte_bundle", line)
-        return _done(Outcome(files=len(bundle.entries), archive=Path(bundle.path)))
+        outcome = Outcome(files=len(bundle.entries), archive=Path(bundle.path), phases=phases)
+        return _done(outcome)
 
     return action
+
+
+def _time_phases() -> dict[str, float]:
+    """Time the magic's two steps (archive, self-check) by wrapping prepare's names for them."""
+    from flyte_jupyter import prepare
+
+    phases: dict[str, float] = {}
+    for name, phase in (("make_bundle", "archive"), ("self_check", "self-check")):
+        real = getattr(prepare, name)
+
+        def timed(*args: object, _real: Any = real, _phase: str = phase, **kwargs: object) -> Any:
+            started = time.perf_counter()
+            try:
+                return _real(*args, **kwargs)
+            finally:
+                phases[_phase] = phases.get(_phase, 0.0) + time.perf_counter() - started
+
+        setattr(prepare, name, timed)
+    return phases
 
 
 def _prepare_flytekit(root: Path, out: Path) -> Callable[[], Finish]:
@@ -272,6 +295,7 @@ def measure(args: argparse.Namespace) -> Result:
         archive_sha256=outcome.archive_sha256,
         tool_rss_kb=outcome.tool_rss_kb,
         pigz_visible=shutil.which("pigz") is not None,
+        phases=outcome.phases,
     )
 
 

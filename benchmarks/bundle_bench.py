@@ -317,7 +317,9 @@ def parse_options(argv: list[str] | None = None) -> Options:
         prog="python -m benchmarks.bundle_bench",
         description=__doc__.splitlines()[0],
     )
-    parser.add_argument("--corpora", default="A,B,C,D,E", help="comma-separated: A,B,C,D,E")
+    parser.add_argument(
+        "--corpora", "--corpus", default="A,B,C,D,E", help="comma-separated: A,B,C,D,E"
+    )
     parser.add_argument("--repeat", type=int, default=5, help="runs per method (median of N)")
     parser.add_argument("--quick", action="store_true", help="corpora A,B with 3 runs each")
     parser.add_argument("--json", type=Path, dest="json_path", help="write results here")
