@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import zlib
 from typing import TYPE_CHECKING, NamedTuple
 
 from flyte_jupyter.bundle.gzblock import BlockGzipWriter
@@ -155,6 +156,8 @@ def write_archive(
             end = 2 * BLOCKSIZE  # two zero blocks, then zeros up to a whole record
             gz.write(_ZEROS[: end + (-(gz.tell() + end) % RECORDSIZE)])
             gz.close()
+        except zlib.error as exc:  # raised on a compressor thread, re-raised here
+            raise _deflate_failed(exc) from exc
         finally:
             gz.abort()
     return written
@@ -249,6 +252,14 @@ def unreadable(path: str, exc: OSError) -> BundleError:
     return BundleError(
         f"{path} cannot be read ({exc.strerror}); nothing was published. Make it readable "
         "(e.g. chmod u+r), or keep it out of the bundle with a line in .flyteignore."
+    )
+
+
+def _deflate_failed(exc: zlib.error) -> BundleError:
+    return BundleError(
+        f"zlib failed to compress the archive ({exc}); nothing was published. Run again; if "
+        f"it fails again, report it with your Python version and zlib "
+        f"{zlib.ZLIB_RUNTIME_VERSION}."
     )
 
 

@@ -134,13 +134,14 @@ def test_a_bundle_compressed_on_one_thread_or_many_has_the_same_bytes(tree, tmp_
     assert one.digest == many.digest
 
 
-def test_a_failure_on_a_compressor_thread_surfaces_and_leaves_no_archive(tree, cache, monkeypatch):
+def test_a_compressor_thread_failure_is_a_bundle_error_and_leaves_nothing(tree, cache, monkeypatch):
     import threading
     import zlib
 
     import pytest
 
     from flyte_jupyter.bundle import gzblock
+    from flyte_jupyter.errors import BundleError
 
     real, calls = gzblock.compress_block, []
 
@@ -152,8 +153,11 @@ def test_a_failure_on_a_compressor_thread_surfaces_and_leaves_no_archive(tree, c
 
     monkeypatch.setattr(gzblock, "compress_block", failing)
     monkeypatch.setattr(gzblock.os, "cpu_count", lambda: 2)
-    with pytest.raises(zlib.error, match="simulated deflate failure"):
+    with pytest.raises(BundleError, match="zlib failed to compress the archive") as info:
         bundle_all(_big_project(tree), cache)
+    assert "simulated deflate failure" in str(info.value)
+    assert "nothing was published" in str(info.value)
+    assert isinstance(info.value.__cause__, zlib.error)
     assert calls[1].startswith("fj-gzip")  # it did fail on a worker thread
     assert os.listdir(cache / "bundles") == []  # no archive, no temp file left behind
     assert not [t for t in threading.enumerate() if t.name.startswith("fj-gzip")]
