@@ -8,6 +8,7 @@
     core         settings | store | serialize | runtime   (peers: none imports another)
                  bundle
                  capture
+                 worker   (the warm worker: jobs in children forked from a pre-imported one)
                  sdk      (the Flyte SDK an entity belongs to: flytekit and flyte v2)
     base         errors, redaction, progress, _html, _os, _private, _sqlite, _lazy, _version
 
@@ -44,14 +45,17 @@ LAYERS: dict[str, tuple[int, bool]] = {
     # the SDK seam sits under every other core package: recognising an entity, checking its
     # inputs and reading its outputs is SDK work that capture, bundle and up may all need
     "sdk": (1, False),
-    "capture": (2, False),
-    "bundle": (3, False),
-    **dict.fromkeys(("settings", "store", "serialize", "runtime"), (4, False)),
-    "launch": (5, False),
-    **dict.fromkeys(("session", "submit", "prepare", "_kernel"), (6, True)),
+    # the warm worker runs jobs of the layers above it (named, never imported) and asks the
+    # SDK seam what a forked child must rebuild
+    "worker": (2, False),
+    "capture": (3, False),
+    "bundle": (4, False),
+    **dict.fromkeys(("settings", "store", "serialize", "runtime"), (5, False)),
+    "launch": (6, False),
+    **dict.fromkeys(("session", "submit", "prepare", "_kernel"), (7, True)),
     **dict.fromkeys(
         ("magics", "_launching", "_usage", "_traits", "display", "widgets", "server", ROOT),
-        (7, True),
+        (8, True),
     ),
 }
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Mapping, Sequence
     from pathlib import Path
 
     from flyte_jupyter.settings.images import ImageRefs
@@ -167,4 +167,28 @@ class FlyteSdk(Protocol):
 
     def local_env(self, run: LocalRun) -> dict[str, str]:
         """Variables the command needs beyond the kernel's environment and the settings'."""
+        ...
+
+    # -- the warm worker (flyte_jupyter.worker): forked children run the SDK's entrypoints -----
+
+    def before_fork(self) -> None:
+        """In the worker, after its imports: note what each forked child must rebuild."""
+        ...
+
+    def after_fork(self) -> None:
+        """In a forked child, its job's environment set: rebuild what the SDK built at import.
+
+        What the SDK read from the environment when the worker imported it (data access
+        configuration, background threads, which a fork does not copy) is made again, so the
+        child is as if it had imported the SDK with the job's environment.
+        """
+        ...
+
+    def run_in_process(self, argv: Sequence[str]) -> int | None:
+        """Run :meth:`local_command`'s ``argv`` in this process: the exit code it would have.
+
+        The same entrypoint code the console scripts run, without starting them: the steps a
+        script would run in a child process run here. None when ``argv`` is not one of the
+        SDK's commands (the caller then executes it).
+        """
         ...

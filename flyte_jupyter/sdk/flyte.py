@@ -27,7 +27,7 @@ from flyte_jupyter.sdk.base import EntityKind, Interface
 from flyte_jupyter.sdk.literals import clip, literal_text
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Mapping, Sequence
 
     from flyte_jupyter.sdk.base import LocalRun
     from flyte_jupyter.settings.images import ImageRefs
@@ -253,6 +253,44 @@ class FlyteV2Sdk:
         if run.calls:
             return _local_mode_command(run, args, cut)
         return [*args[:cut], *local, *args[cut:]]
+
+    def before_fork(self) -> None:
+        """Find flyte's background event loops: a forked child has their objects, not threads.
+
+        ``flyte.syncify`` runs every synchronous call of the SDK on a loop in a thread started
+        at import; a fork copies the loop but not the thread, so the child would wait forever.
+        """
+        import threading
+
+        from flyte.syncify import _api
+
+        owners = (
+            getattr(getattr(t, "_target", None), "__self__", None) for t in threading.enumerate()
+        )
+        self._loops = [o for o in owners if isinstance(o, _api._BackgroundLoop)]  # noqa: SLF001
+
+    def after_fork(self) -> None:
+        """Give each of flyte's background loops a new loop and thread, as its import does."""
+        import threading
+
+        for background in getattr(self, "_loops", []):
+            background.loop = asyncio.new_event_loop()
+            background.thread = threading.Thread(
+                name=background.thread.name,
+                target=background._run,  # noqa: SLF001 - what its __init__ starts
+                daemon=True,
+            )
+            background.thread.start()
+
+    def run_in_process(self, argv: Sequence[str]) -> int | None:
+        """``a0`` (flyte's own click command) or the local-mode runner, in this process."""
+        from flyte_jupyter.sdk._inprocess import run_click, run_module
+
+        if argv[0].rsplit("/", 1)[-1] == "a0":
+            from flyte._bin import runtime
+
+            return run_click(runtime.main, "a0", argv[1:])
+        return run_module(argv)
 
     def local_env(self, run: LocalRun) -> dict[str, str]:
         """No telemetry from runs this project starts; the run's domain where flytekit keeps it.

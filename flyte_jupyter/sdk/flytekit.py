@@ -6,6 +6,7 @@ flytekit is imported inside methods only; the registry loads this module once fl
 
 from __future__ import annotations
 
+import os
 import sys
 from typing import TYPE_CHECKING, Any
 
@@ -15,10 +16,13 @@ from flyte_jupyter.sdk.base import EntityKind, Interface
 from flyte_jupyter.sdk.literals import clip, literal_text
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Mapping, Sequence
 
     from flyte_jupyter.sdk.base import LocalRun
     from flyte_jupyter.settings.images import ImageRefs
+
+
+_WORKFLOW_RUNNER = "flyte_jupyter.runtime.run_workflow"
 
 
 class FlytekitSdk:
@@ -215,7 +219,7 @@ class FlytekitSdk:
         args = [
             sys.executable,
             "-m",
-            "flyte_jupyter.runtime.run_workflow",
+            _WORKFLOW_RUNNER,
             "--module",
             run.module,
             "--name",
@@ -229,6 +233,67 @@ class FlytekitSdk:
             return args
         fast = ["--additional-distribution", run.bundle_uri, "--dest-dir", ".", "--"]
         return ["pyflyte-fast-execute", *fast, *args]
+
+    def before_fork(self) -> None:
+        """Nothing: flytekit starts no thread at import."""
+
+    def after_fork(self) -> None:
+        """Rebuild flytekit's default data access and context from this job's environment.
+
+        flytekit builds them when it is imported (``DataConfig.auto()`` reads the S3 endpoint
+        and keys from the environment); ``pyflyte-fast-execute`` downloads the bundle with
+        them. Made again here, they are what a fresh ``import flytekit`` would make.
+        """
+        import tempfile
+
+        from flytekit.configuration import DataConfig
+        from flytekit.core import context_manager, data_persistence
+
+        scratch = tempfile.mkdtemp(prefix="flyte-")
+        provider = data_persistence.FileAccessProvider(
+            local_sandbox_dir=f"{scratch}/sandbox",
+            raw_output_prefix=f"{scratch}/raw",
+            data_config=DataConfig.auto(),
+        )
+        data_persistence.flyte_tmp_dir = scratch
+        data_persistence.default_local_file_access_provider = provider
+        context_manager.default_local_file_access_provider = provider
+        context_manager.FlyteContextManager.initialize()
+
+    def run_in_process(self, argv: Sequence[str]) -> int | None:
+        """``pyflyte-fast-execute`` and ``pyflyte-execute`` (and the workflow runner) here.
+
+        flytekit's own ``fast_execute_task_cmd`` downloads and extracts the bundle and builds
+        the ``pyflyte-execute`` command; only the step that would start it as a new process
+        (``_run_subprocess``) runs it in this one, from the extracted bundle.
+        """
+        from flytekit.bin import entrypoint
+
+        from flyte_jupyter.sdk._inprocess import run_click, run_module
+
+        name = argv[0].rsplit("/", 1)[-1]
+        if name == "pyflyte-execute":
+            return run_click(entrypoint.execute_task_cmd, name, argv[1:])
+        if name != "pyflyte-fast-execute":
+            return run_module(argv)
+        if not hasattr(entrypoint, "_run_subprocess"):  # a flytekit that does it otherwise
+            return None
+
+        start = entrypoint._run_subprocess  # noqa: SLF001
+
+        def run_here(cmd: list[str], env: dict[str, str] | None = None) -> int:
+            ours = cmd[:1] == ["pyflyte-execute"] or cmd[1:3] == ["-m", _WORKFLOW_RUNNER]
+            if not ours or env is None:  # anything else (a pip install) starts as before
+                return int(start(cmd, env))
+            for folder in reversed(env.get("PYTHONPATH", "").split(os.pathsep)):
+                if folder and folder not in sys.path:
+                    sys.path.insert(0, folder)  # what PYTHONPATH does for a new interpreter
+            os.environ.clear()
+            os.environ.update(env)
+            return self.run_in_process(cmd) or 0
+
+        entrypoint._run_subprocess = run_here  # noqa: SLF001 - the one step that would exec
+        return run_click(entrypoint.fast_execute_task_cmd, name, argv[1:])
 
     def local_env(self, run: LocalRun) -> dict[str, str]:
         """The ``FLYTE_INTERNAL_*`` variables flytekit reads for its execution context."""

@@ -10,6 +10,7 @@ a notebook that uses one SDK works where only that one is installed.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import importlib.util
 import sys
@@ -29,6 +30,7 @@ class SdkEntry(NamedTuple):
     package: str  # the top-level package its entities come from
     define: str  # how an entity is made
     install: str  # the install hint
+    warm: tuple[str, ...] = ()  # what the warm worker imports once: the SDK, its entrypoints
 
 
 _SDKS: dict[str, SdkEntry] = {
@@ -37,12 +39,14 @@ _SDKS: dict[str, SdkEntry] = {
         "flytekit",
         "@task or @workflow (from flytekit import task, workflow)",
         "pip install flytekit",
+        ("flytekit", "flytekit.bin.entrypoint", "flyte_jupyter.sdk.flytekit"),
     ),
     "flyte": SdkEntry(
         "flyte_jupyter.sdk.flyte:FlyteV2Sdk",
         "flyte",
         "@env.task (flyte.TaskEnvironment)",
         "pip install flyte",
+        ("flyte", "flyte._bin.runtime", "flyte_jupyter.sdk.flyte"),
     ),
 }
 SDKS = MappingProxyType(_SDKS)
@@ -67,6 +71,16 @@ def load_sdk(name: str) -> FlyteSdk:
             raise TargetError(msg) from exc
         _loaded[name] = cls()
     return _loaded[name]
+
+
+def imported_sdks() -> list[FlyteSdk]:
+    """The SDKs whose package this process imported (those whose implementation loads)."""
+    found = []
+    for name, entry in _SDKS.items():
+        if sys.modules.get(entry.package) is not None:
+            with contextlib.suppress(TargetError):
+                found.append(load_sdk(name))
+    return found
 
 
 def find_sdk(obj: object) -> FlyteSdk | None:
