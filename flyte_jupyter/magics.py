@@ -235,6 +235,7 @@ class FlyteMagics(Magics):
                     [(n, m) for n, m in modules.items() if sdks.get(n) == sdk_name],
                     settings,
                     sdk=sdk_name,
+                    environ=self.session.job_environ(settings),
                 ).files
             ]
         written = [Path(shutil.copy2(f.path, folder / f.path.name)) for f in files]

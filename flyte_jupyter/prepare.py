@@ -138,6 +138,14 @@ def prepare_bundle(job: BundleJob, *, progress: Progress | None = None) -> Bundl
     return bundle
 
 
+def run_environ(settings: Settings, environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    """What a run starts from: the start-up environment plus the settings' env.
+
+    ``environ`` is the kernel's start-up environment (None: this process's).
+    """
+    return {**(os.environ if environ is None else environ), **settings.env_dict}
+
+
 def job_for(
     settings: Settings,
     *,
@@ -165,8 +173,7 @@ def job_for(
         limits=settings.limits,
         home=settings.home,
         store_dir=_local_store_dir(settings.store),
-        # the run sees the kernel's start-up environment plus the settings' env
-        environ={**(os.environ if environ is None else environ), **settings.env_dict},
+        environ=run_environ(settings, environ),
         context=(settings.project, settings.domain),
         # what %env set since start-up is secret too, though the run does not see it
         secrets=frozenset(
@@ -292,10 +299,12 @@ def serialize_for(
     settings: Settings,
     *,
     sdk: str = "flytekit",
+    environ: Mapping[str, str] | None = None,
 ) -> Serialized:
     """Serialize ``(name, module)`` targets of a published bundle (None: installed code).
 
     Every target is an entity of ``sdk`` (``flytekit`` or ``flyte``), serialized by it.
+    ``environ`` is the environment runs start from (a bundle job's ``environ``).
     """
     from flyte_jupyter.serialize.api import serialize_bundle
     from flyte_jupyter.settings import serialization_settings_for_bundle
@@ -306,5 +315,5 @@ def serialize_for(
     else:
         settings_json = serialization_settings_for_bundle(settings, bundle).to_json()
     return serialize_bundle(
-        bundle, targets, settings_json, cache_dir=settings.home / "cache", sdk=sdk
+        bundle, targets, settings_json, cache_dir=settings.home / "cache", sdk=sdk, environ=environ
     )

@@ -125,7 +125,10 @@ class KernelSession:
 
     def close(self) -> None:
         """The extension was unloaded: tell the listeners one last time, then forget them."""
+        from flyte_jupyter.worker import POOL
+
         self.closed = True
+        POOL.disable()
         for listener in list(self._cell_listeners):
             listener()
         self._cell_listeners.clear()
@@ -161,7 +164,21 @@ class KernelSession:
         )
         if activate:
             make_active(settings)
+        self._let_jobs_run_warm(settings)
         return settings
+
+    def _let_jobs_run_warm(self, settings: Settings) -> None:
+        """Jobs of this kernel may use the warm worker; it starts with the first of them."""
+        from flyte_jupyter.worker import POOL
+
+        if not self.closed:
+            POOL.enable(settings.home / "worker.log")
+
+    def job_environ(self, settings: Settings) -> dict[str, str]:
+        """The environment runs of ``settings`` start from (start-up environment + settings)."""
+        from flyte_jupyter.prepare import run_environ
+
+        return run_environ(settings, self.environ)
 
     def job(self, settings: Settings, names: list[str]) -> tuple[BundleJob, tuple[str, ...]]:
         """The bundle job of ``names`` (default: all entities of the notebook)."""

@@ -112,7 +112,13 @@ def launch(
     if module is None:
         msg = f"Cannot tell which installed module defines {request.entity_name!r}."
         raise LaunchError(msg)
-    serialized = serialize_for(bundle, [(request.entity_name, module)], settings, sdk=sdk.name)
+    serialized = serialize_for(
+        bundle,
+        [(request.entity_name, module)],
+        settings,
+        sdk=sdk.name,
+        environ=request.job.environ,
+    )
     if launcher is None:
         return DryRun(bundle=bundle, serialized=serialized, inputs=shown)
     spec = LaunchSpec(

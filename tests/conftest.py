@@ -2,6 +2,8 @@ import IPython
 import pytest
 from IPython.testing.globalipapp import start_ipython
 
+from flyte_jupyter.worker import POOL
+
 
 def _strict_trigger(events):
     """IPython's ``EventManager.trigger``, except that a callback's exception propagates.
@@ -16,6 +18,14 @@ def _strict_trigger(events):
             func(*args, **kwargs)
 
     return trigger
+
+
+@pytest.fixture(autouse=True)
+def _no_warm_worker_across_tests():
+    """Each test starts with the warm worker off (a kernel session turns it on) and ends it."""
+    POOL.disable()
+    yield
+    POOL.disable()
 
 
 @pytest.fixture

@@ -1,6 +1,7 @@
-"""Import the generated module from the extracted bundle in a fresh interpreter.
+"""Import the generated module from the extracted bundle in a clean interpreter.
 
-This is how the run will import it: only the bundle's files and the environment's packages on
+A child of the warm worker (:mod:`flyte_jupyter.worker`), else a fresh ``python -I``: this is
+how the run will import it: only the bundle's files and the environment's packages on
 the path, nothing of the notebook's memory. A syntax error, an undefined name or a local module
 that did not make it into the bundle is reported here, naming the cell, before any byte is
 uploaded. A passing check is remembered by digest, so an unchanged bundle is not checked again.
@@ -20,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from flyte_jupyter.bundle.untar import ArchiveFormatError, extract_archive, scratch_parent
 from flyte_jupyter.errors import BundleError, SelfCheckError
+from flyte_jupyter.worker import POOL
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
@@ -28,48 +30,7 @@ if TYPE_CHECKING:
     from flyte_jupyter.capture.model import CapturedModule
 
 TIMEOUT = 300
-# Runs with `python -I`: no user site, no PYTHONPATH, no current folder on the path.
-_SCRIPT = r"""
-import json, os, sys, traceback
-root, module, targets = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
-context = json.loads(sys.argv[4])  # [project, domain] of the run, or null
-sys.path.insert(0, root)
-out = {"ok": True, "kinds": {}}
-
-def load():
-    try:
-        return __import__(module)
-    except Exception as exc:
-        # flyte v2's a0 calls flyte.init before it imports a task's module, so module-level
-        # flyte.current_domain() works in a run: do the same, then import it afresh
-        if type(exc).__name__ != "InitializationError" or "flyte" not in sys.modules or not context:
-            raise
-    import flyte
-    flyte.init(root_dir=root, project=context[0], domain=context[1])
-    here = os.path.join(root, "")
-    for name, loaded in list(sys.modules.items()):
-        if (getattr(loaded, "__file__", None) or "").startswith(here):
-            del sys.modules[name]
-    return __import__(module)
-
-try:
-    mod = load()
-except BaseException as exc:
-    frames = [(f.filename, f.lineno) for f in traceback.extract_tb(exc.__traceback__)]
-    if isinstance(exc, SyntaxError):
-        frames.append((exc.filename, exc.lineno))
-    out = {"ok": False, "type": type(exc).__name__, "message": str(exc), "frames": frames,
-           "name": getattr(exc, "name", None)}
-else:
-    # the SDK seam recognises entities of whichever SDK the module imported (none imported: None)
-    from flyte_jupyter.sdk import find_sdk
-    for name in targets:
-        obj = getattr(mod, name, None)
-        sdk = find_sdk(obj)
-        kind = None if sdk is None else sdk.kind(obj)
-        out["kinds"][name] = [kind, None if sdk is None else sdk.flyte_name(obj, module)]
-print("\n" + json.dumps(out))
-"""
+_JOB = "flyte_jupyter.bundle.importcheck"
 
 
 def self_check(
@@ -149,28 +110,47 @@ def _run(
     environ: Mapping[str, str] | None,
     context: tuple[str, str] | None,
 ) -> dict[str, Any]:
-    cmd = [sys.executable, "-I", "-c", _SCRIPT, str(root), module, json.dumps(list(targets))]
-    cmd.append(json.dumps(list(context) if context else None))
+    """The check's result, from a child of the warm worker, else a fresh ``python -I``."""
+    request = {
+        "root": str(root),
+        "module": module,
+        "targets": list(targets),
+        "context": list(context) if context else None,
+    }
+    base = os.environ if environ is None else environ
     # flyte v2 reports to Sentry unless told not to; the module may import it
-    env = {**(os.environ if environ is None else environ), "DO_NOT_TRACK": "1"}
+    env = {**base, "DO_NOT_TRACK": "1"}
     try:
-        proc = subprocess.run(  # noqa: PLW1510 - the exit code is read from the JSON line
-            cmd, capture_output=True, text=True, timeout=TIMEOUT, cwd=root, env=env
-        )
-    except subprocess.TimeoutExpired as exc:
+        job = POOL.call(f"{_JOB}:check", request, env=env, base_env=base, cwd=root, timeout=TIMEOUT)
+        if job is None:
+            return _run_cold(root, request, env)
+    except (TimeoutError, subprocess.TimeoutExpired) as exc:
         msg = (
             f"Importing the generated module {module} took over {TIMEOUT} s in a fresh "
             "interpreter. Move slow work out of module level (into the task body)."
         )
         raise SelfCheckError(msg) from exc
+    if job.result is None:
+        raise SelfCheckError(_crashed(module, job.output))
+    return job.result
+
+
+def _run_cold(root: Path, request: Mapping[str, Any], env: Mapping[str, str]) -> dict[str, Any]:
+    cmd = [sys.executable, "-I", "-m", _JOB, json.dumps(request)]
+    proc = subprocess.run(  # noqa: PLW1510 - the exit code is read from the JSON line
+        cmd, capture_output=True, text=True, timeout=TIMEOUT, cwd=root, env=env
+    )
     last = proc.stdout.strip().rsplit("\n", 1)[-1] if proc.stdout.strip() else ""
     try:
         parsed: dict[str, Any] = json.loads(last)
     except json.JSONDecodeError:
-        detail = (proc.stderr or proc.stdout).strip()[-2000:]
-        msg = f"The generated module {module} crashed the interpreter on import:\n{detail}"
-        raise SelfCheckError(msg) from None
+        raise SelfCheckError(_crashed(request["module"], proc.stderr or proc.stdout)) from None
     return parsed
+
+
+def _crashed(module: str, output: str) -> str:
+    detail = output.strip()[-2000:]
+    return f"The generated module {module} crashed the interpreter on import:\n{detail}"
 
 
 def _message(

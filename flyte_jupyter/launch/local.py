@@ -48,6 +48,8 @@ from flyte_jupyter.launch.runstore import RunStore
 from flyte_jupyter.launch.urls import run_url
 from flyte_jupyter.redaction import Redactor, redact_url
 from flyte_jupyter.sdk import SDKS, LocalRun, load_sdk
+from flyte_jupyter.settings.local_runs import RUN_MODE, RUN_MODE_NOTE
+from flyte_jupyter.worker import POOL
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -119,30 +121,14 @@ class LocalLauncher:
         record = _record(spec, paths, run_url(self.server_url, spec.run_id))
         self.run_store.add(record)
         try:
-            with open_private(paths.log) as log:
-                proc = subprocess.Popen(
-                    [
-                        sys.executable,
-                        "-m",
-                        "flyte_jupyter.launch.supervisor",
-                        str(self.home),
-                        spec.run_id,
-                        str(paths.root),
-                    ],
-                    start_new_session=True,  # its own process group: cancel ends all of it
-                    stdout=log,
-                    stderr=subprocess.STDOUT,
-                    stdin=subprocess.PIPE,  # the run's environment: never written to disk
-                )
-            _hand_over(proc, env)
-            self.run_store.update(
+            pid, mode = self._start_supervisor(spec, paths, env)
+            self.run_store.add_extra(
                 spec.run_id,
-                extra={
-                    "sdk": spec.sdk,
-                    "pid": proc.pid,
-                    "started": start_time(proc.pid),
-                    "host": host_id(),
-                },
+                sdk=spec.sdk,
+                pid=pid,
+                started=start_time(pid),
+                host=host_id(),
+                **mode,
             )
         except BaseException as exc:  # interrupted or failed: never leave a QUEUED ghost
             self.run_store.update(
@@ -150,6 +136,44 @@ class LocalLauncher:
             )
             raise
         return self.refresh(record)
+
+    def _start_supervisor(
+        self, spec: LaunchSpec, paths: RunPaths, env: dict[str, str]
+    ) -> tuple[int, dict[str, str]]:
+        """Start the run's supervisor: forked from the warm worker, else a new interpreter.
+
+        The pid and how the run runs (``run_mode``, and ``run_mode_note`` when a warm run
+        could not be).
+        """
+        args = {"home": str(self.home), "run_id": spec.run_id, "root": str(paths.root)}
+        wanted = spec.settings.local_runs
+        if wanted == "warm":
+            pid = POOL.spawn(
+                "flyte_jupyter.launch.supervisor:serve",
+                args,
+                env=env,
+                base_env=os.environ if spec.environ is None else spec.environ,
+                cwd=paths.work,
+                output=paths.log,
+            )
+            if pid is not None:
+                return pid, {RUN_MODE: "warm"}
+        with open_private(paths.log) as log:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "flyte_jupyter.launch.supervisor", *args.values()],
+                start_new_session=True,  # its own process group: cancel ends all of it
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.PIPE,  # the run's environment: never written to disk
+            )
+        _hand_over(proc, env)
+        mode = {RUN_MODE: "exact"}
+        if wanted == "warm":
+            mode[RUN_MODE_NOTE] = (
+                "the warm worker was not available (see the kernel's log); "
+                "the run started as a pod would"
+            )
+        return proc.pid, mode
 
     def _argv(self, spec: LaunchSpec, paths: RunPaths) -> list[str]:
         args = load_sdk(spec.sdk).local_command(_local_run(spec, paths))

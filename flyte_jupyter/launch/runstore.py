@@ -207,6 +207,19 @@ class RunStore:
             values = [_encode(key, value) for key, value in changes.items()]
             db.execute(f"UPDATE runs SET {assignments} WHERE id=?", [*values, run_id])  # noqa: S608 - keys are RunRecord fields
 
+    def add_extra(self, run_id: str, **items: Any) -> None:
+        """Set ``items`` in the run's ``extra``, keeping what others wrote there meanwhile."""
+        with self._transaction() as db:
+            row = db.execute("SELECT extra FROM runs WHERE id=?", (run_id,)).fetchone()
+            if row is None:
+                msg = f"No run {run_id!r} in {self.path}."
+                raise LaunchError(msg)
+            extra = {**(json.loads(row[0]) if row[0] else {}), **items}
+            db.execute(
+                "UPDATE runs SET extra=?, updated_at=? WHERE id=?",
+                (_encode("extra", extra), time.time(), run_id),
+            )
+
     def heartbeat(self, run_id: str) -> None:
         """Renew the lease of a run's supervisor (the run's other fields stay as they are)."""
         with self._db() as db:

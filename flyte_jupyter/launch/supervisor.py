@@ -30,6 +30,7 @@ from typing import IO, TYPE_CHECKING, Any
 
 from flyte_jupyter._private import open_private, private_dir
 from flyte_jupyter.errors import LaunchError
+from flyte_jupyter.launch.forked import ForkedCommand
 from flyte_jupyter.launch.liveness import HEARTBEAT_EVERY, describe_exit, host_id, start_time
 from flyte_jupyter.launch.model import RunPaths
 from flyte_jupyter.launch.runstore import RunStore
@@ -73,7 +74,13 @@ class Supervisor:
     """Runs the command of one run and writes its outcome to the run store."""
 
     def __init__(
-        self, home: Path, run_id: str, root: Path, env: Mapping[str, str] | None = None
+        self,
+        home: Path,
+        run_id: str,
+        root: Path,
+        env: Mapping[str, str] | None = None,
+        *,
+        warm: bool = False,
     ) -> None:
         self.run_store = RunStore(home / "runs.sqlite")
         self.home = home
@@ -84,7 +91,10 @@ class Supervisor:
         # part of it only); a command.json of an older version held it whole
         self.env = dict(env) if env is not None else dict(self.spec.get("env") or {})
         self.slots = home / "slots"
-        self.child: subprocess.Popen[bytes] | None = None
+        # warm: this process was forked from the warm worker, with the SDKs imported; the
+        # command's steps then run in a forked child (flyte_jupyter.launch.forked)
+        self.warm = warm
+        self.child: subprocess.Popen[bytes] | ForkedCommand | None = None
         self.aborted = False
         self.cancelled_at: float | None = None
         self.stopping = threading.Event()
@@ -125,14 +135,7 @@ class Supervisor:
             # a task that crashes the interpreter (segfault, abort) leaves its Python traceback
             env.setdefault("PYTHONFAULTHANDLER", "1")
             with self.paths.log.open("ab") as log:
-                self.child = subprocess.Popen(
-                    argv,
-                    cwd=self.spec["cwd"],
-                    env=env,
-                    stdout=log,
-                    stderr=subprocess.STDOUT,
-                    stdin=subprocess.DEVNULL,
-                )
+                self.child = self._start(argv, env, log)
                 note = self.spec.get("note")
                 message = f"started {note}" if note else "started"
                 self.run_store.update(self.run_id, "RUNNING", message, extra=self._extra())
@@ -141,6 +144,21 @@ class Supervisor:
                 code = self.child.wait()
         self.record(code)
         return code
+
+    def _start(
+        self, argv: list[str], env: dict[str, str], log: IO[bytes]
+    ) -> subprocess.Popen[bytes] | ForkedCommand:
+        if self.warm:
+            sdk = str(self.spec.get("sdk") or "flytekit")
+            return ForkedCommand(argv, cwd=self.spec["cwd"], env=env, log_fd=log.fileno(), sdk=sdk)
+        return subprocess.Popen(
+            argv,
+            cwd=self.spec["cwd"],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+        )
 
     def _verified_argv(self) -> list[str] | None:
         """The command, reading the bundle from a copy checked against what the kernel built.
@@ -273,15 +291,30 @@ def _append_log(paths: RunPaths, message: str) -> None:
 def main() -> None:
     """Entry point: ``python -m flyte_jupyter.launch.supervisor HOME RUN_ID DIR``."""
     home, run_id, root = Path(sys.argv[1]), sys.argv[2], Path(sys.argv[3])
-    supervisor = Supervisor(home, run_id, root, _received_env())
+    code = _supervise(Supervisor(home, run_id, root, _received_env()))
+    os._exit(0 if code == 0 else 1)
+
+
+def serve(request: Mapping[str, str]) -> None:
+    """The warm worker's job (``spawn``): supervise the run, the environment being the run's.
+
+    ``request``: ``home``, ``run_id``, ``root``, as :func:`main`'s arguments.
+    """
+    run = Supervisor(
+        Path(request["home"]), request["run_id"], Path(request["root"]), dict(os.environ), warm=True
+    )
+    code = _supervise(run)
+    os._exit(0 if code == 0 else 1)
+
+
+def _supervise(supervisor: Supervisor) -> int:
     try:
-        code = supervisor.run()
+        return supervisor.run()
     except BaseException as exc:
         supervisor.run_store.update(
-            run_id, "FAILED", "supervisor error", error=f"{type(exc).__name__}: {exc}"
+            supervisor.run_id, "FAILED", "supervisor error", error=f"{type(exc).__name__}: {exc}"
         )
         raise
-    os._exit(0 if code == 0 else 1)
 
 
 def _received_env() -> dict[str, str] | None:

@@ -23,13 +23,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from flyte_jupyter.errors import SerializationError
+from flyte_jupyter.worker import POOL
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Mapping, Sequence
 
     from flyte_jupyter.bundle import Bundle
+    from flyte_jupyter.worker import JobResult
 
 TIMEOUT = 600
+_WORKER = "flyte_jupyter.runtime.serialize_worker"
 ResourceKind = Literal["task", "workflow", "launch plan"]
 _KINDS: dict[str, ResourceKind] = {"1": "task", "2": "workflow", "3": "launch plan"}
 
@@ -116,6 +119,7 @@ def serialize_bundle(
     *,
     cache_dir: Path,
     sdk: str = "flytekit",
+    environ: Mapping[str, str] | None = None,
 ) -> Serialized:
     """Serialize entities of one SDK with its settings (given as JSON).
 
@@ -134,6 +138,9 @@ def serialize_bundle(
         settings): the same code and settings are serialized once.
     sdk
         The SDK of every target (``flytekit`` or ``flyte``).
+    environ
+        The environment runs start from (None: this process's): the warm worker that
+        serializes is the one started from it (:mod:`flyte_jupyter.worker`).
     """
     digest = bundle.digest if bundle else None
     parts = [digest, sorted(targets), settings_json] + ([sdk] if sdk != "flytekit" else [])
@@ -141,7 +148,9 @@ def serialize_bundle(
     folder = cache_dir / "serialized" / key
     summary = folder / "summary.json"
     if not summary.exists():
-        _run_worker(bundle, [list(t) for t in targets], settings_json, folder, sdk)
+        _run_worker(
+            bundle, [list(t) for t in targets], settings_json, folder, sdk=sdk, environ=environ
+        )
     names = json.loads(summary.read_text())["names"]
     return Serialized(folder=folder, files=_files(folder, sdk), names=names, sdk=sdk)
 
@@ -157,7 +166,13 @@ def _files(folder: Path, sdk: str) -> tuple[SerializedFile, ...]:
 
 
 def _run_worker(
-    bundle: Bundle | None, targets: list[list[str]], settings_json: str, folder: Path, sdk: str
+    bundle: Bundle | None,
+    targets: list[list[str]],
+    settings_json: str,
+    folder: Path,
+    *,
+    sdk: str,
+    environ: Mapping[str, str] | None,
 ) -> None:
     entities = [name for name, _ in targets]
     with tempfile.TemporaryDirectory(prefix="fj-serialize-") as tmp:
@@ -174,22 +189,20 @@ def _run_worker(
             "out": str(staging),
             "sdk": sdk,
         }
-        request_file = Path(tmp) / "request.json"
-        request_file.write_text(json.dumps(request), encoding="utf-8")
-        cmd = [sys.executable, "-I", "-m", "flyte_jupyter.runtime.serialize_worker"]
+        env = {**os.environ, "DO_NOT_TRACK": "1"}  # flyte v2 reports to Sentry otherwise
         try:
-            proc = subprocess.run(  # noqa: PLW1510 - the result is read from the JSON line
-                [*cmd, str(request_file)],
-                capture_output=True,
-                text=True,
+            job = POOL.call(
+                f"{_WORKER}:serialize",
+                request,
+                env=env,
+                base_env=os.environ if environ is None else environ,
+                cwd=Path(tmp),
                 timeout=TIMEOUT,
-                cwd=tmp,
-                env={**os.environ, "DO_NOT_TRACK": "1"},  # flyte v2 reports to Sentry otherwise
             )
-        except subprocess.TimeoutExpired as exc:
+            result = _run_cold(request, Path(tmp), env) if job is None else _result(job)
+        except (TimeoutError, subprocess.TimeoutExpired) as exc:
             msg = f"Serializing {', '.join(entities)} took over {TIMEOUT} s and was stopped."
             raise SerializationError(msg) from exc
-        result = _parse(proc)
         if not result.get("ok"):
             msg = (
                 f"{sdk} could not serialize {', '.join(entities)}: "
@@ -201,6 +214,28 @@ def _run_worker(
         if folder.exists():  # another kernel finished first: same inputs, same result
             return
         shutil.move(str(staging), folder)
+
+
+def _run_cold(request: Mapping[str, Any], tmp: Path, env: Mapping[str, str]) -> dict[str, Any]:
+    request_file = tmp / "request.json"
+    request_file.write_text(json.dumps(request), encoding="utf-8")
+    proc = subprocess.run(  # noqa: PLW1510 - the result is read from the JSON line
+        [sys.executable, "-I", "-m", _WORKER, str(request_file)],
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+        cwd=tmp,
+        env=env,
+    )
+    return _parse(proc)
+
+
+def _result(job: JobResult) -> dict[str, Any]:
+    if job.result is None:
+        detail = job.output.strip()[-3000:]
+        msg = f"The serialization process failed (exit status {job.status}):\n{detail}"
+        raise SerializationError(msg)
+    return job.result
 
 
 def _parse(proc: subprocess.CompletedProcess[str]) -> dict[str, Any]:

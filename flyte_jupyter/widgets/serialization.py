@@ -89,7 +89,7 @@ def compute(job: SerializationJob) -> SerializationView:
     else:
         targets = [(name, job.modules[name]) for name in job.targets]
     flytekit_settings = serialization_settings_for_bundle(settings, bundle)
-    serialized = serialize_for(bundle, targets, settings, sdk=job.sdk)
+    serialized = serialize_for(bundle, targets, settings, sdk=job.sdk, environ=job.job.environ)
     tasks = []
     for item in serialized.files:
         if item.kind != "task":

@@ -223,8 +223,11 @@ def test_dry_run_serializes_and_launches_nothing(nb, tmp_path):
     assert runs(tmp_path) == []
 
 
-def test_an_interrupted_launch_leaves_no_queued_ghost(nb, tmp_path, monkeypatch):
+@pytest.mark.parametrize("mode", ["exact", "warm"])
+def test_an_interrupted_launch_leaves_no_queued_ghost(nb, tmp_path, monkeypatch, mode):
     import subprocess
+
+    from flyte_jupyter.worker.client import Worker
 
     real = subprocess.Popen
 
@@ -233,9 +236,13 @@ def test_an_interrupted_launch_leaves_no_queued_ghost(nb, tmp_path, monkeypatch)
             raise KeyboardInterrupt  # the user pressed Stop just as the run was starting
         return real(argv, *args, **kwargs)
 
+    def interrupted_spawn(*_args, **_kwargs):
+        raise KeyboardInterrupt  # ... while the warm worker forked the supervisor
+
     monkeypatch.setattr(subprocess, "Popen", interrupted)
+    monkeypatch.setattr(Worker, "spawn", interrupted_spawn)
     with pytest.raises(KeyboardInterrupt):
-        nb.run_line_magic("flyte_run", "square(x=2)")
+        nb.run_line_magic("flyte_run", f"--local-runs {mode} square(x=2)")
     (listed,) = runs(tmp_path)
     record = RunStore(tmp_path / "home" / "runs.sqlite").get(listed.id)
     assert record.status == "FAILED"

@@ -30,8 +30,10 @@ def segfault(x: int) -> int:
 """
 
 
-@pytest.fixture
-def nb(ip, tmp_path):
+@pytest.fixture(params=["exact", "warm"])
+def nb(ip, tmp_path, request):
+    """The notebook, its local runs started the way of the parameter (``local_runs``)."""
+    ip.run_line_magic("config", f"FlyteJupyter.local_runs = {request.param!r}")
     run_cell(ip, TASKS, cell_id="tasks")
     yield ip
     # a failed test must not leave a 300 s task behind
@@ -63,12 +65,12 @@ def group_members(pgid):
 
 
 def task_started(run):
-    """True once the task's own interpreter (pyflyte-execute) runs."""
-    return any(
-        arg.endswith(b"/pyflyte-execute")
-        for pid in group_members(run.record.extra["pid"])
-        for arg in _argv(pid)[:2]
-    )
+    """True once the task runs: pyflyte-execute's interpreter, or the warm supervisor's child."""
+    extra = run.record.extra
+    members = group_members(extra["pid"])
+    if extra.get("run_mode") == "warm":
+        return extra.get("child_pid") in members
+    return any(arg.endswith(b"/pyflyte-execute") for pid in members for arg in _argv(pid)[:2])
 
 
 def _argv(pid):
@@ -86,7 +88,8 @@ def watchdog_of(supervisor):
                 ppid = int(Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()[1])
             except (OSError, IndexError):
                 continue
-            if ppid == supervisor and _argv(int(entry)) == _argv(supervisor):
+            in_group = int(entry) in group_members(supervisor)
+            if ppid == supervisor and _argv(int(entry)) == _argv(supervisor) and not in_group:
                 return int(entry)
     raise AssertionError(f"no watchdog under {supervisor}")
 
