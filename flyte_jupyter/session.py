@@ -195,6 +195,11 @@ class KernelSession:
             loaded_modules=_kernel.loaded_modules(),
             environ=self.environ,
         )
+        # the self-check and serialization of this job need the warm worker: its imports run
+        # while the bundle is built (a no-op once it runs, or when it is not enabled)
+        from flyte_jupyter.worker import POOL
+
+        POOL.start(job.environ or self.environ)
         return job, targets
 
     def bundle(
