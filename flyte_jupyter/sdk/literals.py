@@ -6,9 +6,11 @@ Both SDKs' literal messages have the same fields (``scalar.primitive``, ``collec
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 MAX_PREVIEW = 200
+_TEXT_TAGS = ("json", "application/json")
 
 
 def clip(text: str) -> str:
@@ -47,4 +49,32 @@ def literal_text(literal: Any) -> str:  # noqa: C901, PLR0911 - one branch per l
         return str(MessageToJson(scalar.generic, indent=None))
     if which == "error":
         return f"<error {scalar.error.message}>"
+    if which == "binary":
+        return binary_text(scalar.binary.value, scalar.binary.tag)
     return f"<{which}>"
+
+
+def binary_text(value: bytes, tag: str) -> str:
+    """A binary literal as JSON-like text: ``{"x": 1, "y": 2}`` for a dataclass.
+
+    Both SDKs write dataclasses and pydantic models as msgpack (tag ``msgpack``); JSON is
+    read too. What cannot be decoded stays ``<binary>`` (with its tag), never an error.
+    """
+    data: Any
+    try:
+        if tag == "msgpack":
+            import msgpack  # type: ignore[import-untyped]  # both SDKs depend on it
+
+            data = msgpack.unpackb(value, raw=False, strict_map_key=False)
+        elif tag in _TEXT_TAGS:
+            data = json.loads(value)
+        else:
+            return f"<binary {tag}>" if tag else "<binary>"
+    except (ImportError, ValueError, TypeError):  # msgpack's decode errors are ValueErrors
+        return f"<binary {tag}>"
+    return json.dumps(data, ensure_ascii=False, default=_fallback)
+
+
+def _fallback(value: object) -> str:
+    """Bytes and msgpack extension types as their repr (JSON has no such values)."""
+    return repr(value)
