@@ -22,6 +22,8 @@ import time
 import traceback
 from typing import TYPE_CHECKING
 
+from flyte_jupyter._os import close_fds_above_stdio
+
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
 
@@ -81,7 +83,7 @@ def _child(argv: list[str], cwd: str, env: Mapping[str, str], log_fd: int, sdk: 
         os.dup2(log_fd, 1)
         os.dup2(log_fd, 2)
         # nothing of the supervisor's (its lease, the watchdog's pipe) stays open in the task
-        os.closerange(3, _fd_limit())
+        close_fds_above_stdio()
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, signal.SIG_DFL)
         os.environ.clear()
@@ -106,10 +108,3 @@ def _child(argv: list[str], cwd: str, env: Mapping[str, str], log_fd: int, sdk: 
             sys.stdout.flush()
             sys.stderr.flush()
         os._exit(code)
-
-
-def _fd_limit() -> int:
-    try:
-        return max(int(name) for name in os.listdir("/proc/self/fd")) + 1
-    except (OSError, ValueError):
-        return os.sysconf("SC_OPEN_MAX")

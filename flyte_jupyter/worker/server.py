@@ -33,6 +33,8 @@ import sys
 import traceback
 from typing import TYPE_CHECKING, Any
 
+from flyte_jupyter._os import close_fds_above_stdio
+
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
@@ -134,8 +136,7 @@ def _child(request: dict[str, Any], result_fd: int | None, *, new_session: bool)
         signal.signal(signal.SIGINT, signal.SIG_DFL)
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
         _redirect(request.get("output"))
-        keep = {result_fd} if result_fd is not None else set()
-        _close_fds_except(keep)
+        close_fds_above_stdio({result_fd} if result_fd is not None else set())
         os.environ.clear()
         os.environ.update(request["env"])
         os.chdir(request["cwd"])
@@ -187,21 +188,6 @@ def _redirect(output: str | None) -> None:
     target = os.open(output, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600) if output else null
     os.dup2(target, 1)
     os.dup2(target, 2)
-
-
-def _close_fds_except(keep: set[int]) -> None:
-    low = 3
-    for fd in sorted(keep):
-        os.closerange(low, fd)
-        low = fd + 1
-    os.closerange(low, _max_fd())
-
-
-def _max_fd() -> int:
-    try:
-        return max(int(name) for name in os.listdir("/proc/self/fd")) + 1
-    except (OSError, ValueError):
-        return os.sysconf("SC_OPEN_MAX")
 
 
 def _reap(spawned: set[int]) -> None:
