@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import ast
 import shlex
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from IPython.core.error import UsageError
 
-from flyte_jupyter._usage import parse_options, usage_errors
+from flyte_jupyter._usage import parse_options, show_help, usage_errors
 
 if TYPE_CHECKING:
+    import argparse
+
     from IPython.core.interactiveshell import InteractiveShell
 
     from flyte_jupyter.magics import FlyteMagics
@@ -19,6 +21,14 @@ _HOW = (
     "End the cell with a call of a task or workflow, inputs by name: "
     "square(x=7) or r = square(x=7)."
 )
+
+
+class Parsed(NamedTuple):
+    """What a ``%flyte_run`` line or cell asks for."""
+
+    args: argparse.Namespace
+    call: ast.Call
+    target: str | None  # the name ``r = square(x=7)`` binds the Run to
 
 
 def split_line(line: str) -> tuple[str, str | None]:
@@ -112,6 +122,35 @@ def evaluate_call(ip: InteractiveShell, call: ast.Call) -> tuple[str, Any, dict[
     return name, ip.user_ns[name], inputs
 
 
+def parse_magic(magics: FlyteMagics, line: str, cell: str | None) -> Parsed | None:
+    """Options, final call and assigned name of ``%flyte_run``/``%%flyte_run``; None: help shown.
+
+    The cell form runs the cell's definitions (and records them) on the way.
+    """
+    target = None
+    if cell is None:
+        options, call_text = split_line(line)
+        if show_help(magics.flyte_run, options):
+            return None
+        if call_text is None:
+            raise UsageError(f"%flyte_run needs a call, e.g. %flyte_run square(x=7). {_HOW}")
+        call = ast.parse(call_text, mode="eval").body
+        assert isinstance(call, ast.Call)  # noqa: S101 - split_line only returns calls
+    else:
+        options = line
+        if show_help(magics.flyte_run, options):
+            return None
+        body, call, target = split_cell(cell)
+        if body.strip():
+            session = magics.session
+            run_definitions(magics.ip, body)
+            session.add_cell(session.current_cell_id, body, magics.ip.execution_count)
+    args = parse_options(magics.flyte_run, options)
+    if args.call:
+        raise UsageError(f"Unexpected text before the call: {' '.join(args.call)}")
+    return Parsed(args, call, target)
+
+
 def run_magic(magics: FlyteMagics, line: str, cell: str | None) -> Any:
     """Body of ``%flyte_run`` / ``%%flyte_run``."""
     from flyte_jupyter.display import LiveRun
@@ -119,27 +158,14 @@ def run_magic(magics: FlyteMagics, line: str, cell: str | None) -> Any:
     from flyte_jupyter.submit import launch
     from flyte_jupyter.widgets.progress import progress_bar
 
-    session = magics.session
-    target = None
-    if cell is None:
-        options, call_text = split_line(line)
-        if call_text is None:
-            raise UsageError(f"%flyte_run needs a call, e.g. %flyte_run square(x=7). {_HOW}")
-        call = ast.parse(call_text, mode="eval").body
-        assert isinstance(call, ast.Call)  # noqa: S101 - split_line only returns calls
-    else:
-        options = line
-        body, call, target = split_cell(cell)
-        if body.strip():
-            run_definitions(magics.ip, body)
-            session.add_cell(session.current_cell_id, body, magics.ip.execution_count)
-    args = parse_options(magics.flyte_run, options)
-    if args.call:
-        raise UsageError(f"Unexpected text before the call: {' '.join(args.call)}")
+    parsed = parse_magic(magics, line, cell)
+    if parsed is None:
+        return None
+    args, call, target = parsed
     settings = magics.settings(args)
     name, _, inputs = evaluate_call(magics.ip, call)
     with usage_errors(), progress_bar("Launching") as progress:
-        request = session.launch_request(settings, name, inputs)
+        request = magics.session.launch_request(settings, name, inputs)
         run = launch(request, dry_run=args.dry_run, progress=progress)
     if isinstance(run, Run):
         run = LiveRun.of(run)

@@ -19,8 +19,37 @@ if TYPE_CHECKING:
     from collections.abc import Iterator
 
 
-def parse_options(magic: Any, line: str) -> argparse.Namespace:
-    """Parse a magic's options as a shell would: quotes group words and are removed.
+HELP_FLAGS = frozenset({"-h", "--help"})
+
+
+def show_help(magic: Any, options: str) -> bool:
+    """Print the magic's help and return True when its options ask for it (``-h``/``--help``).
+
+    Checked before the options are parsed, so ``--help`` works whatever else the line holds
+    or lacks (a call, a required ``--folder``): as with any command-line tool, asking for help
+    does nothing else.
+    """
+    try:
+        argv = split_options(options)
+    except UsageError:
+        return False
+    if HELP_FLAGS.isdisjoint(argv):
+        return False
+    print(help_text(magic))  # noqa: T201 - the user asked for it, as argparse prints it
+    return True
+
+
+def help_text(magic: Any) -> str:
+    """The magic's usage, description and options, as argparse formats them."""
+    text: str = magic.parser.format_help()
+    # magic_arguments formats the usage as a reST literal block ("::") for the docstring
+    if text.startswith("::"):
+        text = "Usage:" + text[2:]
+    return text.rstrip() + "\n"
+
+
+def split_options(line: str) -> list[str]:
+    """Split a magic's option text as a shell would: quotes group words and are removed.
 
     IPython's ``parse_argstring`` splits in shlex's non-POSIX mode, which keeps the quotes in
     the value: ``--root-dir "my dir"`` named a folder ``"my dir"``, quotes included.
@@ -35,7 +64,12 @@ def parse_options(magic: Any, line: str) -> argparse.Namespace:
     except ValueError as exc:  # shlex: "No closing quotation"
         msg = f'Cannot read the options ({exc}): close every quote, e.g. --root-dir "my dir".'
         raise UsageError(msg) from exc
-    return magic.parser.parse_args(argv)  # type: ignore[no-any-return]
+    return argv
+
+
+def parse_options(magic: Any, line: str) -> argparse.Namespace:
+    """Parse a magic's options (split by :func:`split_options`) with its argparse parser."""
+    return magic.parser.parse_args(split_options(line))  # type: ignore[no-any-return]
 
 
 @contextlib.contextmanager

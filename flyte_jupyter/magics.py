@@ -19,7 +19,7 @@ from IPython.core.magic_arguments import argument, magic_arguments
 
 from flyte_jupyter import _kernel
 from flyte_jupyter._traits import FlyteJupyter, trait_values
-from flyte_jupyter._usage import parse_options, usage_errors
+from flyte_jupyter._usage import parse_options, show_help, usage_errors
 from flyte_jupyter.bundle.model import COPY_STYLES
 from flyte_jupyter.session import KernelSession
 from flyte_jupyter.settings import BACKENDS, LOCAL_RUNS
@@ -105,6 +105,8 @@ def _options(table: tuple[tuple[str, dict[str, Any]], ...]) -> Callable[[Any], A
     return apply
 
 
+# every magic documents itself: ``-h``/``--help`` prints this usage and runs nothing
+help_option = argument("-h", "--help", action="store_true", help="Show this help; run nothing.")
 code_options = _options(_CODE_OPTIONS)
 target_options = _options(_TARGET_OPTIONS)
 run_options = _options(_RUN_OPTIONS)
@@ -158,11 +160,12 @@ class FlyteMagics(Magics):
     # -- magics --------------------------------------------------------------------------------
 
     @magic_arguments()
+    @help_option
     @argument("entities", nargs="*", help="Tasks/workflows to ship (default: all in the notebook).")
     @argument("--upload", action="store_true", help="Also put the archive in the bundle store.")
     @code_options
     @line_magic
-    def flyte_bundle(self, line: str) -> Bundle:
+    def flyte_bundle(self, line: str) -> Bundle | None:
         """Build the source bundle of tasks/workflows: a preview of what would ship.
 
         Shows the files, sizes, digest, the module generated from the notebook, the
@@ -170,6 +173,8 @@ class FlyteMagics(Magics):
         With ``--upload`` the archive also goes to the bundle store (``uri``; ``reused`` is True
         when the bundle store had it already and nothing was sent).
         """
+        if show_help(self.flyte_bundle, line):
+            return None
         args = parse_options(self.flyte_bundle, line)
         settings = self.settings(args)
         bundle, _ = self.bundle(settings, list(args.entities))
@@ -185,6 +190,7 @@ class FlyteMagics(Magics):
         return bundle
 
     @magic_arguments()
+    @help_option
     @target_options
     @run_options
     @code_options
@@ -193,15 +199,18 @@ class FlyteMagics(Magics):
         """Show the resolved settings and where each value came from (secrets redacted)."""
         from flyte_jupyter.display import SettingsView
 
+        if show_help(self.flyte_settings, line):
+            return None
         return SettingsView(self.settings(parse_options(self.flyte_settings, line)))
 
     @magic_arguments()
+    @help_option
     @argument("entities", nargs="*", help="Tasks/workflows to serialize (default: all).")
     @argument("--folder", required=True, help="Folder to write the .pb files and the archive to.")
     @target_options
     @code_options
     @line_magic
-    def flyte_serialize(self, line: str) -> list[Path]:
+    def flyte_serialize(self, line: str) -> list[Path] | None:
         """Serialize tasks/workflows to flyteidl protobuf files, like ``pyflyte package``.
 
         Writes ``<index>_<name>_<1 task|2 workflow|3 launch plan>.pb`` and the bundle archive
@@ -212,6 +221,8 @@ class FlyteMagics(Magics):
         from flyte_jupyter.sdk import sdk_for
         from flyte_jupyter.settings import check_image_refs
 
+        if show_help(self.flyte_serialize, line):
+            return None
         args = parse_options(self.flyte_serialize, line)
         settings = self.settings(args)
         folder = _output_folder(args.folder, settings)  # before anything is built or uploaded
@@ -247,6 +258,7 @@ class FlyteMagics(Magics):
         return written
 
     @magic_arguments()
+    @help_option
     @argument("call", nargs="*", help="Line form: the call to launch, e.g. square(x=7).")
     @argument("--wait", action="store_true", help="Block until the run ends.")
     @argument("--dry-run", action="store_true", help="Bundle and serialize; launch nothing.")
@@ -267,6 +279,8 @@ class FlyteMagics(Magics):
 
         return _launching.run_magic(self, line, cell)
 
+    @magic_arguments()
+    @help_option
     @line_magic
     def flyte_panel(self, line: str) -> Any:
         """Open the panel: target, images, code, serialization preview, run, runs.
@@ -275,8 +289,10 @@ class FlyteMagics(Magics):
         ``%config`` and per-call options): what you set there is what the next
         ``%%flyte_run`` uses.
         """
+        if show_help(self.flyte_panel, line):
+            return None
         if line.strip():
-            raise UsageError("%flyte_panel takes no arguments.")
+            raise UsageError("%flyte_panel takes no arguments (--help shows what it does).")
         from flyte_jupyter.widgets import FlytePanel
 
         return FlytePanel(self.session)
