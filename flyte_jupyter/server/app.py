@@ -6,6 +6,7 @@ or ``c.FlyteJupyterApp.poll_interval = 5`` in ``jupyter_server_config.py``.
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 from typing import Any
@@ -15,22 +16,26 @@ from jupyter_server.extension.application import ExtensionApp, ExtensionAppJinja
 from traitlets import Float, Unicode, default, validate
 
 from flyte_jupyter._private import secure_home
+from flyte_jupyter.launch.urls import PUBLIC_INFO, public_url
 from flyte_jupyter.server.pages import RunPageHandler
 from flyte_jupyter.server.runs import (
     NotFoundHandler,
     RunCancelHandler,
+    RunChangesHandler,
     RunHandler,
     RunListHandler,
     RunLogsHandler,
 )
 from flyte_jupyter.server.service import RunService
 from flyte_jupyter.server.view import shown
+from flyte_jupyter.server.watch import RunWatch
 
 TEMPLATES = Path(__file__).with_name("templates")
 
 _ID = r"(?P<run_id>[^/]+)"  # loose on purpose: the handlers answer a malformed id with 404 JSON
 ROUTES: tuple[tuple[str, type], ...] = (
     (r"/flyte-jupyter/api/runs/?", RunListHandler),
+    (r"/flyte-jupyter/api/runs/changes/?", RunChangesHandler),  # before the run ids
     (rf"/flyte-jupyter/api/runs/{_ID}/?", RunHandler),
     (rf"/flyte-jupyter/api/runs/{_ID}/logs/?", RunLogsHandler),
     (rf"/flyte-jupyter/api/runs/{_ID}/cancel/?", RunCancelHandler),
@@ -60,6 +65,16 @@ class FlyteJupyterApp(ExtensionAppJinjaMixin, ExtensionApp):
         2.0,
         help="Seconds between refreshes of a run page while the run has not ended.",
     ).tag(config=True)
+
+    remote_poll_interval = Float(
+        10.0,
+        help=(
+            "Seconds between two questions to the Flyte admin about the same active remote "
+            "run, while a sidebar follows runs. Lists of runs never ask the admin."
+        ),
+    ).tag(config=True)
+
+    _public_info: Path | None = None
 
     @default("home")
     def _default_home(self) -> str:
@@ -101,8 +116,36 @@ class FlyteJupyterApp(ExtensionAppJinjaMixin, ExtensionApp):
         root_dir = Path(self.serverapp.root_dir) if self.serverapp else Path.cwd()
         if self.home_path.is_dir():  # an existing home becomes private; none is made here
             secure_home(self.home_path)
-        self.settings["flyte_jupyter_service"] = RunService(self.home_path, root_dir)
+        service = RunService(self.home_path, root_dir)
+        self.settings["flyte_jupyter_service"] = service
+        self.settings["flyte_jupyter_watch"] = RunWatch(
+            service, remote_interval=self.remote_poll_interval
+        )
         self.log.info("flyte_jupyter: serving runs from %s", self.home_path / "runs.sqlite")
+        self._publish_public_url()
+
+    def _publish_public_url(self) -> None:
+        """Tell kernels of no server (nbclient, consoles) the URL people reach this one at.
+
+        Only when ``ServerApp.custom_display_url`` is set: otherwise the URL in the server's
+        own ``jpserver-<pid>.json`` is the public one. See :mod:`flyte_jupyter.launch.urls`.
+        """
+        server = self.serverapp
+        if server is None or not server.custom_display_url:
+            return
+        info = server.server_info()
+        url = public_url(server.custom_display_url, server.base_url, str(info["url"]))
+        self._public_info = Path(server.runtime_dir) / PUBLIC_INFO.format(pid=os.getpid())
+        try:
+            self._public_info.write_text(json.dumps({"public_url": url}), encoding="utf-8")
+        except OSError as exc:
+            self.log.warning("flyte_jupyter: cannot write %s: %s", self._public_info, exc)
+
+    async def stop_extension(self) -> None:
+        """Stop watching the run store; withdraw the published URL."""
+        self.settings["flyte_jupyter_watch"].close()
+        if self._public_info is not None:
+            self._public_info.unlink(missing_ok=True)
 
     def initialize_handlers(self) -> None:
         """Register the routes (the server prefixes its base URL)."""

@@ -1,4 +1,4 @@
-"""The runs API: list, one run, its logs, cancel. JSON in, JSON out, errors included."""
+"""The runs API: list, changes, one run, its logs, cancel. JSON in, JSON out, errors included."""
 
 from __future__ import annotations
 
@@ -27,12 +27,16 @@ from flyte_jupyter.server.service import (
 if TYPE_CHECKING:
     from flyte_jupyter.launch.model import RunRecord
     from flyte_jupyter.server.service import RunService
+    from flyte_jupyter.server.watch import RunWatch
 
 
 # What jupyter_server's Authorizer is asked about: "read" for GET, "write" for cancel, so an
 # authorizer of a read-only user (or a JupyterHub role) can let people follow runs but not stop
 # them.
 AUTH_RESOURCE = "flyte_jupyter"
+# Seconds a change request waits at most: below the usual 60 s idle timeout of proxies.
+CHANGES_TIMEOUT = 25
+MAX_CHANGES_TIMEOUT = 55
 
 
 class RunsBase(ExtensionHandlerMixin, APIHandler):
@@ -111,6 +115,29 @@ class RunListHandler(RunsBase):
                 "next_offset": offset + limit if len(records) > limit else None,
             }
         )
+
+
+class RunChangesHandler(RunsBase):
+    """``GET flyte-jupyter/api/runs/changes?after=<token>``: wait for the run store to change.
+
+    The reply, ``{"token", "changed"}``, comes once the store's token differs from ``after``
+    (a run was added or changed), or after ``timeout`` seconds (default 25) with the same
+    token. The sidebar asks again with the token it got, and lists runs when ``changed``.
+    """
+
+    @web.authenticated
+    @authorized
+    async def get(self) -> None:
+        """Long-poll for a change."""
+        after = self.get_query_argument("after", "")
+        timeout = self.int_argument("timeout", CHANGES_TIMEOUT, 0, MAX_CHANGES_TIMEOUT)
+        watch: RunWatch = self.settings["flyte_jupyter_watch"]
+        try:
+            token = await watch.wait(after, float(timeout or 0))
+        except FlyteJupyterError as exc:
+            self.log.warning("flyte_jupyter: %s", exc)
+            raise web.HTTPError(500, str(exc)) from exc
+        self.reply({"token": token, "changed": token != after})
 
 
 class RunHandler(RunsBase):

@@ -15,13 +15,16 @@ import asyncio
 import dataclasses
 import functools
 import importlib.util
+import logging
 import os
 import re
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from flyte_jupyter._private import UnsafeFileError, open_inside
+from flyte_jupyter.errors import FlyteJupyterError
 from flyte_jupyter.launch.liveness import lost, lost_note
 from flyte_jupyter.launch.model import TERMINAL
 from flyte_jupyter.launch.runstore import RunStore
@@ -33,6 +36,7 @@ if TYPE_CHECKING:
     from flyte_jupyter.launch.model import RunRecord
 
 T = TypeVar("T")
+logger = logging.getLogger(__name__)
 
 # Run ids are what flyte_jupyter.launch.new_run_id makes: 'f' + 19 of [a-z0-9].
 RUN_ID = re.compile(r"f[a-z0-9]{19}")
@@ -118,6 +122,10 @@ class RunService:
         self.run_store = RunStore(home / "runs.sqlite")
         # the secrets of the server's environment, which kernels it starts inherit
         self.redactor = Redactor.of(os.environ)
+        # remote runs: when the admin was last asked about each, and their launchers
+        self._remote_polled: dict[str, float] = {}
+        self._remote_failed: set[str] = set()
+        self._launchers: dict[tuple[str, Path], Any] = {}
 
     def list_runs(
         self,
@@ -134,6 +142,49 @@ class RunService:
         return self.run_store.list(
             status=status, notebook=notebook, entity=entity, limit=limit, offset=offset
         )
+
+    def version(self) -> str:
+        """A token that changes whenever a run is added or changed (heartbeats aside).
+
+        Every change of a run sets its ``updated_at``; an added run raises the count. Cheap:
+        one aggregate query, no rows read out.
+        """
+        if not self.run_store.path.exists():
+            return "none"
+        # RunStore has no public query for this; its per-thread connection is what to use
+        with self.run_store._db() as db:  # noqa: SLF001
+            count, latest = db.execute("SELECT count(*), max(updated_at) FROM runs").fetchone()
+        return f"{count}:{latest}"
+
+    def refresh_remote(self, interval: float) -> int:
+        """Ask the admin about active remote runs, each at most every ``interval`` seconds.
+
+        The launchers write what they learn to the run store, where lists, run pages and
+        :meth:`version` see it. A run whose backend cannot be reached from here is logged once
+        and left as recorded. Returns how many runs were asked about.
+        """
+        if not self.run_store.path.exists():
+            return 0
+        active = [
+            record
+            for status in ("QUEUED", "RUNNING")
+            for record in self.run_store.list(status=status, limit=MAX_LIMIT)
+            if record.backend != "local"
+        ]
+        now = time.monotonic()
+        asked = 0
+        for record in active:
+            if now - self._remote_polled.get(record.id, -float("inf")) < interval:
+                continue
+            self._remote_polled[record.id] = now
+            asked += 1
+            try:
+                self._remote_launcher(record).refresh(record)
+            except (FlyteJupyterError, Unsupported) as exc:
+                if record.id not in self._remote_failed:
+                    self._remote_failed.add(record.id)
+                    logger.warning("flyte_jupyter: cannot follow run %s: %s", record.id, exc)
+        return asked
 
     def get_run(self, run_id: str) -> RunRecord | None:
         """The run with its status history, or None."""
@@ -189,6 +240,17 @@ class RunService:
         return self._cancel_remote(record)
 
     def _cancel_remote(self, record: RunRecord) -> RunRecord:
+        cancelled: RunRecord = self._remote_launcher(record).cancel(record)
+        return cancelled
+
+    def _remote_launcher(self, record: RunRecord) -> Any:
+        """The launcher of a remote run's backend (one per backend and folder, kept).
+
+        Raises
+        ------
+        Unsupported
+            The backend is unknown here, or its package is not installed.
+        """
         from flyte_jupyter.launch.backends import LAUNCHERS, launcher_for
         from flyte_jupyter.settings import resolve_settings
 
@@ -200,19 +262,22 @@ class RunService:
         module = target[0].partition(":")[0]
         if importlib.util.find_spec(module) is None:
             msg = (
-                f"Cancelling {record.backend} runs from JupyterLab needs {module}, which this "
-                f"installation of flyte_jupyter does not have.{where}"
+                f"Following or cancelling {record.backend} runs from JupyterLab needs "
+                f"{module}, which this installation of flyte_jupyter does not have.{where}"
             )
             raise Unsupported(msg)
         # the notebook's folder holds the pyproject/flytekit config the run was launched with
         notebook_dir = Path(record.notebook).parent if record.notebook else None
         start_dir = notebook_dir if notebook_dir and notebook_dir.is_dir() else self.root_dir
-        settings = resolve_settings(
-            start_dir=start_dir,
-            environ=os.environ,
-            options={"backend": record.backend, "home": str(self.home)},
-        )
-        return launcher_for(settings).cancel(record)
+        key = (record.backend, start_dir)
+        if key not in self._launchers:
+            settings = resolve_settings(
+                start_dir=start_dir,
+                environ=os.environ,
+                options={"backend": record.backend, "home": str(self.home)},
+            )
+            self._launchers[key] = launcher_for(settings)
+        return self._launchers[key]
 
 
 def read_log(
