@@ -1,21 +1,49 @@
 """Rich displays shared by the magics and the panel: everything escaped, secrets redacted.
 
 Adapter: the live run display talks to IPython's display machinery; the core never does.
+
+A run shown while it is active is a *live* display: status, elapsed time, the last lines of
+its log and (where widgets render) a Cancel button, redrawn in place by the process's one run
+follower (:mod:`flyte_jupyter.launch.follow`) until the run ends; then it shows the run's
+summary with its outputs, exactly what a finished run shows. A display cannot outlive its
+kernel's updates, so it never claims more than it knows: each frame says when its status was
+read and links the run page, and when the kernel stops, its displays say so.
 """
 
 from __future__ import annotations
 
+import atexit
+import logging
+import threading
+import time
+import weakref
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from flyte_jupyter._html import escape
+from flyte_jupyter.bundle.display import table_html
+from flyte_jupyter.errors import FlyteJupyterError
 from flyte_jupyter.launch.follow import SLOW, follower
+from flyte_jupyter.launch.logtext import RunLog, tail_lines
 from flyte_jupyter.launch.run import Run, run_html
-from flyte_jupyter.redaction import redact_text
+from flyte_jupyter.redaction import redact_text, redact_url
 from flyte_jupyter.settings.local_runs import run_mode
 
 if TYPE_CHECKING:
     from flyte_jupyter.launch.model import RunRecord
     from flyte_jupyter.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+TAIL_LINES = 20  # log lines a live display shows
+REDRAW = 1.0  # seconds between two frames of a live display (elapsed time, log tail)
+_TAIL_BYTES = 32 * 1024  # read no more of a log file per frame
+_MUTED = "color:var(--jp-content-font-color2,#6e7781)"
+_TAIL_STYLE = (
+    "white-space:pre-wrap;word-break:break-word;max-height:22em;overflow:auto;margin:4px 0;"
+    "padding:4px 6px;font-size:0.9em;background:var(--jp-layout-color2,#f6f8fa);"
+    "color:var(--jp-content-font-color1,#1f2328)"
+)
 
 
 class SettingsView:
@@ -36,12 +64,12 @@ class SettingsView:
         return describe_text(self.settings)
 
     def _repr_html_(self) -> str:
-        body = "".join(
-            f"<tr><td><code>{escape(k)}</code></td><td>{escape(v)}</td><td>{escape(s)}</td></tr>"
-            for k, v, s in self.rows()
+        return table_html(
+            list(self.rows()),
+            head=("setting", "value", "source"),
+            limit=len(self.rows()),
+            css_class="flyte-jupyter-settings",
         )
-        head = "<tr><th>setting</th><th>value</th><th>source</th></tr>"
-        return f"<table class='flyte-jupyter-settings'>{head}{body}</table>"
 
 
 def run_summary_html(record: RunRecord) -> str:
@@ -64,11 +92,74 @@ def run_summary_html(record: RunRecord) -> str:
     )
 
 
+def elapsed_text(seconds: float) -> str:
+    """``8 s``, ``2 min 05 s``, ``1 h 02 min``."""
+    total = max(0, int(seconds))
+    minutes, secs = divmod(total, 60)
+    hours, minutes = divmod(minutes, 60)
+    if hours:
+        return f"{hours} h {minutes:02d} min"
+    if minutes:
+        return f"{minutes} min {secs:02d} s"
+    return f"{secs} s"
+
+
+def _clock(at: float) -> str:
+    return time.strftime("%H:%M:%S", time.localtime(at))
+
+
+def _page_link(record: RunRecord, text: str) -> str:
+    url = redact_url(record.url) if record.url else ""
+    if not url:
+        return escape(text)
+    return f"<a href='{escape(url)}' target='_blank'>{escape(text)}</a>"
+
+
+def live_html(record: RunRecord, tail: list[str], *, now: float | None = None) -> str:
+    """A frame of an active run's display: summary, elapsed time, when read, log tail.
+
+    Once the run ended, the frame is :func:`run_summary_html` alone (outputs or error).
+    """
+    if record.done:
+        return run_summary_html(record)
+    now = time.time() if now is None else now
+    meta = (
+        f"<div class='flyte-jupyter-live-meta' style='{_MUTED}'>running for "
+        f"{escape(elapsed_text(now - record.created_at))} &middot; status as of "
+        f"{escape(_clock(now))}; {_page_link(record, 'open the run page')} for the live "
+        "status</div>"
+    )
+    if tail:
+        log = (
+            f"<pre class='flyte-jupyter-live-log' style='{_TAIL_STYLE}'>"
+            f"{escape(chr(10).join(tail))}</pre>"
+        )
+    else:
+        log = f"<div class='flyte-jupyter-live-log' style='{_MUTED}'><i>no output yet</i></div>"
+    return f"<div class='flyte-jupyter-live'>{run_summary_html(record)}{meta}{log}</div>"
+
+
+def stopped_html(record: RunRecord, *, at: float | None = None) -> str:
+    """What a live display says once its kernel stopped: it will not change any more."""
+    if record.done:
+        return run_summary_html(record)
+    at = time.time() if at is None else at
+    note = (
+        f"<div class='flyte-jupyter-live-stopped' style='{_MUTED}'>The kernel stopped at "
+        f"{escape(_clock(at))}: this display no longer updates (status as of then: "
+        f"{escape(record.status)}); {_page_link(record, 'open the run page')} for the live "
+        "status.</div>"
+    )
+    return f"<div class='flyte-jupyter-live'>{run_summary_html(record)}{note}</div>"
+
+
 class LiveRun(Run):
     """A :class:`~flyte_jupyter.launch.run.Run` whose notebook output follows it until it ends.
 
-    What ``%%flyte_run`` and the panel hand back: shown in a cell, the summary is updated in
-    place (through the process's one run follower) whenever the run's status changes.
+    What ``%%flyte_run`` and the panel hand back: shown in a cell while the run is active, the
+    display is a live frame (:func:`live_html`, a Cancel button where widgets render) updated
+    in place through the process's one run follower; once the run ended, its summary. Shown
+    again (or the cell run again), it starts from the run's current status.
     """
 
     @classmethod
@@ -76,31 +167,194 @@ class LiveRun(Run):
         """The same run, displayed live."""
         return cls(run._record, run._launcher, run._entity)  # noqa: SLF001 - same run, adapter class
 
-    def _ipython_display_(self) -> None:
-        from IPython.core.display import HTML
-        from IPython.core.display_functions import display
+    def logs(self) -> RunLog:
+        """Everything the run printed so far, displayed readable in a notebook (a ``str``)."""
+        text = super().logs()
+        return RunLog(text, ended=self._record.done)
 
-        handle = display(HTML(run_summary_html(self.record)), display_id=True)  # type: ignore[no-untyped-call]
-        if not self._record.done and handle is not None:
-            follower().watch(_DisplayFollow(self, handle), SLOW)
+    def log_tail(self, record: RunRecord, lines: int = TAIL_LINES) -> list[str]:
+        """The last ``lines`` readable, redacted lines of the log (reads at most 32 KiB)."""
+        path = record.log_path
+        text = _read_end(Path(path)) if path else self._launcher.logs(record)
+        return tail_lines(text, lines)
+
+    def _ipython_display_(self) -> None:
+        _LiveDisplay(self).show()
 
     def _repr_html_(self) -> str:
         return run_summary_html(self.record)
 
 
-class _DisplayFollow:
-    """Update a run's display when its status changes; stop once it ended."""
+def _read_end(path: Path) -> str:
+    """The last :data:`_TAIL_BYTES` of a file, from its first whole line ('' when absent)."""
+    try:
+        with path.open("rb") as file:
+            size = file.seek(0, 2)
+            file.seek(max(0, size - _TAIL_BYTES))
+            data = file.read()
+    except OSError:
+        return ""
+    if size > _TAIL_BYTES:
+        data = data.partition(b"\n")[2]
+    return data.decode("utf-8", errors="replace")
 
-    def __init__(self, run: Run, handle: Any) -> None:
+
+def _widgets_render() -> bool:
+    """True in a kernel with a frontend (widgets may render); False in a bare shell."""
+    from IPython.core.getipython import get_ipython
+
+    shell = get_ipython()  # type: ignore[no-untyped-call]
+    return shell is not None and getattr(shell, "kernel", None) is not None
+
+
+class _LiveDisplay:
+    """One live display of a run: draws frames until the run ends (in the follower thread)."""
+
+    def __init__(self, run: LiveRun) -> None:
         self.run = run
-        self.handle = handle
-        self.shown: RunRecord = run._record  # noqa: SLF001 - what the display was made from
+        self.record: RunRecord = run._record  # noqa: SLF001 - what the display was made from
+        self.handle: Any = None
+        self.button: Any = None
+        self.button_handle: Any = None
+        self.cancel_error: str | None = None
+        self._next_frame = 0.0
+        self._lock = threading.Lock()
+        self.ended = False
 
-    def __call__(self) -> bool:
+    def show(self) -> None:
+        from IPython.core.display import HTML
+        from IPython.core.display_functions import display
+
+        self.record = record = self.run.record
+        self.handle = display(HTML(self.frame(record)), display_id=True)  # type: ignore[no-untyped-call]
+        if record.done or self.handle is None:
+            return
+        if _widgets_render():
+            self.button = _cancel_button(self.cancel)
+            self.button_handle = display(self.button, display_id=True)  # type: ignore[no-untyped-call]
+        _LIVE.add(self)
+        self._next_frame = time.monotonic() + REDRAW
+        follower().watch(self.poll, SLOW, start_in=SLOW)
+
+    def frame(self, record: RunRecord) -> str:
+        html = live_html(record, [] if record.done else self.run.log_tail(record))
+        if self.cancel_error:
+            html += (
+                "<div style='color:#cf222e'>⚠ Cancel failed: "
+                f"{escape(redact_text(self.cancel_error))}</div>"
+            )
+        return html
+
+    def poll(self) -> bool:
+        """Draw a frame when the status changed or a second passed; False once the run ended."""
         from IPython.core.display import HTML
 
-        current = self.run.record
-        if current.status != self.shown.status or current.done:
-            self.handle.update(HTML(run_summary_html(current)))  # type: ignore[no-untyped-call]
-            self.shown = current
-        return not current.done
+        record = self.run.record
+        now = time.monotonic()
+        changed = record.status != self.record.status
+        if not (record.done or changed or now >= self._next_frame):
+            return True
+        self._next_frame = now + REDRAW
+        self.record = record
+        self.handle.update(HTML(self.frame(record)))  # type: ignore[no-untyped-call]
+        if record.done:
+            self.end()
+        return not record.done
+
+    def end(self) -> None:
+        """Take the Cancel button away and stop being a live display."""
+        from IPython.core.display import HTML
+
+        with self._lock:
+            if self.ended:
+                return
+            self.ended = True
+        _LIVE.discard(self)
+        if self.button is not None:
+            self.button_handle.update(HTML(""))  # type: ignore[no-untyped-call]
+            self.button.close()
+
+    def cancel(self) -> None:
+        """What the Cancel button does: cancel the run (in a thread: it may take seconds)."""
+        if self.button is not None:
+            self.button.disabled = True
+            self.button.description = "Cancelling…"
+
+        def cancel() -> None:
+            try:
+                self.run.cancel()
+            except FlyteJupyterError as exc:
+                self.cancel_error = str(exc)
+                if self.button is not None:
+                    self.button.disabled = False
+                    self.button.description = "Cancel run"
+            self._next_frame = 0.0  # show the outcome at the next poll
+
+        threading.Thread(target=cancel, name="flyte-cancel", daemon=True).start()
+
+    def kernel_stopped(self) -> None:
+        """The kernel is ending: leave a frame that says it no longer updates."""
+        from IPython.core.display import HTML
+
+        if self.ended:
+            return
+        self.handle.update(HTML(stopped_html(self.record)))  # type: ignore[no-untyped-call]
+        self.end()
+
+
+def _cancel_button(on_cancel: Any) -> Any:
+    import ipywidgets as w
+
+    button = w.Button(
+        description="Cancel run",
+        icon="stop",
+        button_style="danger",
+        tooltip="Stop this run; it ends ABORTED",
+        layout=w.Layout(width="auto"),
+    )
+    button.on_click(lambda _b: on_cancel())
+    return button
+
+
+class _LiveDisplays:
+    """The live displays of this kernel, so that they can say so when the kernel stops."""
+
+    def __init__(self) -> None:
+        self._displays: weakref.WeakSet[_LiveDisplay] = weakref.WeakSet()
+        self._lock = threading.Lock()
+        self._registered = False
+
+    def add(self, display: _LiveDisplay) -> None:
+        with self._lock:
+            self._displays.add(display)
+            if not self._registered:
+                atexit.register(self.kernel_stopped)  # before ipykernel's own: LIFO
+                self._registered = True
+
+    def discard(self, display: _LiveDisplay) -> None:
+        with self._lock:
+            self._displays.discard(display)
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._displays)
+
+    def displays(self) -> list[_LiveDisplay]:
+        """The live displays (those whose run has not ended)."""
+        with self._lock:
+            return list(self._displays)
+
+    def kernel_stopped(self) -> None:
+        """Mark every live display of this kernel as stopped (at exit; best effort)."""
+        for display in self.displays():
+            _stop_quietly(display)
+
+
+def _stop_quietly(display: _LiveDisplay) -> None:
+    try:
+        display.kernel_stopped()
+    except Exception:  # the kernel is going away: never fail its exit
+        logger.debug("Marking a live display stopped failed", exc_info=True)
+
+
+_LIVE = _LiveDisplays()

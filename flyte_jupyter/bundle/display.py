@@ -11,6 +11,11 @@ if TYPE_CHECKING:
     from flyte_jupyter.bundle.model import Bundle
 
 MAX_ROWS = 200
+# JupyterLab right-aligns table cells and fixes the table layout (equal columns): a name/value
+# table then reads ragged. Inline styles (kept by the HTML sanitizer, unlike <style>) set
+# left-aligned text, columns as wide as their content and a gap between them.
+TABLE_STYLE = "table-layout:auto;border-collapse:collapse;margin:2px 0;width:auto"
+CELL_STYLE = "text-align:left;vertical-align:top;padding:1px 16px 1px 0;white-space:normal"
 
 
 _KIB = 1024
@@ -26,15 +31,36 @@ def human_size(n: int) -> str:
     return f"{value:.1f} GiB"
 
 
-def _rows(items: list[tuple[str, str]]) -> str:
-    shown = "".join(
-        f"<tr><td><code>{escape(a)}</code></td><td>{escape(b)}</td></tr>"
-        for a, b in items[:MAX_ROWS]
-    )
-    more = len(items) - MAX_ROWS
+def table_html(
+    rows: list[tuple[str, ...]],
+    *,
+    head: tuple[str, ...] = (),
+    code: int = 1,
+    limit: int = MAX_ROWS,
+    css_class: str = "",
+) -> str:
+    """A left-aligned table of escaped text; the first ``code`` columns in ``<code>``.
+
+    Rows past ``limit`` are folded into one "… and N more" row.
+    """
+    cell = f"style='{CELL_STYLE}'"
+
+    def td(i: int, text: str) -> str:
+        inner = f"<code>{escape(text)}</code>" if i < code else escape(text)
+        return f"<td {cell}>{inner}</td>"
+
+    width = max((len(r) for r in rows), default=len(head)) or 1
+    parts = [f"<tr>{''.join(f'<th {cell}>{escape(h)}</th>' for h in head)}</tr>"] if head else []
+    parts.extend(f"<tr>{''.join(td(i, t) for i, t in enumerate(r))}</tr>" for r in rows[:limit])
+    more = len(rows) - limit
     if more > 0:
-        shown += f"<tr><td colspan=2>… and {more} more</td></tr>"
-    return f"<table>{shown}</table>"
+        parts.append(f"<tr><td {cell} colspan={width}>… and {more} more</td></tr>")
+    klass = f" class='{escape(css_class)}'" if css_class else ""
+    return f"<table{klass} style='{TABLE_STYLE}'>{''.join(parts)}</table>"
+
+
+def _rows(items: list[tuple[str, str]]) -> str:
+    return table_html(list(items))
 
 
 def bundle_html(bundle: Bundle) -> str:

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 import ipywidgets as w
 
 from flyte_jupyter._html import escape
+from flyte_jupyter.bundle.display import table_html
 from flyte_jupyter.errors import StoreError
 from flyte_jupyter.redaction import redact_code, redact_text, redact_url
 from flyte_jupyter.store.dataproxy import FLYTE_STORE
@@ -103,13 +104,7 @@ def tree_html(entries: tuple[ManifestEntry, ...]) -> str:
 
 
 def _rows(items: list[tuple[str, str]]) -> str:
-    body = "".join(
-        f"<tr><td style='padding-right:12px'><code>{escape(a)}</code></td><td>{escape(b)}</td></tr>"
-        for a, b in items[:_MAX_LIST]
-    )
-    if len(items) > _MAX_LIST:
-        body += f"<tr><td colspan=2>… and {len(items) - _MAX_LIST} more</td></tr>"
-    return f"<table>{body}</table>"
+    return table_html(list(items), limit=_MAX_LIST)
 
 
 def reuse_html(preview: Preview) -> str:
@@ -152,7 +147,8 @@ def preview_html(preview: Preview) -> str:
             f"<details><summary><b>Generated module</b> <code>{escape(bundle.module)}</code>"
             f"</summary><pre>{escape(redact_code(bundle.source))}</pre></details>"
         )
-    dropped = [(f"cell {d.cell}:{d.line}  {redact_text(d.code)}", d.reason) for d in bundle.dropped]
+    # d.cell is already the cell's label ("cell [4]")
+    dropped = [(f"{d.cell}:{d.line}  {redact_text(d.code)}", d.reason) for d in bundle.dropped]
     parts.append(
         f"<details><summary><b>Dropped statements</b> ({len(dropped)})</summary>"
         f"{_rows(dropped) if dropped else muted('none')}</details>"
