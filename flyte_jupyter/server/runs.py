@@ -109,7 +109,7 @@ class RunListHandler(RunsBase):
         page = await self.run(self.service.shown, records[:limit])
         self.reply(
             {
-                "runs": [record_json(r, self.base_url) for r in page],
+                "runs": [record_json(r, self.base_url, self.service.root_dir) for r in page],
                 "limit": limit,
                 "offset": offset,
                 "next_offset": offset + limit if len(records) > limit else None,
@@ -149,7 +149,7 @@ class RunHandler(RunsBase):
         """The run."""
         record = await self.find(run_id)
         [shown] = await self.run(self.service.shown, [record])
-        self.reply(record_json(shown, self.base_url))
+        self.reply(record_json(shown, self.base_url, self.service.root_dir))
 
 
 class RunLogsHandler(RunsBase):
@@ -195,7 +195,10 @@ class RunCancelHandler(RunsBase):
             # its next heartbeat, and the run page shows when it has
             self.log.info("flyte_jupyter: cancel of run %s requested: %s", record.id, exc)
             [current] = await self.run(self.service.shown, [await self.find(run_id)])
-            self.reply(record_json(current, self.base_url) | {"message": str(exc)}, status=202)
+            self.reply(
+                record_json(current, self.base_url, self.service.root_dir) | {"message": str(exc)},
+                status=202,
+            )
             return
         except FlyteJupyterError as exc:
             self.log.warning("flyte_jupyter: %s", exc)
@@ -206,7 +209,7 @@ class RunCancelHandler(RunsBase):
             raise web.HTTPError(501, str(exc)) from exc
         self.log.info("flyte_jupyter: cancelled run %s (%s)", record.id, cancelled.status)
         [shown] = await self.run(self.service.shown, [cancelled])
-        self.reply(record_json(shown, self.base_url))
+        self.reply(record_json(shown, self.base_url, self.service.root_dir))
 
 
 class NotFoundHandler(RunsBase):

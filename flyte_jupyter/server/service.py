@@ -329,8 +329,12 @@ def _complete_utf8(data: bytes) -> bytes:
     return data
 
 
-def record_json(record: RunRecord, base_url: str) -> dict[str, Any]:
-    """A run as the API shows it: no local paths or process ids; secrets redacted."""
+def record_json(record: RunRecord, base_url: str, root_dir: Path | None = None) -> dict[str, Any]:
+    """A run as the API shows it: no local paths or process ids; secrets redacted.
+
+    ``notebook_path`` is the notebook as JupyterLab opens it (relative to the server's
+    ``root_dir``), or None when it lies outside or is unknown.
+    """
     return {
         "id": record.id,
         "backend": record.backend,
@@ -348,6 +352,7 @@ def record_json(record: RunRecord, base_url: str) -> dict[str, Any]:
         "url": redact_url(record.url) if record.url else None,
         "page_url": page_url(base_url, record.id),
         "notebook": record.notebook,
+        "notebook_path": notebook_api_path(record.notebook, root_dir),
         "bundle_digest": record.bundle_digest,
         "bundle_uri": redact_url(record.bundle_uri) if record.bundle_uri else None,
         "inputs": redact_map(record.inputs),
@@ -363,6 +368,19 @@ def record_json(record: RunRecord, base_url: str) -> dict[str, Any]:
             for at, status, message in record.events
         ],
     }
+
+
+def notebook_api_path(notebook: str | None, root_dir: Path | None) -> str | None:
+    """``notebook`` relative to ``root_dir`` with ``/`` separators, if it lies inside."""
+    if not notebook or root_dir is None:
+        return None
+    path = Path(notebook)
+    if not path.is_absolute():  # recorded as the server named it: already relative
+        return path.as_posix() if ".." not in path.parts else None
+    try:
+        return path.relative_to(root_dir.absolute()).as_posix()
+    except ValueError:
+        return None
 
 
 def redact_map(values: Mapping[str, Any]) -> dict[str, str]:

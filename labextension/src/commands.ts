@@ -1,18 +1,30 @@
 import { JupyterFrontEnd } from '@jupyterlab/application';
 import {
+  Clipboard,
+  Dialog,
   ICommandPalette,
   InputDialog,
   MainAreaWidget,
+  Notification,
+  showDialog,
   showErrorMessage,
   WidgetTracker
 } from '@jupyterlab/apputils';
-import { IFrame, refreshIcon, stopIcon } from '@jupyterlab/ui-components';
+import {
+  copyIcon,
+  IFrame,
+  linkIcon,
+  notebookIcon,
+  refreshIcon,
+  runIcon,
+  stopIcon
+} from '@jupyterlab/ui-components';
 
 import { flyteIcon } from './icons';
 import { requestAPI } from './request';
 import { CommandIDs, IRun, SIDEBAR_ID } from './tokens';
-import { RUN_ID, shortLabel } from './model';
-import { createRunPage } from './widgets/runpage';
+import { rerunCommand, RUN_ID, shortLabel } from './model';
+import { createRunPage, runPageUrl } from './widgets/runpage';
 import { RunsPanel } from './widgets/runs';
 
 const CATEGORY = 'Flyte';
@@ -54,6 +66,23 @@ export async function cancelRun(runId: string): Promise<IRun | null> {
     );
     return null;
   }
+}
+
+/**
+ * Ask "Cancel this run?", then cancel it when the user agrees.
+ *
+ * @returns the run after cancelling, or null (not confirmed, or refused by the server)
+ */
+export async function confirmAndCancel(runId: string): Promise<IRun | null> {
+  const answer = await showDialog({
+    title: 'Cancel this run?',
+    body: `Run ${runId} will be stopped; its outputs so far are kept.`,
+    buttons: [
+      Dialog.cancelButton({ label: 'Keep running' }),
+      Dialog.warnButton({ label: 'Cancel run' })
+    ]
+  });
+  return answer.button.accept ? cancelRun(runId) : null;
 }
 
 async function askRunId(title: string): Promise<string | null> {
@@ -105,14 +134,19 @@ export function registerCommands(
 
   commands.addCommand(CommandIDs.openRun, {
     label: args =>
-      args.id ? `Open Flyte Run ${String(args.id)}` : 'Open Flyte Run…',
+      args.menu
+        ? 'Open Run Page'
+        : args.id
+          ? `Open Flyte Run ${String(args.id)}`
+          : 'Open Flyte Run…',
     caption: 'Open a run page: status, logs, outputs, bundle',
     icon: flyteIcon,
     execute: async args => {
       const runId =
-        typeof args.id === 'string'
+        runOf(app, panel, args)?.id ??
+        (typeof args.id === 'string'
           ? args.id
-          : await askRunId('Open Flyte run');
+          : await askRunId('Open Flyte run'));
       if (!runId || !RUN_ID.test(runId)) {
         return null;
       }
@@ -127,22 +161,33 @@ export function registerCommands(
 
   commands.addCommand(CommandIDs.cancelRun, {
     label: args =>
-      args.id ? `Cancel Flyte Run ${String(args.id)}` : 'Cancel Flyte Run…',
-    caption: 'Stop a queued or running run',
+      args.menu
+        ? 'Cancel Run…'
+        : args.id
+          ? `Cancel Flyte Run ${String(args.id)}`
+          : 'Cancel Flyte Run…',
+    caption: 'Stop a queued or running run (asks first)',
     icon: stopIcon,
+    isEnabled: args => {
+      const run = runOf(app, panel, args);
+      return run === undefined || !run.done;
+    },
     execute: async args => {
       const runId =
-        typeof args.id === 'string'
+        runOf(app, panel, args)?.id ??
+        (typeof args.id === 'string'
           ? args.id
-          : await askRunId('Cancel Flyte run');
+          : await askRunId('Cancel Flyte run'));
       if (!runId) {
         return null;
       }
-      const run = await cancelRun(runId);
+      const run = await confirmAndCancel(runId);
       await panel.refresh();
       return run;
     }
   });
+
+  registerRunMenuCommands(app, panel);
 
   if (palette) {
     for (const command of [
@@ -154,4 +199,91 @@ export function registerCommands(
       palette.addItem({ command, category: CATEGORY });
     }
   }
+}
+
+/**
+ * The run a command is about: its `id` argument, else the sidebar row the context menu was
+ * opened on (undefined when neither names a listed run).
+ */
+function runOf(
+  app: JupyterFrontEnd,
+  panel: RunsPanel,
+  args: { [key: string]: unknown }
+): IRun | undefined {
+  if (typeof args.id === 'string') {
+    return panel.runById(args.id);
+  }
+  const row = app.contextMenuHitTest(node => node.classList.contains('fj-run'));
+  return row?.dataset.runId ? panel.runById(row.dataset.runId) : undefined;
+}
+
+function copied(what: string): void {
+  Notification.info(`Copied ${what} to the clipboard.`, { autoClose: 2500 });
+}
+
+/**
+ * Commands of the sidebar's context menu: copy the id or the page URL, rerun, open the
+ * notebook. Each takes the run from its `id` argument or the row right-clicked.
+ */
+function registerRunMenuCommands(app: JupyterFrontEnd, panel: RunsPanel): void {
+  const { commands } = app;
+  const listed = (args: { [key: string]: unknown }) =>
+    runOf(app, panel, args) !== undefined;
+
+  commands.addCommand(CommandIDs.copyRunId, {
+    label: 'Copy Run Id',
+    icon: copyIcon,
+    isEnabled: listed,
+    execute: args => {
+      const run = runOf(app, panel, args);
+      if (run) {
+        Clipboard.copyToSystem(run.id);
+        copied(`run id ${run.id}`);
+      }
+    }
+  });
+
+  commands.addCommand(CommandIDs.copyRunUrl, {
+    label: 'Copy Run Page URL',
+    caption:
+      "The run page's full URL on this server, as this browser reaches it",
+    icon: linkIcon,
+    isEnabled: listed,
+    execute: args => {
+      const run = runOf(app, panel, args);
+      if (run) {
+        Clipboard.copyToSystem(
+          new URL(runPageUrl(run.id), window.location.href).href
+        );
+        copied('the run page URL');
+      }
+    }
+  });
+
+  commands.addCommand(CommandIDs.rerunRun, {
+    label: 'Copy Rerun Command',
+    caption:
+      'A run needs the kernel of its notebook: this copies a %%flyte_run cell that ' +
+      'launches the same task with the same inputs. Paste it in the notebook and run it.',
+    icon: runIcon,
+    isEnabled: listed,
+    execute: args => {
+      const run = runOf(app, panel, args);
+      if (run) {
+        Clipboard.copyToSystem(rerunCommand(run));
+        copied('a %%flyte_run cell that reruns it; paste it in its notebook');
+      }
+    }
+  });
+
+  commands.addCommand(CommandIDs.openNotebook, {
+    label: 'Open Notebook',
+    caption: 'Open the notebook that launched the run',
+    icon: notebookIcon,
+    isEnabled: args => Boolean(runOf(app, panel, args)?.notebook_path),
+    execute: args => {
+      const path = runOf(app, panel, args)?.notebook_path;
+      return path ? commands.execute('docmanager:open', { path }) : null;
+    }
+  });
 }

@@ -11,7 +11,7 @@ import {
 import { ISettingRegistry } from '@jupyterlab/settingregistry';
 import { IFrame } from '@jupyterlab/ui-components';
 
-import { cancelRun, registerCommands } from './commands';
+import { confirmAndCancel, registerCommands } from './commands';
 import { flyteIcon } from './icons';
 import { openRunLinksInLab } from './links';
 import { shortLabel } from './model';
@@ -61,7 +61,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
         });
       },
       cancelRun: async run => {
-        await cancelRun(run.id);
+        await confirmAndCancel(run.id);
       }
     });
     panel.id = SIDEBAR_ID;
@@ -70,6 +70,22 @@ const plugin: JupyterFrontEndPlugin<void> = {
     app.shell.add(panel, 'left', { rank: 850 });
 
     registerCommands(app, panel, tracker, palette);
+    const menu: [string, number][] = [
+      [CommandIDs.openRun, 1],
+      [CommandIDs.copyRunId, 2],
+      [CommandIDs.copyRunUrl, 3],
+      [CommandIDs.rerunRun, 4],
+      [CommandIDs.openNotebook, 5],
+      [CommandIDs.cancelRun, 6]
+    ];
+    for (const [command, rank] of menu) {
+      app.contextMenu.addItem({
+        command,
+        selector: '.fj-run',
+        rank,
+        args: { menu: true }
+      });
+    }
     openRunLinksInLab(runId => {
       void app.commands.execute(CommandIDs.openRun, { id: runId });
     });

@@ -2,7 +2,7 @@
  * Pure rules about runs shared by the sidebar, the commands and the run-page links.
  * No JupyterLab imports: the unit tests (src/__tests__) run this module under plain node.
  */
-import type { IRun } from './tokens';
+import type { IRun, RunStatus } from './tokens';
 
 /** Run ids as the server makes them: 'f' and 19 of [a-z0-9] (service.py RUN_ID). */
 export const RUN_ID = /^f[a-z0-9]{19}$/;
@@ -29,6 +29,7 @@ export const RUN_FIELDS = [
   'url',
   'page_url',
   'notebook',
+  'notebook_path',
   'bundle_digest',
   'bundle_uri',
   'inputs',
@@ -85,4 +86,115 @@ export function shortLabel(
 ): string {
   const name = run.flyte_name.split('.').pop() || run.entity;
   return `${name} · ${run.id.slice(0, 8)}`;
+}
+
+/**
+ * A short duration: "0.4 s", "42 s", "3 min 5 s", "2 h 3 min", "2 d 4 h".
+ */
+export function duration(seconds: number): string {
+  const s = Math.max(0, seconds);
+  if (s < 10) {
+    return `${(Math.floor(s * 10) / 10).toFixed(1)} s`;
+  }
+  if (s < 60) {
+    return `${Math.floor(s)} s`;
+  }
+  if (s < 3600) {
+    const rest = Math.floor(s % 60);
+    return rest ? `${Math.floor(s / 60)} min ${rest} s` : `${s / 60} min`;
+  }
+  if (s < 86400) {
+    const rest = Math.floor((s % 3600) / 60);
+    return `${Math.floor(s / 3600)} h${rest ? ` ${rest} min` : ''}`;
+  }
+  const rest = Math.floor((s % 86400) / 3600);
+  return `${Math.floor(s / 86400)} d${rest ? ` ${rest} h` : ''}`;
+}
+
+/**
+ * How long a run has taken: until its last change once it ended, until `now` before.
+ */
+export function runSeconds(
+  run: Pick<IRun, 'created_at' | 'updated_at' | 'done'>,
+  now: number
+): number {
+  return (run.done ? run.updated_at : now) - run.created_at;
+}
+
+/** A notebook path's file name ("analysis/Quick Start.ipynb" -> "Quick Start.ipynb"). */
+export function notebookName(path: string | null): string {
+  if (!path) {
+    return '';
+  }
+  return (
+    path
+      .replace(/[\\/]+$/, '')
+      .split(/[\\/]/)
+      .pop() ?? path
+  );
+}
+
+/**
+ * A `%%flyte_run` cell that launches the run's entity again with its recorded inputs.
+ * Inputs are recorded as Python reprs, cut at 200 characters: a cut one ends with "…" and
+ * is left for the user to complete.
+ */
+export function rerunCommand(run: Pick<IRun, 'entity' | 'inputs'>): string {
+  const args = Object.entries(run.inputs)
+    .map(([name, value]) => `${name}=${value}`)
+    .join(', ');
+  return `%%flyte_run --wait\n${run.entity}(${args})`;
+}
+
+/** What the sidebar shows: runs of one status group and notebook, matching a text. */
+export interface IRunFilter {
+  /** '' for every status, 'active' for queued or running, else one status. */
+  status: '' | 'active' | RunStatus;
+  /** '' for every notebook, else a notebook path as runs record it. */
+  notebook: string;
+  /** Words that must all appear in the entity, Flyte name, id, version or domain. */
+  text: string;
+}
+
+export const NO_FILTER: IRunFilter = { status: '', notebook: '', text: '' };
+
+/** Whether any part of the filter is set. */
+export function filtering(filter: IRunFilter): boolean {
+  return Boolean(filter.status || filter.notebook || filter.text.trim());
+}
+
+/** Whether a run passes the filter. */
+export function matchesFilter(run: IRun, filter: IRunFilter): boolean {
+  if (
+    filter.status === 'active'
+      ? run.done
+      : filter.status && run.status !== filter.status
+  ) {
+    return false;
+  }
+  if (filter.notebook && run.notebook !== filter.notebook) {
+    return false;
+  }
+  const haystack = [run.entity, run.flyte_name, run.id, run.version, run.domain]
+    .join(' ')
+    .toLowerCase();
+  return filter.text
+    .toLowerCase()
+    .split(/\s+/)
+    .filter(word => word)
+    .every(word => haystack.includes(word));
+}
+
+/** The notebooks that runs came from, sorted by file name (runs of no notebook left out). */
+export function notebooksOf(runs: readonly IRun[]): string[] {
+  const paths = new Set<string>();
+  for (const run of runs) {
+    if (run.notebook) {
+      paths.add(run.notebook);
+    }
+  }
+  return [...paths].sort(
+    (a, b) =>
+      notebookName(a).localeCompare(notebookName(b)) || a.localeCompare(b)
+  );
 }

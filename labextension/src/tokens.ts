@@ -11,6 +11,10 @@ export namespace CommandIDs {
   export const refreshRuns = 'flyte-jupyter:refresh-runs';
   export const openRun = 'flyte-jupyter:open-run';
   export const cancelRun = 'flyte-jupyter:cancel-run';
+  export const copyRunId = 'flyte-jupyter:copy-run-id';
+  export const copyRunUrl = 'flyte-jupyter:copy-run-url';
+  export const rerunRun = 'flyte-jupyter:rerun';
+  export const openNotebook = 'flyte-jupyter:open-notebook';
 }
 
 export type RunStatus =
@@ -40,6 +44,8 @@ export interface IRun {
   url: string | null;
   page_url: string;
   notebook: string | null;
+  /** The notebook relative to the server's root (as JupyterLab opens it), else null. */
+  notebook_path: string | null;
   bundle_digest: string | null;
   bundle_uri: string | null;
   inputs: Record<string, string>;
@@ -61,6 +67,12 @@ export interface IRunList {
   limit: number;
   offset: number;
   next_offset: number | null;
+}
+
+/** `GET runs/changes?after=<token>`: the run store's token once it changed, or at a timeout. */
+export interface IRunChanges {
+  token: string;
+  changed: boolean;
 }
 
 export interface IRefreshOptions {

@@ -28,7 +28,7 @@ def _served_run(home: Path) -> dict:
     record = make_record(
         home, "fcontract00000000001", created_at=1_700_000_000.0, updated_at=1_700_000_001.0
     )
-    served = record_json(record, "/")
+    served = record_json(record, "/", Path("/work"))  # the notebook lies under the root
     # make the sample independent of the machine and the clock
     return json.loads(json.dumps(served).replace(str(home), "/home"))
 

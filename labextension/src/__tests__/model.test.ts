@@ -10,11 +10,20 @@ import { test } from 'node:test';
 
 import {
   age,
+  duration,
+  filtering,
+  matchesFilter,
   missingRunFields,
+  NO_FILTER,
+  notebookName,
+  notebooksOf,
+  rerunCommand,
   RUN_FIELDS,
   RUN_ID,
+  runSeconds,
   shortLabel
 } from '../model';
+import type { IRun } from '../tokens';
 
 const CONTRACT = join(
   __dirname,
@@ -77,4 +86,67 @@ test('a tab label is the short task name and the start of the id', () => {
     shortLabel({ flyte_name: '', entity: 'wf', id: 'fabc' }),
     'wf · fabc'
   );
+});
+
+test('durations read as people say them', () => {
+  assert.equal(duration(0.42), '0.4 s');
+  assert.equal(duration(42.9), '42 s');
+  assert.equal(duration(185), '3 min 5 s');
+  assert.equal(duration(180), '3 min');
+  assert.equal(duration(2 * 3600 + 180), '2 h 3 min');
+  assert.equal(duration(2 * 86400 + 4 * 3600), '2 d 4 h');
+  assert.equal(duration(-3), '0.0 s');
+});
+
+test('an ended run took until its last change; an active one until now', () => {
+  const ended = { created_at: 100, updated_at: 130, done: true };
+  assert.equal(runSeconds(ended, 500), 30);
+  assert.equal(runSeconds({ ...ended, done: false }, 500), 400);
+});
+
+test('a rerun command launches the same task with the recorded inputs', () => {
+  assert.equal(
+    rerunCommand({ entity: 'greet', inputs: { name: "'bob'", n: '3' } }),
+    "%%flyte_run --wait\ngreet(name='bob', n=3)"
+  );
+  assert.equal(
+    rerunCommand({ entity: 'wf', inputs: {} }),
+    '%%flyte_run --wait\nwf()'
+  );
+});
+
+test('filters: status groups, notebook and words', () => {
+  const run = served as unknown as IRun;
+  const active = { ...run, status: 'RUNNING', done: false } as IRun;
+  assert.ok(matchesFilter(run, NO_FILTER));
+  assert.equal(filtering(NO_FILTER), false);
+  assert.ok(matchesFilter(active, { ...NO_FILTER, status: 'active' }));
+  assert.equal(matchesFilter(run, { ...NO_FILTER, status: 'active' }), false);
+  assert.ok(matchesFilter(run, { ...NO_FILTER, status: 'SUCCEEDED' }));
+  assert.equal(matchesFilter(run, { ...NO_FILTER, status: 'FAILED' }), false);
+  assert.ok(matchesFilter(run, { ...NO_FILTER, notebook: '/work/demo.ipynb' }));
+  assert.equal(
+    matchesFilter(run, { ...NO_FILTER, notebook: '/x.ipynb' }),
+    false
+  );
+  assert.ok(matchesFilter(run, { ...NO_FILTER, text: 'SQUARE v0123' }));
+  assert.equal(
+    matchesFilter(run, { ...NO_FILTER, text: 'square cube' }),
+    false
+  );
+  assert.ok(filtering({ ...NO_FILTER, text: 'x' }));
+});
+
+test('notebooks are listed once, by file name', () => {
+  const run = served as unknown as IRun;
+  const runs = [
+    { ...run, notebook: '/b/zeta.ipynb' },
+    { ...run, notebook: '/a/alpha.ipynb' },
+    { ...run, notebook: '/b/zeta.ipynb' },
+    { ...run, notebook: null }
+  ];
+  assert.deepEqual(notebooksOf(runs), ['/a/alpha.ipynb', '/b/zeta.ipynb']);
+  assert.equal(notebookName('analysis/Quick Start.ipynb'), 'Quick Start.ipynb');
+  assert.equal(notebookName('C:\\work\\x.ipynb'), 'x.ipynb');
+  assert.equal(notebookName(null), '');
 });
