@@ -15,6 +15,7 @@ if TYPE_CHECKING:
 
     from IPython.core.interactiveshell import InteractiveShell
 
+    from flyte_jupyter.launch import Run
     from flyte_jupyter.magics import FlyteMagics
 
 _HOW = (
@@ -169,16 +170,43 @@ def run_magic(magics: FlyteMagics, line: str, cell: str | None) -> Any:
         run = launch(request, dry_run=args.dry_run, progress=progress)
     if isinstance(run, Run):
         run = LiveRun.of(run)
-    with usage_errors():
-        if args.wait and isinstance(run, Run):
-            try:
-                run.wait()
-            except KeyboardInterrupt:
-                print(f"Stopped waiting; run {run.id} goes on. Call .cancel() on it to stop it.")  # noqa: T201
-    if target is not None:
+    if target is not None:  # bound before a failure is raised: the Run stays at hand
         magics.ip.user_ns[target] = run
+    if args.wait and isinstance(run, Run):
+        _wait(run, target, raise_on_failure=not args.no_raise)
+    if target is not None:
         from IPython.display import display
 
         display(run)
         return None
     return run
+
+
+def _wait(run: Run, target: str | None, *, raise_on_failure: bool) -> None:
+    """Block until ``run`` ends; a FAILED/ABORTED one fails the cell unless ``--no-raise``.
+
+    The failed run's display is shown first (its link and status), then the error, whose
+    message has the run's traceback pointed at cells and says how to reach the Run.
+    """
+    from flyte_jupyter.errors import RunFailedError
+
+    with usage_errors():
+        try:
+            run.wait()
+        except KeyboardInterrupt:
+            print(f"Stopped waiting; run {run.id} goes on. Call .cancel() on it to stop it.")  # noqa: T201
+            return
+    if not raise_on_failure:
+        return
+    try:
+        run.check()
+    except RunFailedError as exc:
+        from IPython.display import display
+
+        display(run)
+        bound = f" `{target}` is the Run too." if target else ""
+        hint = (
+            f"{bound} The cell failed because of --wait: add --no-raise to let it end "
+            "normally when its run fails."
+        )
+        raise RunFailedError(f"{exc}{hint}", run) from None

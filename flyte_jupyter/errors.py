@@ -21,10 +21,13 @@ these; adapters translate them at their boundary (magics -> ``UsageError``, serv
     ├── SerializationError     flytekit could not serialize an entity
     └── LaunchError            a run could not be started or followed
         ├── InputError         inputs do not match the entity's interface
-        └── CancelPendingError a cancel was asked for; its supervisor has not confirmed yet
+        ├── CancelPendingError a cancel was asked for; its supervisor has not confirmed yet
+        └── RunFailedError     a run ended FAILED or ABORTED (``.run`` is the Run)
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 __all__ = [
     "BundleError",
@@ -38,6 +41,7 @@ __all__ = [
     "InputError",
     "IntegrityError",
     "LaunchError",
+    "RunFailedError",
     "SelfCheckError",
     "SerializationError",
     "SettingsError",
@@ -112,3 +116,21 @@ class InputError(LaunchError, TypeError):
 
 class CancelPendingError(LaunchError):
     """A cancel was requested of a supervisor out of reach that has not confirmed it yet."""
+
+
+class RunFailedError(LaunchError):
+    """A run ended FAILED or ABORTED; ``run`` is its Run (logs, error, page), still usable.
+
+    Raised by ``Run.wait(raise_on_failure=True)`` and so by ``%flyte_run --wait``, to stop a
+    notebook run (Run All, nbconvert, papermill) at the cell whose run failed. IPython shows
+    the message without a traceback of flyte_jupyter's own frames: the run's traceback,
+    mapped to notebook cells, is in the message.
+    """
+
+    def __init__(self, message: str, run: Any) -> None:
+        super().__init__(message)
+        self.run = run
+
+    def _render_traceback_(self) -> list[str]:
+        # IPython's hook for exceptions that render themselves (InteractiveShell.showtraceback)
+        return [f"\x1b[0;31m{type(self).__name__}\x1b[0m: {self}"]

@@ -260,7 +260,17 @@ class FlyteMagics(Magics):
     @magic_arguments()
     @help_option
     @argument("call", nargs="*", help="Line form: the call to launch, e.g. square(x=7).")
-    @argument("--wait", action="store_true", help="Block until the run ends.")
+    @argument(
+        "--wait",
+        action="store_true",
+        help="Block until the run ends; a run that ends FAILED or ABORTED fails the cell "
+        "(RunFailedError, with the run's error mapped to cells), so Run All stops there.",
+    )
+    @argument(
+        "--no-raise",
+        action="store_true",
+        help="With --wait: a failed run does not fail the cell; it ends normally.",
+    )
     @argument("--dry-run", action="store_true", help="Bundle and serialize; launch nothing.")
     @target_options
     @run_options
@@ -274,6 +284,10 @@ class FlyteMagics(Magics):
         call (``r = square(x=7)`` binds the Run to ``r``). Line form:
         ``%flyte_run [options] square(x=7)``. Returns a Run with ``id``, ``url``,
         ``status``, ``wait()``, ``outputs``, ``logs()`` and ``cancel()``.
+
+        With ``--wait``, a run that ends FAILED or ABORTED raises ``RunFailedError``: its
+        message has the run's error with frames pointed at notebook cells, and its ``.run``
+        is the Run (``r`` too in the cell form). ``--no-raise`` lets the cell end normally.
         """
         from flyte_jupyter import _launching
 

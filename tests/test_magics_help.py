@@ -32,7 +32,7 @@ def test_help_lists_each_option_with_its_text(ip, capsys):
     assert "Serialize tasks/workflows to flyteidl protobuf files" in out
     run_cell(ip, "%flyte_run --help")
     out = capsys.readouterr().out
-    for option in ("--wait", "--dry-run", "--copy-style", "--image"):
+    for option in ("--wait", "--dry-run", "--no-raise", "--copy-style", "--image"):
         assert option in out
 
 

@@ -31,6 +31,7 @@ from flyte_jupyter.bundle.probes import stat_key
 from flyte_jupyter.bundle.statcache import StatCache
 from flyte_jupyter.bundle.tarball import unreadable, write_archive
 from flyte_jupyter.bundle.walk import select
+from flyte_jupyter.capture.origins import CellOrigins
 from flyte_jupyter.errors import BundleTooLargeError, FileChangedError
 
 if TYPE_CHECKING:
@@ -111,6 +112,7 @@ def _bundle(
         dropped=module.dropped if module else (),
         excluded=result.excluded,
         warnings=warnings,
+        origins=CellOrigins.of(module) if module else None,
     )
 
 

@@ -10,6 +10,7 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from flyte_jupyter.capture.model import CapturedModule, Dropped
+    from flyte_jupyter.capture.origins import CellOrigins
 
 CopyStyle = Literal["auto", "all", "none"]
 COPY_STYLES: tuple[str, ...] = get_args(CopyStyle)
@@ -107,7 +108,8 @@ class Bundle:
     file); ``path`` is the local archive ``fast<digest>.tar.gz`` and ``sha256`` the sha256 of
     its bytes as this kernel wrote them (once published: of the object this kernel uploaded or
     verified). Runs execute only an archive with that sha256. ``uri`` and ``reused`` are set
-    once the bundle is in a store.
+    once the bundle is in a store. ``origins`` maps lines of the generated module back to
+    notebook cells (for tracebacks of its runs); it takes no part in the digest.
     """
 
     digest: str
@@ -122,6 +124,7 @@ class Bundle:
     uri: str | None = None
     reused: bool | None = None
     sha256: str | None = None
+    origins: CellOrigins | None = None
 
     @property
     def filename(self) -> str:

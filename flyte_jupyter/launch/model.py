@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
+from flyte_jupyter.capture.origins import EXTRA_KEY
+
 if TYPE_CHECKING:
     from collections.abc import Mapping
     from pathlib import Path
@@ -95,9 +97,20 @@ class LaunchSpec:
             bundle_digest=bundle.digest if bundle else None,
             bundle_uri=bundle.uri if bundle else None,
             inputs=dict(self.inputs_display),
-            extra={**extra, "sdk": self.sdk},
+            extra={**extra, "sdk": self.sdk, **_origins(bundle)},
             **fields,
         )
+
+
+def _origins(bundle: Bundle | None) -> dict[str, Any]:
+    """What ``extra`` keeps to point the run's tracebacks at notebook cells.
+
+    Written with the first record, before the run starts (the format is in
+    :mod:`flyte_jupyter.capture.origins`).
+    """
+    if bundle is None or bundle.origins is None:
+        return {}
+    return {EXTRA_KEY: bundle.origins.to_json()}
 
 
 @dataclass(frozen=True)

@@ -6,12 +6,15 @@ Its live display in a notebook (an output that follows the run) is the adapters'
 
 from __future__ import annotations
 
+import re
+import textwrap
 import threading
 import time
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from flyte_jupyter._html import escape
-from flyte_jupyter.errors import LaunchError
+from flyte_jupyter.capture.origins import CellOrigins
+from flyte_jupyter.errors import LaunchError, RunFailedError
 from flyte_jupyter.launch.follow import FAST, follower
 from flyte_jupyter.redaction import redact, redact_text, redact_url
 
@@ -28,6 +31,12 @@ _COLORS = {
 
 
 _WAKE = 1.0  # seconds between two looks at the clock while wait() blocks without a timeout
+_FAILED = frozenset({"FAILED", "ABORTED"})
+_SHOWN_ERROR = 4000  # characters of a run's error shown in a cell (its end: the exception)
+
+
+# a frame that CellOrigins.map_text pointed at a cell: "cell [4], line 4, in boom"
+_CELL_FRAME = re.compile(r"^\s*(cell .+?, line \d+(?:, in \S+)?) \(", re.MULTILINE)
 
 
 class BundleRef(NamedTuple):
@@ -106,20 +115,46 @@ class Run:
 
     @property
     def error(self) -> str | None:
-        """The error message of a failed run."""
-        return self.record.error
+        """The error message of a failed run, its traceback pointed at notebook cells.
+
+        A frame of the generated module reads ``cell [4], line 4, in boom (nb_x.py, line
+        10)``; the run store keeps the text as the run wrote it.
+        """
+        return mapped_error(self.record)
+
+    @property
+    def failed(self) -> bool:
+        """True once the run ended FAILED or ABORTED."""
+        return self.record.status in _FAILED
 
     # -- actions ---------------------------------------------------------------------------------
 
-    def wait(self, timeout: float | None = None) -> Run:
+    def check(self) -> Run:
+        """Raise :class:`~flyte_jupyter.errors.RunFailedError` if the run ended FAILED/ABORTED.
+
+        The error shows the run's error (mapped to notebook cells) and keeps the Run as
+        ``.run``; a run that succeeded or has not ended returns itself.
+        """
+        record = self.record
+        if record.status in _FAILED:
+            raise RunFailedError(failure_message(record), self)
+        return self
+
+    def wait(self, timeout: float | None = None, *, raise_on_failure: bool = False) -> Run:
         """Block until the run ends (or ``timeout`` seconds pass: LaunchError).
 
         The process's follower reads the run every :data:`~flyte_jupyter.launch.follow.FAST`
-        seconds meanwhile; an error it meets is raised here.
+        seconds meanwhile; an error it meets is raised here. With ``raise_on_failure``, a run
+        that ends FAILED or ABORTED raises :class:`~flyte_jupyter.errors.RunFailedError`
+        (see :meth:`check`), so a notebook run stops there.
         """
+        self._wait(timeout)
+        return self.check() if raise_on_failure else self
+
+    def _wait(self, timeout: float | None) -> None:
         deadline = None if timeout is None else time.monotonic() + timeout
         if self.record.done:
-            return self
+            return
         ended = threading.Event()
         failures: list[Exception] = []
 
@@ -143,7 +178,6 @@ class Run:
             watch.cancel()
         if failures:
             raise failures[0]
-        return self
 
     @property
     def outputs(self) -> Any:
@@ -156,9 +190,10 @@ class Run:
         """
         record = self.record
         if record.status != "SUCCEEDED":
-            detail = f": {record.error}" if record.error else ""
+            error = mapped_error(record)
+            detail = f": {redact_text(error)}" if error else ""
             msg = f"Run {self.id} is {record.status}{detail}. Outputs exist once it SUCCEEDED."
-            raise LaunchError(msg)
+            raise RunFailedError(msg, self) if record.status in _FAILED else LaunchError(msg)
         data = self._launcher.outputs_pb(record)
         if self._entity is None or data is None:
             return dict(record.outputs or {})
@@ -211,9 +246,41 @@ def run_html(record: RunRecord) -> str:
             "outputs: "
             + ", ".join(f"{escape(k)}={escape(redact(k, v))}" for k, v in record.outputs.items())
         )
-    if record.error:
+    error = mapped_error(record)
+    if error:
         rows.append(
             "<pre style='color:#cf222e;white-space:pre-wrap'>"
-            f"{escape(redact_text(record.error[-4000:]))}</pre>"
+            f"{escape(redact_text(error[-_SHOWN_ERROR:]))}</pre>"
         )
     return "<div class='flyte-jupyter-run'>" + "<br>".join(rows) + "</div>"
+
+
+def mapped_error(record: RunRecord) -> str | None:
+    """The run's error with frames of the generated module pointed at notebook cells."""
+    if not record.error:
+        return record.error
+    origins = CellOrigins.from_extra(record.extra)
+    return record.error if origins is None else origins.map_text(record.error)
+
+
+def failure_message(record: RunRecord) -> str:
+    """Why a run failed, for :class:`~flyte_jupyter.errors.RunFailedError` (secrets redacted).
+
+    The first line names the run, its status, the cell the error was raised in (the last
+    frame mapped to a cell) and the exception; then the run's error, its end when long; then
+    where its logs are.
+    """
+    error = redact_text(mapped_error(record) or "")
+    lines = [line.strip() for line in error.splitlines() if line.strip()]
+    summary = lines[-1] if lines else "no error message was recorded"
+    cell = _CELL_FRAME.findall(error)
+    where = f" in {cell[-1]}" if cell else ""
+    head = f"Run {record.id} of {record.entity} ({record.flyte_name}) {record.status}{where}: "
+    body = error if len(error) <= _SHOWN_ERROR else "…" + error[-_SHOWN_ERROR:]
+    detail = "\n" + textwrap.indent(body.strip(), "    ") if len(lines) > 1 else ""
+    page = f" and its page {redact_url(record.url)}" if record.url else ""
+    logs = (
+        f"\nIts logs: .logs() of the Run, which is this error's .run or "
+        f"flyte_jupyter.get_run({record.id!r}){page}."
+    )
+    return head + summary + detail + logs

@@ -108,7 +108,7 @@ def test_a_raising_task_fails_with_its_error_and_logs(nb):
         nb,
         "@task\ndef boom(x: int) -> int:\n    if x:\n        raise ValueError(f'bad value {x}')\n    return x\n",
     )
-    run = nb.run_line_magic("flyte_run", "--wait boom(x=4)")
+    run = nb.run_line_magic("flyte_run", "--wait --no-raise boom(x=4)")
     assert run.status == "FAILED"
     assert "bad value 4" in run.error
     with pytest.raises(Exception, match="bad value 4"):
@@ -117,7 +117,7 @@ def test_a_raising_task_fails_with_its_error_and_logs(nb):
 
 def test_a_crashing_process_is_marked_failed_with_its_exit_code(nb):
     run_cell(nb, "@task\ndef crash(x: int) -> int:\n    import os\n    os._exit(3)\n    return x\n")
-    run = nb.run_line_magic("flyte_run", "--wait crash(x=1)")
+    run = nb.run_line_magic("flyte_run", "--wait --no-raise crash(x=1)")
     assert run.status == "FAILED"
     told = "The run's process exited with code 3 without writing outputs; see its logs."
     assert run.error == told

@@ -81,7 +81,7 @@ def test_defaults_and_the_environments_variables_reach_the_task(nb):
 
 
 def test_a_raising_v2_task_fails_with_its_error_text(nb):
-    run = nb.run_line_magic("flyte_run", "--wait boom(x=4)")
+    run = nb.run_line_magic("flyte_run", "--wait --no-raise boom(x=4)")
     assert run.status == "FAILED"
     assert "bad value 4" in run.error
     with pytest.raises(Exception, match="bad value 4"):
@@ -210,7 +210,7 @@ def test_a_v2_task_fanning_out_to_other_tasks_runs_in_flytes_local_mode(nb, tmp_
 
 def test_a_failing_sub_task_fails_the_run_with_its_error_text(nb):
     run_cell(nb, FAN_OUT, cell_id="fan")
-    run = nb.run_line_magic("flyte_run", "--wait fan(n=3, start=12)")
+    run = nb.run_line_magic("flyte_run", "--wait --no-raise fan(n=3, start=12)")
     assert run.status == "FAILED"
     assert "unlucky 13" in run.error
     with pytest.raises(Exception, match="unlucky 13"):

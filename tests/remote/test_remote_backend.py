@@ -110,7 +110,7 @@ def test_cancel_terminates_the_execution(nb, standin):
 
 def test_a_failed_execution_keeps_admins_error(nb, standin):
     standin.plan(Plan(phases=[RUNNING, FAILED], error="ZeroDivisionError: division by zero"))
-    run = flyte_run(nb, "--backend remote --wait square(x=7)")
+    run = flyte_run(nb, "--backend remote --wait --no-raise square(x=7)")
     assert run.status == "FAILED"
     assert "ZeroDivisionError: division by zero" in run.error
     assert "ZeroDivisionError" in run.logs()
