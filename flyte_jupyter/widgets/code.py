@@ -49,7 +49,12 @@ class EnvRow:
             style={"description_width": "14px"},
             layout=w.Layout(width="300px"),
         )
-        self.remove = w.Button(description="Remove", icon="trash", layout=w.Layout(width="90px"))
+        self.remove = w.Button(
+            description="Remove",
+            icon="trash",
+            tooltip="Remove this environment variable",
+            layout=w.Layout(width="90px"),
+        )
         self.source = w.HTML(layout=w.Layout(margin="0 0 0 8px"))
         self.error = w.HTML()
         row = w.HBox(
@@ -91,15 +96,25 @@ class CodeSection:
         self.root_dir.control.observe(self._scalar("root_dir", self.root_dir), "value")
         self.env_rows: list[EnvRow] = []
         self.env_box = w.VBox()
-        self.add_env = w.Button(description="Add variable", icon="plus", tooltip="Add KEY=VALUE")
+        self.add_env = w.Button(
+            description="Add env variable",
+            icon="plus",
+            tooltip="Add an environment variable (KEY=VALUE) that the task's container gets",
+            layout=w.Layout(width="auto"),
+        )
         self.add_env.on_click(lambda _b: self.add_row())
+        # the label a lone button lacks: without rows nothing else says what it adds
+        self.env_label = w.HTML(
+            "<span title='Environment variables of the task containers'>Environment</span>",
+            layout=w.Layout(width="110px", margin="0 4px 0 0"),
+        )
         self.env_error = w.HTML()
         self.widget = w.VBox(
             [
                 self.copy_style.box,
                 self.root_dir.box,
                 self.env_box,
-                w.HBox([self.add_env], layout=w.Layout(margin="0 0 0 114px")),
+                w.HBox([self.env_label, self.add_env], layout=w.Layout(align_items="center")),
                 self.env_error,
             ]
         )
@@ -168,8 +183,10 @@ class CodeSection:
                 value = shown[name]  # a hidden secret left empty keeps what is set
             if base.get(name) != value:
                 changes[name] = value
-        if failed:
-            return  # nothing half-applied: the panel keeps its last valid env
+        if failed:  # nothing half-applied, nothing dropped unseen: Run refuses meanwhile
+            problems = [_env_problem(r.name, str(r.value.value), seen={}) for r in self.env_rows]
+            self.state.reject("env", next((p for p in problems if p), "an env row is invalid"))
+            return
         entries = [f"{k}={v}" for k, v in changes.items()] or None
         self.env_error.value = error_html(self.state.apply("env", entries))
 
@@ -177,9 +194,27 @@ class CodeSection:
 
     def sync(self, settings: Settings) -> None:
         """Show ``settings``; half-typed new rows stay."""
+        refused = self.state.rejected  # a refused edit keeps its typed value and message
         with self.state.syncing():
-            self.copy_style.control.value = settings.copy_style
-            self.root_dir.control.value = str(settings.root_dir or "")
+            if "copy_style" not in refused:
+                self.copy_style.control.value = settings.copy_style
+            if "root_dir" not in refused:
+                self.root_dir.control.value = str(settings.root_dir or "")
+        if "env" in refused:
+            self.env_error.value = error_html(refused["env"])
+        else:
+            self._sync_env(settings)
+        for key, field in (("copy_style", self.copy_style), ("root_dir", self.root_dir)):
+            field.show_source(settings.provenance.get(key))
+            field.show_error(refused.get(key))
+
+    def drop_pending(self) -> None:
+        """Forget rows that were never applied (Reset)."""
+        self.env_rows = [r for r in self.env_rows if r.name]
+        self.env_box.children = [r.box for r in self.env_rows]
+
+    def _sync_env(self, settings: Settings) -> None:
+        with self.state.syncing():
             pending = [r for r in self.env_rows if not r.name]
             wanted = settings.env
             current = [r for r in self.env_rows if r not in pending]
@@ -193,9 +228,6 @@ class CodeSection:
                 row.source.value = source_text(settings.provenance.get(f"env.{key}"))
             self.env_rows = current + pending
             self.env_box.children = [r.box for r in self.env_rows]
-        for key, field in (("copy_style", self.copy_style), ("root_dir", self.root_dir)):
-            field.show_source(settings.provenance.get(key))
-            field.show_error(None)
         self.env_error.value = ""
 
 

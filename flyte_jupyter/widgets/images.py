@@ -184,23 +184,25 @@ class ImagesSection:
         if self.state.is_syncing:
             return
         specs: dict[str, str] = {}
-        failed = False
+        problems: list[str] = []
         for row in self.rows:
             try:
                 spec = row.spec()
             except SettingsError as exc:
                 row.error.value = error_html(str(exc))
-                failed = True
+                problems.append(str(exc))
                 continue
             if spec is not None and row.key in specs:
-                row.error.value = error_html(f"{row.key!r} is given twice; give each name once.")
-                failed = True
+                problem = f"{row.key!r} is given twice; give each name once."
+                row.error.value = error_html(problem)
+                problems.append(problem)
                 continue
             row.error.value = ""
             if spec is not None:
                 specs[row.key] = spec
-        if failed:
-            return  # nothing half-applied: the panel keeps its last valid images
+        if problems:  # nothing half-applied, nothing dropped unseen: Run refuses meanwhile
+            self.state.reject("images", problems[0])
+            return
         self.error.value = error_html(self.state.apply("images", self._changes(specs)))
 
     def _changes(self, specs: dict[str, str]) -> list[str] | None:
@@ -220,10 +222,28 @@ class ImagesSection:
 
     # -- showing ---------------------------------------------------------------------------
 
+    def drop_pending(self) -> None:
+        """Forget rows that were never applied (Reset)."""
+        self.rows = [r for r in self.rows if r.default or (r.key and r.uri.value.strip())]
+        self.rows_box.children = [r.box for r in self.rows]
+
     def sync(self, settings: Settings) -> None:
-        """Show the images of ``settings``; half-typed new rows stay."""
+        """Show the images of ``settings``; half-typed new rows stay.
+
+        While the panel's image edit is refused, the rows stay as typed with the message.
+        """
         refs = settings.images
         self._known = [_PICK, *known_images(settings, self.state.base("images"))]
+        refused = self.state.rejected.get("images")
+        if refused is not None:
+            with self.state.syncing():
+                for row in self.rows:
+                    row.known.options = self._known
+                    row.known.value = ""
+            shown = any(row.error.value for row in self.rows)
+            self.error.value = "" if shown else error_html(refused)
+            self.show_environments()
+            return
         wanted = [(DEFAULT_IMAGE_NAME, "" if refs.default_is_stock else refs.default or "")]
         wanted += list(refs.named)
         pending = [r for r in self.rows if not r.default and not (r.key and r.uri.value.strip())]

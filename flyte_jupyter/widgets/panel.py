@@ -101,7 +101,7 @@ class FlytePanel(w.VBox):
             tooltip="Forget the values set in the panel",
             layout=w.Layout(width="100px"),
         )
-        self.reset_button.on_click(lambda _b: self.state.reset())
+        self.reset_button.on_click(lambda _b: self.reset())
         self.error = w.HTML()
         self.children = [
             w.HBox([self.summary, self.refresh_button, self.reset_button]),
@@ -110,6 +110,7 @@ class FlytePanel(w.VBox):
         ]
         self._cells_seen: object = None
         self.state.on_change(self._settings_changed)
+        self.state.on_rejected(self._show_refused)
         self.tabs.observe(self._tab_changed, "selected_index")
         self._stop_following = session.on_cell(self._after_cell)
         self.refresh()
@@ -121,6 +122,12 @@ class FlytePanel(w.VBox):
         self.state.refresh()
         self._sync_entities()
         self.runs.refresh()
+
+    def reset(self) -> None:
+        """Forget the panel's values, refused edits and half-typed rows (the Reset button)."""
+        self.images.drop_pending()
+        self.code.drop_pending()
+        self.state.reset()
 
     def on_run(self, callback: Callable[[Run], None]) -> None:
         """Call ``callback(run)`` after each run launched from the panel."""
@@ -155,7 +162,7 @@ class FlytePanel(w.VBox):
 
     def _settings_changed(self) -> None:
         settings = self.state.settings
-        self.error.value = error_html(self.state.error)
+        self._show_refused()
         if settings is None:
             return
         self.summary.value = CSS + (
@@ -167,6 +174,19 @@ class FlytePanel(w.VBox):
         self.images.sync(settings)
         self.code.sync(settings)
         self._update_visible()
+
+    def _show_refused(self) -> None:
+        """Say above the tabs that an edit is not in effect (its field says why)."""
+        refused = self.state.rejected
+        if not refused:
+            self.error.value = error_html(self.state.error)
+            return
+        keys = ", ".join(sorted(refused))
+        self.error.value = error_html(
+            self.state.error
+            or f"Not in effect: {keys} (the settings refused the edit; see its field). "
+            "Run refuses until it is fixed or Reset."
+        )
 
     def _sync_entities(self) -> None:
         entities = self.state.entities()

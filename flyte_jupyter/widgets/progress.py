@@ -50,6 +50,7 @@ class TransferProgress(Progress):
         import ipywidgets as w
 
         super().__init__()
+        self.description = description
         self.bar = w.FloatProgress(
             value=0.0,
             min=0.0,
@@ -75,6 +76,7 @@ class TransferProgress(Progress):
             self._started = time.monotonic()
         self.bar.value = 0.0
         self.bar.bar_style = ""
+        self.bar.description = self.description
         self.label.value = "preparing…"
         self.widget.layout.display = "flex"
 
@@ -91,10 +93,16 @@ class TransferProgress(Progress):
         self.bar.value = done / total if total else 1.0
         self.label.value = f"{LABELS[phase]} {human_size(done)} of {human_size(total)}"
 
-    def finish(self, text: str, *, ok: bool = True) -> None:
-        """Show the end state (green when ``ok``, red otherwise)."""
+    def finish(self, text: str, *, ok: bool = True, description: str | None = None) -> None:
+        """Show the end state (green when ``ok``, red otherwise).
+
+        ``description`` replaces the text before the bar (``Launched`` after ``Launching``)
+        until the next :meth:`start`.
+        """
         self.bar.value = 1.0 if ok else self.bar.value
         self.bar.bar_style = "success" if ok else "danger"
+        if description is not None:
+            self.bar.description = description
         self.label.value = text
 
     def hide(self) -> None:

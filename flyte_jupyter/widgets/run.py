@@ -10,6 +10,7 @@ synchronous form for code and tests.
 from __future__ import annotations
 
 import threading
+import time
 from typing import TYPE_CHECKING, Any
 
 import ipywidgets as w
@@ -23,6 +24,7 @@ from flyte_jupyter.widgets.state import message_of
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
 
+    from flyte_jupyter.display import LiveRun
     from flyte_jupyter.launch import Run
     from flyte_jupyter.submit import LaunchRequest
     from flyte_jupyter.widgets.runs import RunsSection
@@ -52,8 +54,24 @@ class RunSection:
         self.progress = TransferProgress("Launching")
         self.error = w.HTML()
         self.status = w.HTML()
+        self.cancel_button = w.Button(
+            description="Cancel run",
+            icon="stop",
+            button_style="danger",
+            tooltip="Stop the run launched here; it ends ABORTED",
+            layout=w.Layout(display="none", margin="2px 0 2px 114px"),
+        )
+        self.cancel_button.on_click(lambda _b: self.cancel())
         self.widget = w.VBox(
-            [self.entity, self.form_box, self.button, self.progress.widget, self.error, self.status]
+            [
+                self.entity,
+                self.form_box,
+                self.button,
+                self.progress.widget,
+                self.error,
+                self.status,
+                self.cancel_button,
+            ]
         )
         self.last_run: Run | None = None
         self.error_text = ""
@@ -97,6 +115,9 @@ class RunSection:
     def _request(self, name: str | None, inputs: Mapping[str, Any] | None) -> LaunchRequest:
         """Select ``name``, fill ``inputs`` into the form, and build the launch request."""
         self.error.value = ""
+        refusal = self.state.refusal()
+        if refusal is not None:  # never run with settings other than those shown
+            raise InputError(refusal)
         if name is not None and name != self.entity.value:
             self.entity.value = name  # rebuilds the form
         if self.form is None:
@@ -161,13 +182,13 @@ class RunSection:
         except Exception as exc:  # noqa: BLE001 - shown inline; run() re-raises it
             self.error_text = message_of(exc)
             self.error.value = error_html(self.error_text)
-            self.progress.finish("failed", ok=False)
+            self.progress.finish("failed", ok=False, description="Launch failed")
             return None
         finally:
             self.button.disabled = False
         assert isinstance(run, Run)  # noqa: S101 - launch without dry_run returns a Run
         run = LiveRun.of(run)
-        self.progress.finish(f"launched in {self.progress.elapsed:.1f} s")
+        self.progress.finish(f"in {self.progress.elapsed:.1f} s", description="Launched")
         self.last_run = run
         self._follow(run)
         if self.runs is not None:
@@ -176,27 +197,56 @@ class RunSection:
             callback(run)
         return run
 
-    def _follow(self, run: Run) -> None:
-        """Show the run, and keep its status current (through the process's follower)."""
-        from flyte_jupyter.display import run_summary_html
+    def _follow(self, run: LiveRun) -> None:
+        """Show the run live (elapsed time, log tail, Cancel) until it ends, then its summary.
+
+        Polled by the process's follower; a frame is drawn when the run changed or a second
+        passed (the elapsed time and the log tail move).
+        """
+        from flyte_jupyter.display import REDRAW, live_html
         from flyte_jupyter.launch.follow import follower
 
         record = run.record
-        self.status.value = run_summary_html(record)
+        self.status.value = live_html(record, run.log_tail(record))
+        self.cancel_button.disabled = False
+        self.cancel_button.description = "Cancel run"
+        self.cancel_button.layout.display = "none" if record.done else "flex"
         if record.done:
             return
         shown = [record]
+        next_frame = [time.monotonic() + REDRAW]
 
         def poll() -> bool:
             if self.last_run is not run:  # a newer launch took the place
                 return False
             current = run.record
-            if current != shown[0]:
-                self.status.value = run_summary_html(current)
-                shown[0] = current
+            if current != shown[0] or time.monotonic() >= next_frame[0]:
+                tail = [] if current.done else run.log_tail(current)
+                self.status.value = live_html(current, tail)
+                shown[0], next_frame[0] = current, time.monotonic() + REDRAW
+            if current.done:
+                self.cancel_button.layout.display = "none"
             return not current.done
 
         follower().watch(poll, FOLLOW_POLL, start_in=FOLLOW_POLL)
+
+    def cancel(self) -> None:
+        """Cancel the run launched last (what the Cancel button does), in a thread."""
+        run = self.last_run
+        if run is None or run.record.done:
+            return
+        self.cancel_button.disabled = True
+        self.cancel_button.description = "Cancelling…"
+
+        def cancel() -> None:
+            try:
+                run.cancel()
+            except FlyteJupyterError as exc:
+                self.error.value = error_html(f"Cancel failed: {message_of(exc)}")
+                self.cancel_button.disabled = False
+                self.cancel_button.description = "Cancel run"
+
+        threading.Thread(target=cancel, name="flyte-cancel", daemon=True).start()
 
     def wait(self, timeout: float = 300.0) -> Run | None:
         """Block until a Run-button launch has been submitted; return its run."""

@@ -3,9 +3,14 @@
 Every edit goes through :meth:`PanelState.apply`: the new value is tried on a copy of the
 panel layer and the settings are resolved from every source, exactly as the magics resolve
 them. Only when that succeeds does the copy replace ``session.panel``; a bad value leaves the
-layer (and so the next ``%%flyte_run``) unchanged and comes back as an error message for the
-field that caused it. A value equal to what the layers below the panel give is dropped from
-the layer, so a later ``%config`` change of that key still shows.
+layer unchanged and comes back as an error message for the field that caused it. A value
+equal to what the layers below the panel give is dropped from the layer, so a later
+``%config`` change of that key still shows.
+
+Nothing is dropped silently: a refused edit is kept in :attr:`PanelState.rejected` (key ->
+the message a magic gives for the same value) until it is edited into a valid value, the
+panel is reset, or a later refresh finds it valid. Meanwhile its field keeps the typed value
+and the message, and Run refuses with that message instead of running with the old settings.
 """
 
 from __future__ import annotations
@@ -42,10 +47,13 @@ class PanelState:
         self.settings: Settings | None = None
         self.error: str | None = None
         self._listeners: list[Callable[[], None]] = []
+        self._rejected_listeners: list[Callable[[], None]] = []
         self._syncing = 0
         self._fingerprint: object = None
         self._entities_key: object = None
         self._entities: list[tuple[str, str]] = []
+        # refused edits: key -> (the value typed, the message); see the module docstring
+        self._rejected: dict[str, tuple[Any, str]] = {}
 
     @property
     def user_ns(self) -> dict[str, Any]:
@@ -77,7 +85,10 @@ class PanelState:
         return self._syncing > 0
 
     def refresh(self) -> Settings | None:
-        """Resolve the settings again (``%config``, env, pyproject may have changed)."""
+        """Resolve the settings again (``%config``, env, pyproject may have changed).
+
+        A refused edit is tried again: what changed meanwhile may have made it valid.
+        """
         try:
             self.settings = self.session.settings()
             self.error = None
@@ -85,7 +96,52 @@ class PanelState:
             self.error = str(exc)
         self._fingerprint = self.fingerprint()
         self._notify()
+        for key, (value, _message) in list(self._rejected.items()):
+            if value is not _UNSET:
+                self.apply(key, value)
         return self.settings
+
+    # -- refused edits ---------------------------------------------------------------------
+
+    @property
+    def rejected(self) -> dict[str, str]:
+        """``{key: message}`` of the edits the settings refused (and so are not in effect)."""
+        return {key: message for key, (_value, message) in self._rejected.items()}
+
+    def reject(self, key: str, message: str, value: Any = _UNSET) -> None:
+        """Record that the edit of ``key`` is not in effect, and why (its field shows it).
+
+        ``value`` (when given) is tried again at the next :meth:`refresh`.
+        """
+        self._rejected[key] = (value, message)
+        self._notify_rejected()
+
+    def accept(self, key: str) -> None:
+        """The edit of ``key`` is in effect again (or was withdrawn)."""
+        if self._rejected.pop(key, None) is not None:
+            self._notify_rejected()
+
+    def refusal(self) -> str | None:
+        """Why Run must not run now: the refused edits' messages (None when there are none)."""
+        if not self._rejected:
+            return None
+        messages = [message for _value, message in self._rejected.values()]
+        intro = (
+            "The panel has an edit the settings refused; fix it or press Reset "
+            "(it is not in effect, so a run would use the old settings):"
+            if len(messages) == 1
+            else "The panel has edits the settings refused; fix them or press Reset "
+            "(they are not in effect, so a run would use the old settings):"
+        )
+        return "\n".join([intro, *messages])
+
+    def on_rejected(self, callback: Callable[[], None]) -> None:
+        """Call ``callback()`` whenever the set of refused edits changes."""
+        self._rejected_listeners.append(callback)
+
+    def _notify_rejected(self) -> None:
+        for callback in list(self._rejected_listeners):
+            callback()
 
     def fingerprint(self) -> object:
         """Cheap summary of every input of settings resolution but files (no flytekit)."""
@@ -129,7 +185,9 @@ class PanelState:
         try:
             settings = self._resolve(panel)
         except FlyteJupyterError as exc:
+            self.reject(key, str(exc), value)
             return str(exc)
+        self.accept(key)
         if key in panel:
             below = self.base(key)
             if below is not None and settings_value(below, key) == settings_value(settings, key):
@@ -143,8 +201,11 @@ class PanelState:
         return None
 
     def reset(self) -> None:
-        """Forget every panel value: back to what ``%config`` and the other sources say."""
+        """Forget every panel value and refused edit: back to what the other sources say."""
         self.session.panel.clear()
+        if self._rejected:
+            self._rejected.clear()
+            self._notify_rejected()
         self.refresh()
 
     # -- kernel ----------------------------------------------------------------------------

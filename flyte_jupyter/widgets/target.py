@@ -96,19 +96,25 @@ class TargetSection:
         """Show ``settings`` (observers do not fire back)."""
         from flyte_jupyter.store import default_store_url
 
+        refused = self.state.rejected  # a refused edit keeps its typed value and message
+        values = {
+            "project": settings.project,
+            "domain": settings.domain,
+            "backend": settings.backend,
+            "local_runs": settings.local_runs,
+            # a password in the URL never goes into widget state (saved with the notebook)
+            "store": redact_url(settings.store or ""),
+        }
         with self.state.syncing():
-            self.project.control.value = settings.project
             domain = self.domain.control
             if tuple(domain.options) != settings.domains:
                 domain.options = list(settings.domains)
-            domain.value = settings.domain
-            self.backend.control.value = settings.backend
-            self.local_runs.control.value = settings.local_runs
+            for key, value in values.items():
+                if key not in refused:
+                    self.fields[key].control.value = value
             # the remote backend ignores it: shown (the value still resolves), not editable
             self.local_runs.control.disabled = settings.backend != "local"
-            # a password in the URL never goes into widget state (saved with the notebook)
-            self.store.control.value = redact_url(settings.store or "")
             self.store.control.placeholder = f"default: {default_store_url(settings.home)}"
         for key, field in self.fields.items():
             field.show_source(settings.provenance.get(key))
-            field.show_error(None)
+            field.show_error(refused.get(key))
