@@ -21,6 +21,7 @@ from flyte_jupyter import _kernel
 from flyte_jupyter._traits import FlyteJupyter, trait_values
 from flyte_jupyter._usage import parse_options, show_help, usage_errors
 from flyte_jupyter.bundle.model import COPY_STYLES
+from flyte_jupyter.launch.model import STATUSES
 from flyte_jupyter.session import KernelSession
 from flyte_jupyter.settings import BACKENDS, LOCAL_RUNS
 
@@ -31,6 +32,7 @@ if TYPE_CHECKING:
     from IPython.core.interactiveshell import InteractiveShell
 
     from flyte_jupyter.bundle import Bundle
+    from flyte_jupyter.launch.history import RunList
     from flyte_jupyter.settings import Settings
 
 # argparse dest -> settings key
@@ -295,6 +297,32 @@ class FlyteMagics(Magics):
 
     @magic_arguments()
     @help_option
+    @argument("--notebook", help="Only runs of this notebook (its path, file name or name).")
+    @argument("--entity", help="Only runs of this task/workflow (square or nb_x.square).")
+    @argument("--status", type=str.upper, choices=STATUSES, help="Only runs with this status.")
+    @argument("--limit", type=int, default=20, help="At most this many runs (default: 20).")
+    @line_magic
+    def flyte_runs(self, line: str) -> Any:
+        """List runs from the run store, newest first: the same Runs %flyte_run returns.
+
+        The runs of every kernel, before and after restarts; each row links to the run's
+        page. The result is a list of Run (``[0].logs()``, ``.outputs``, ``.cancel()``);
+        ``flyte_jupyter.runs(...)`` returns the same, ``flyte_jupyter.get_run(id)`` one run.
+        """
+        if show_help(self.flyte_runs, line):
+            return None
+        args = parse_options(self.flyte_runs, line)
+        with usage_errors():
+            return live_runs(
+                self.session.settings(activate=False),
+                notebook=args.notebook,
+                entity=args.entity,
+                status=args.status,
+                limit=args.limit,
+            )
+
+    @magic_arguments()
+    @help_option
     @line_magic
     def flyte_panel(self, line: str) -> Any:
         """Open the panel: target, images, code, serialization preview, run, runs.
@@ -337,6 +365,34 @@ def _output_folder(name: str, settings: Settings) -> Path:
         msg = f"--folder {name} cannot be written ({exc.strerror}). Pass a writable folder."
         raise UsageError(msg) from exc
     return folder
+
+
+def kernel_settings() -> Settings:
+    """The settings of this kernel's flyte_jupyter session; outside one, from env and folder.
+
+    Raises
+    ------
+    SettingsError
+        A source holds a bad value (the message names it).
+    """
+    from IPython.core.getipython import get_ipython
+
+    ipython = get_ipython()
+    if ipython is not None:
+        for magics in _kernel.magics_registry(ipython).values():
+            if isinstance(magics, FlyteMagics):
+                return magics.session.settings(activate=False)
+    from flyte_jupyter.settings import resolve_settings
+
+    return resolve_settings(start_dir=Path.cwd(), environ=os.environ)
+
+
+def live_runs(settings: Settings, **filters: Any) -> RunList:
+    """:func:`~flyte_jupyter.launch.history.find_runs`, each run displayed live."""
+    from flyte_jupyter.display import LiveRun
+    from flyte_jupyter.launch.history import RunList, find_runs
+
+    return RunList(LiveRun.of(run) for run in find_runs(settings, **filters))
 
 
 def load(ipython: InteractiveShell) -> None:

@@ -3,7 +3,14 @@
 import pytest
 from shell_helpers import run_cell
 
-MAGICS = ("flyte_run", "flyte_bundle", "flyte_settings", "flyte_serialize", "flyte_panel")
+MAGICS = (
+    "flyte_run",
+    "flyte_bundle",
+    "flyte_settings",
+    "flyte_serialize",
+    "flyte_panel",
+    "flyte_runs",
+)
 
 
 def flyte_magics(ip):
@@ -11,7 +18,7 @@ def flyte_magics(ip):
 
 
 def test_the_list_above_is_every_flyte_magic(ip):
-    assert set(flyte_magics(ip)) - {"flyte_runs"} == set(MAGICS)
+    assert set(flyte_magics(ip)) == set(MAGICS)
 
 
 @pytest.mark.parametrize("flag", ["--help", "-h"])

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol, get_args
 
 from flyte_jupyter.capture.origins import EXTRA_KEY
 
@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from flyte_jupyter.settings import Settings
 
 Status = Literal["QUEUED", "RUNNING", "SUCCEEDED", "FAILED", "ABORTED"]
+STATUSES: tuple[str, ...] = get_args(Status)
 TERMINAL: frozenset[str] = frozenset({"SUCCEEDED", "FAILED", "ABORTED"})
 
 

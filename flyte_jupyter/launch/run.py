@@ -222,9 +222,14 @@ class Run:
         return run_html(self.record)
 
 
+def status_color(status: str) -> str:
+    """The CSS color a status is shown in."""
+    return _COLORS.get(status, "#777")
+
+
 def run_html(record: RunRecord) -> str:
     """A run's summary: status, link, inputs, and outputs or error once it ended."""
-    color = _COLORS.get(record.status, "#777")
+    color = status_color(record.status)
     url = redact_url(record.url) if record.url else ""
     link = f"<a href='{escape(url)}' target='_blank'>{escape(url)}</a>" if url else ""
     title = (
