@@ -8,6 +8,11 @@ bundle is fetched and extracted by flyte's own code, as ``a0`` does, and the tas
 from it, never from the notebook's memory. Inputs and outputs are the files ``a0`` reads and
 writes (flyteidl2 ``Inputs``/``Outputs``, ``error.pb`` an ``ErrorDocument``), written with
 flyte's own functions.
+
+Each sub-action flyte's local mode runs (a task the task calls) is recorded in ``nodes.json``
+in the run's folder (the parent of ``--outputs-path``) for the run page, through the tracker
+interface flyte's local controller reports to (the one its terminal UI uses); see
+:mod:`flyte_jupyter.runtime.nodes`.
 """
 
 from __future__ import annotations
@@ -19,6 +24,8 @@ import sys
 import traceback
 from pathlib import Path
 from typing import Any
+
+from flyte_jupyter.runtime.nodes import NODES_FILE, Node, NodeLog, value_text
 
 
 def run(args: argparse.Namespace) -> int:
@@ -57,7 +64,13 @@ def run(args: argparse.Namespace) -> int:
         )
         if hasattr(runner, "_metadata_path"):  # sub-task files in the run's folder, not /tmp
             runner._metadata_path = str(args.run_base_dir)  # noqa: SLF001
-        values = runner.run(task, **kwargs).outputs()
+        nodes = NodeLog(outputs.parent / NODES_FILE, "flyte")
+        if hasattr(runner, "_tracker"):  # what flyte's terminal UI is told of each sub-action
+            runner._tracker = NodeTracker(nodes)  # noqa: SLF001
+        try:
+            values = runner.run(task, **kwargs).outputs()
+        finally:
+            nodes.finish()
         message = asyncio.run(
             convert_from_native_to_outputs(tuple(values), task.native_interface, task.name)
         )
@@ -67,6 +80,64 @@ def run(args: argparse.Namespace) -> int:
         error = convert_from_native_to_error(exc)
         asyncio.run(io.upload_error(error.err, str(outputs), recoverable=error.recoverable))
     return 0
+
+
+class NodeTracker:
+    """The tracker flyte's local controller reports sub-actions to, writing a :class:`NodeLog`.
+
+    flyte calls it with keyword arguments only (``flyte._persistence._recorder``); arguments
+    this class does not name are ignored, so a newer flyte that reports more still works.
+    """
+
+    def __init__(self, log: NodeLog) -> None:
+        self.log = log
+        self.actions: dict[str, Node] = {}
+
+    def get_action(self, action_id: str) -> Node | None:
+        """The node of a sub-action already reported (flyte nests children under it)."""
+        return self.actions.get(action_id)
+
+    def record_start(
+        self,
+        *,
+        action_id: str,
+        task_name: str,
+        parent_id: str | None = None,
+        short_name: str | None = None,
+        inputs: dict[str, Any] | None = None,
+        **_: Any,
+    ) -> None:
+        """A sub-action starts."""
+        parent = self.actions.get(parent_id) if parent_id else None
+        name = short_name or task_name.rpartition(".")[2]
+        node = self.log.found(name, task_name, "task", node_id=action_id, parent=parent)
+        self.actions[action_id] = node
+        self.log.start(node, {k: value_text(v) for k, v in (inputs or {}).items()})
+
+    def record_complete(self, *, action_id: str, outputs: Any = None, **_: Any) -> None:
+        """A sub-action succeeded; ``outputs`` is flyte's display form of them."""
+        node = self.actions.get(action_id)
+        if node is None:
+            return
+        if outputs is None:
+            shown: dict[str, str] = {}
+        elif isinstance(outputs, dict):
+            shown = {str(k): v if isinstance(v, str) else value_text(v) for k, v in outputs.items()}
+        else:
+            shown = {"o0": outputs if isinstance(outputs, str) else value_text(outputs)}
+        self.log.succeed(node, shown)
+
+    def record_failure(self, *, action_id: str, error: str, **_: Any) -> None:
+        """A sub-action failed."""
+        node = self.actions.get(action_id)
+        if node is not None:
+            self.log.fail(node, str(error))
+
+    def record_condition_waiting(self, **_: Any) -> None:
+        """No terminal to ask: flyte then waits for the condition as without a tracker."""
+
+    def record_log_links(self, **_: Any) -> None:
+        """Log links of connector tasks are not shown yet."""
 
 
 def _load(args: argparse.Namespace, dest: Path) -> Any:
