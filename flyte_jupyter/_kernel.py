@@ -13,7 +13,7 @@ from flyte_jupyter.capture import defined_names
 from flyte_jupyter.errors import TargetError
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Callable, Mapping
 
     from IPython.core.interactiveshell import InteractiveShell
 
@@ -31,10 +31,89 @@ def loaded_modules() -> dict[str, str]:
     }
 
 
+# The comm over which the JupyterLab extension tells the kernel its notebook's current path
+# (labextension/src/notebookpath.ts).
+NOTEBOOK_COMM = "flyte_jupyter.notebook"
+FOLLOWED = "JupyterLab: the notebook's current path"
+UNNAMED = "no client named the notebook (nbclient, nbconvert, papermill): set module_name"
+
+
 def notebook_path(user_ns: Mapping[str, Any]) -> str | None:
-    """The notebook's path as the server named the session (``__session__``), if known."""
+    """The notebook's path as its client tells it (see :func:`notebook_origin`), if known."""
+    return notebook_origin(user_ns)[0]
+
+
+def notebook_origin(user_ns: Mapping[str, Any]) -> tuple[str | None, str]:
+    """The notebook's path, if some client tells it, and which client that is.
+
+    What each client exposes to the kernel (checked against their sources):
+
+    * VS Code sets ``__vsc_ipynb_file__`` in the namespace, and updates it;
+    * a Jupyter server sets ``JPY_SESSION_NAME`` (ipykernel copies it to ``__session__``):
+      the path when the kernel started, not updated on rename (the JupyterLab extension
+      tells the current one; see :func:`follow_notebook`);
+    * nbclient, nbconvert and papermill tell nothing: ``resources["metadata"]["path"]`` is
+      only the kernel's working folder, papermill's input path goes into the output
+      notebook's metadata, not to the kernel.
+    """
+    vscode = user_ns.get("__vsc_ipynb_file__")
+    if vscode:
+        return str(vscode), "VS Code (__vsc_ipynb_file__)"
     session = user_ns.get("__session__") or os.environ.get("JPY_SESSION_NAME")
-    return str(session) if session else None
+    if session:
+        return str(session), "the Jupyter server's session (the path at kernel start)"
+    return None, UNNAMED
+
+
+def follow_notebook(on_path: Callable[[str], None]) -> Callable[[], None]:
+    """Hear the notebook's current path from the JupyterLab extension, over a comm.
+
+    Opens a comm to the frontend (an extension that knows the target answers with
+    ``{"path": ...}`` and sends it again on each rename) and registers the target for a
+    frontend that reconnects (a reloaded page). ``on_path`` gets the path as the server's
+    contents API names it (relative to its root). Outside a kernel this does nothing.
+
+    Returns a function that stops listening.
+    """
+    import comm
+
+    def listen(channel: Any) -> None:
+        def received(msg: dict[str, Any]) -> None:
+            path = (msg.get("content") or {}).get("data", {}).get("path")
+            if isinstance(path, str) and path.strip():
+                on_path(path)
+
+        channel.on_msg(received)
+
+    def opened(channel: Any, msg: dict[str, Any]) -> None:
+        listen(channel)
+        channel.handle_msg(msg)  # a path sent with the open itself
+
+    manager = comm.get_comm_manager()
+    manager.register_target(NOTEBOOK_COMM, opened)
+    channel = comm.create_comm(target_name=NOTEBOOK_COMM, data={})
+    listen(channel)
+
+    def stop() -> None:
+        manager.unregister_target(NOTEBOOK_COMM, opened)
+        channel.close()
+
+    return stop
+
+
+def server_root(path: str, started_as: str | None) -> str | None:
+    """The folder the frontend's notebook paths are relative to (the server's root), if known.
+
+    That is the parent server's ``root_dir`` (its ``jpserver-<pid>.json``); failing that,
+    what the absolute path at kernel start (``started_as``) says of it while the notebook
+    still has the name it started with, ``path``.
+    """
+    from flyte_jupyter.launch.urls import parent_server_root
+
+    root = parent_server_root()
+    if root is None and started_as and started_as.endswith(os.sep + path):
+        root = started_as[: -len(path) - 1]
+    return root
 
 
 def entities(

@@ -73,6 +73,10 @@ class KernelSession:
         self.panel: dict[str, Any] = {}
         self.closed = False
         self._cell_listeners: list[Callable[[], None]] = []
+        # the notebook's current path, as the JupyterLab extension tells it (renames included)
+        self.followed_notebook: str | None = None
+        self._server_root: str | None = None
+        self._unfollow = _kernel.follow_notebook(self._notebook_moved)
 
     # -- recording -----------------------------------------------------------------------------
 
@@ -128,6 +132,7 @@ class KernelSession:
         from flyte_jupyter.worker import POOL
 
         self.closed = True
+        self._unfollow()
         POOL.disable()
         for listener in list(self._cell_listeners):
             listener()
@@ -137,8 +142,27 @@ class KernelSession:
 
     @property
     def notebook(self) -> str | None:
-        """The notebook's path as the server named the session, if known."""
-        return _kernel.notebook_path(self.shell.user_ns)
+        """The notebook's current path, if its client tells it (see :attr:`notebook_origin`)."""
+        return self.notebook_origin[0]
+
+    @property
+    def notebook_origin(self) -> tuple[str | None, str]:
+        """The notebook's path, if known, and where it came from (for people)."""
+        if self.followed_notebook:
+            return self.followed_notebook, _kernel.FOLLOWED
+        return _kernel.notebook_origin(self.shell.user_ns)
+
+    def _notebook_moved(self, path: str) -> None:
+        """The JupyterLab extension told the notebook's path (on open and on each rename)."""
+        if os.path.isabs(path):
+            self.followed_notebook = path
+            return
+        if self._server_root is None:
+            started_as = _kernel.notebook_origin(self.shell.user_ns)[0]
+            self._server_root = _kernel.server_root(path, started_as)
+        # without a known root the relative path still names the notebook (and the module)
+        root = self._server_root
+        self.followed_notebook = os.path.join(root, path) if root else path
 
     def settings(
         self,
@@ -162,10 +186,30 @@ class KernelSession:
             panel=self.panel if panel is None else panel,
             options=dict(options or {}),
         )
+        settings = self._with_module_name(settings)
         if activate:
             make_active(settings)
         self._let_jobs_run_warm(settings)
         return settings
+
+    def _with_module_name(self, settings: Settings) -> Settings:
+        """``settings`` naming the module in use: set, or made from the notebook's name.
+
+        So ``%flyte_settings`` and the panel show the name runs get, and where it came from.
+        """
+        if settings.module_name is not None:
+            return settings
+        import dataclasses
+
+        from flyte_jupyter.capture import module_name_for
+
+        path, origin = self.notebook_origin
+        source = f"notebook name ({origin})" if path else origin
+        return dataclasses.replace(
+            settings,
+            module_name=module_name_for(path),
+            provenance={**settings.provenance, "module_name": source},
+        )
 
     def _let_jobs_run_warm(self, settings: Settings) -> None:
         """Jobs of this kernel may use the warm worker; it starts with the first of them."""

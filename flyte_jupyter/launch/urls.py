@@ -71,6 +71,15 @@ def _server_of_this_kernel() -> str | None:
     return _public(servers[0]) if len(servers) == 1 else None
 
 
+def parent_server_root() -> str | None:
+    """The ``root_dir`` of the Jupyter server that started this kernel, if one did."""
+    parent = os.getppid()
+    for info in _running_servers():
+        if info.get("pid") == parent and isinstance(info.get("root_dir"), str):
+            return str(info["root_dir"])
+    return None
+
+
 def _public(info: dict[str, object]) -> str:
     path = Path(str(info["_runtime_dir"])) / PUBLIC_INFO.format(pid=info["pid"])
     try:

@@ -14,6 +14,7 @@ import { IFrame } from '@jupyterlab/ui-components';
 import { confirmAndCancel, registerCommands } from './commands';
 import { flyteIcon } from './icons';
 import { openRunLinksInLab } from './links';
+import { NotebookPathReporter } from './notebookpath';
 import { shortLabel } from './model';
 import {
   CommandIDs,
@@ -70,6 +71,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
     app.shell.add(panel, 'left', { rank: 850 });
 
     registerCommands(app, panel, tracker, palette);
+    app.docRegistry.addWidgetExtension('Notebook', new NotebookPathReporter());
     const menu: [string, number][] = [
       [CommandIDs.openRun, 1],
       [CommandIDs.copyRunId, 2],

@@ -5,6 +5,8 @@
 export const PLUGIN_ID = 'flyte-jupyter:plugin';
 export const SIDEBAR_ID = 'flyte-jupyter-runs';
 export const API_PATH = 'flyte-jupyter/api';
+/** The comm over which a kernel learns its notebook's current path (see notebookpath.ts). */
+export const NOTEBOOK_COMM = 'flyte_jupyter.notebook';
 
 export namespace CommandIDs {
   export const showRuns = 'flyte-jupyter:show-runs';
