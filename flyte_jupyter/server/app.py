@@ -17,7 +17,8 @@ from traitlets import Float, Unicode, default, validate
 
 from flyte_jupyter._private import secure_home
 from flyte_jupyter.launch.urls import PUBLIC_INFO, public_url
-from flyte_jupyter.server.pages import RunPageHandler
+from flyte_jupyter.server.loglines import RunLinesHandler
+from flyte_jupyter.server.pages import ComparePageHandler, RunPageHandler
 from flyte_jupyter.server.runs import (
     NotFoundHandler,
     RunCancelHandler,
@@ -39,8 +40,10 @@ ROUTES: tuple[tuple[str, type], ...] = (
     (rf"/flyte-jupyter/api/runs/{_ID}/?", RunHandler),
     (rf"/flyte-jupyter/api/runs/{_ID}/logs/?", RunLogsHandler),
     (rf"/flyte-jupyter/api/runs/{_ID}/cancel/?", RunCancelHandler),
+    (rf"/flyte-jupyter/api/runs/{_ID}/lines/?", RunLinesHandler),
     (r"/flyte-jupyter/api(?P<_path>/.*)?", NotFoundHandler),
     (rf"/flyte-jupyter/runs/{_ID}/?", RunPageHandler),
+    (r"/flyte-jupyter/compare/?", ComparePageHandler),
 )
 
 

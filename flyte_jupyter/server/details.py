@@ -20,14 +20,16 @@ import json
 import os
 import re
 import tarfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from flyte_jupyter._private import open_inside
 from flyte_jupyter.bundle.model import archive_name
+from flyte_jupyter.capture.origins import CellOrigins
 from flyte_jupyter.redaction import Redactor
+from flyte_jupyter.server.cellmap import CellMap, cell_map
 
 if TYPE_CHECKING:
     from flyte_jupyter.launch.model import RunRecord
@@ -71,15 +73,44 @@ class RunDetails:
 
     bundle: BundleView | None
     command: CommandView | None
+    cells: CellMap = field(default_factory=lambda: CellMap(module=None))
 
 
 def gather(record: RunRecord, home: Path, redactor: Redactor | None = None) -> RunDetails:
     """Read the run's folder (blocking: call it in a worker thread)."""
     root = run_folder(record, home)
+    origins = CellOrigins.from_extra(record.extra)
     if root is None:
-        return RunDetails(bundle=None, command=None)
+        return RunDetails(bundle=None, command=None, cells=_cells(record, None, None, origins))
     redactor = redactor or Redactor()
-    return RunDetails(bundle=_bundle(root, record, redactor), command=_command(root, redactor))
+    bundle = _bundle(root, record, redactor)
+    return RunDetails(
+        bundle=bundle,
+        command=_command(root, redactor),
+        cells=_cells(
+            record, bundle.module if bundle else None, bundle.source if bundle else None, origins
+        ),
+    )
+
+
+def _cells(
+    record: RunRecord, module: str | None, source: str | None, origins: CellOrigins | None
+) -> CellMap:
+    """The cell map of the run's module: the line table the run records (``extra``)."""
+    if origins is not None:
+        module = origins.file.removesuffix(".py")
+    return cell_map(
+        module or _module_of(record.flyte_name), source, origins.lines if origins else ()
+    )
+
+
+def cells_of(record: RunRecord) -> CellMap:
+    """The run's cell map without reading its bundle (for the log follower: cheap to repeat).
+
+    Without the line table, frames link to module lines the page already shows.
+    """
+    origins = CellOrigins.from_extra(record.extra)
+    return _cells(record, None, None, origins)
 
 
 def run_folder(record: RunRecord, home: Path) -> Path | None:
@@ -93,7 +124,7 @@ def run_folder(record: RunRecord, home: Path) -> Path | None:
 def recorded_env(record: RunRecord, home: Path) -> dict[str, str]:
     """The environment the run's ``command.json`` records (values as written there)."""
     root = run_folder(record, home)
-    data = _read_json(root, "command.json") if root else None
+    data = read_json(root, "command.json") if root else None
     env = data.get("env") if isinstance(data, dict) else None
     return {str(k): str(v) for k, v in env.items()} if isinstance(env, dict) else {}
 
@@ -103,7 +134,8 @@ def _open(root: Path, *parts: str) -> IO[bytes]:
     return open_inside(root.parent, root.joinpath(*parts))
 
 
-def _read_json(root: Path, name: str) -> Any:
+def read_json(root: Path, name: str) -> Any:
+    """A JSON file of the run's folder (see :func:`_open`), or None if absent or malformed."""
     try:
         with _open(root, name) as handle:
             raw = handle.read(MAX_JSON + 1)
@@ -113,7 +145,7 @@ def _read_json(root: Path, name: str) -> Any:
 
 
 def _command(root: Path, redactor: Redactor) -> CommandView | None:
-    data = _read_json(root, "command.json")
+    data = read_json(root, "command.json")
     if not isinstance(data, dict):
         return None
     env = data.get("env")
@@ -130,7 +162,7 @@ def _command(root: Path, redactor: Redactor) -> CommandView | None:
 
 
 def _bundle(root: Path, record: RunRecord, redactor: Redactor) -> BundleView | None:
-    recorded = _read_json(root, "bundle.json")
+    recorded = read_json(root, "bundle.json")
     if isinstance(recorded, dict):
         return _recorded_bundle(recorded, redactor)
     module = _module_of(record.flyte_name)

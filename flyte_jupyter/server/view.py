@@ -13,24 +13,30 @@ page when the status changes.
 from __future__ import annotations
 
 import functools
+import os
 import shlex
 import time
 from dataclasses import dataclass
 from importlib.resources import files
 from typing import TYPE_CHECKING
+from urllib.parse import quote
 
 from markupsafe import Markup
 
 from flyte_jupyter._html import printable
 from flyte_jupyter.launch.liveness import lost_note
+from flyte_jupyter.server.source import highlighted, style_sheet
 from flyte_jupyter.settings.local_runs import run_mode
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
+    from pathlib import Path
 
     from flyte_jupyter.launch.model import RunRecord
+    from flyte_jupyter.server.cellmap import Segment
     from flyte_jupyter.server.details import BundleView, CommandView, RunDetails
-    from flyte_jupyter.server.service import LogChunk
+    from flyte_jupyter.server.logview import LogView
+    from flyte_jupyter.server.nodeview import NodesView
     from flyte_jupyter.settings.local_runs import RunMode
 
 ERROR_TAIL = 20_000  # characters of a run's error the page shows (its end, where the cause is)
@@ -58,7 +64,15 @@ class RunPage:
     run: RunRecord
     bundle: BundleView | None
     command: CommandView | None
-    log: LogChunk
+    log: LogView
+    nodes: NodesView | None
+    source_html: Markup | None
+    cells_mapped: bool
+    error_segments: tuple[Segment, ...] | None
+    notebook_href: str | None
+    magic: str
+    magic_note: str | None
+    links: Mapping[str, str]
     data: Mapping[str, str]
     created: str
     elapsed: str
@@ -75,6 +89,20 @@ class RunPage:
 
 
 @dataclass(frozen=True)
+class PageContext:
+    """What the run page needs of the server: its URLs, tokens and settings."""
+
+    urls: Mapping[str, str]
+    nonce: str
+    xsrf: str
+    poll_interval: float
+    base_url: str = "/"
+    root_dir: Path | None = None
+    previous: str | None = None  # id of the previous run of the same entity
+    theme: str | None = None
+
+
+@dataclass(frozen=True)
 class ErrorPage:
     """Everything ``error.html`` shows: the status and the message, never a traceback."""
 
@@ -88,13 +116,9 @@ class ErrorPage:
 def run_page(
     record: RunRecord,
     details: RunDetails,
-    log: LogChunk,
-    *,
-    urls: Mapping[str, str],
-    nonce: str,
-    xsrf: str,
-    poll_interval: float,
-    theme: str | None = None,
+    log: LogView,
+    nodes: NodesView | None,
+    context: PageContext,
 ) -> RunPage:
     """The run page's data.
 
@@ -104,38 +128,49 @@ def run_page(
         The run, with its events, as :func:`~flyte_jupyter.server.service.shown_record`
         redacted it.
     details
-        Its bundle and command, read from the run folder with the run's redactor.
+        Its bundle, command and cell map, read from the run folder with the run's redactor.
     log
-        The tail of its log (redacted).
-    urls
-        ``run``, ``logs`` and ``cancel`` API URLs of this run.
-    nonce
-        The CSP nonce the response's header allows the script and the style with.
-    xsrf
-        The XSRF token the cancel button sends.
-    poll_interval
-        Seconds between refreshes while the run has not ended.
-    theme
-        ``light`` or ``dark`` to follow JupyterLab's theme; anything else follows the browser.
+        The tail of its log (redacted, rendered by :mod:`~flyte_jupyter.server.logview`).
+    nodes
+        Its workflow nodes, when the run's folder records them.
+    context
+        URLs (``run``, ``logs``, ``lines``, ``cancel``, ``compare``), the CSP nonce, the XSRF
+        token the cancel button sends, seconds between refreshes, and ``light``/``dark`` to
+        follow JupyterLab's theme (anything else follows the browser).
     """
     note = lost_note(record)
     end = record.updated_at if record.done else time.time()
     command = details.command
+    bundle = details.bundle
+    magic, magic_note = magic_line(record, command)
     return RunPage(
         run=record,
-        bundle=details.bundle,
+        bundle=bundle,
         command=command,
         log=log,
+        nodes=nodes,
+        source_html=highlighted(bundle.source) if bundle and bundle.source else None,
+        cells_mapped=details.cells.mapped,
+        error_segments=(
+            details.cells.segments(record.error[-ERROR_TAIL:]) if record.error else None
+        ),
+        notebook_href=notebook_href(record.notebook, context.root_dir, context.base_url),
+        magic=magic,
+        magic_note=magic_note,
+        links={k: v for k, v in context.urls.items() if k == "compare" and context.previous},
         data={
             "status": record.status,
             "done": "1" if record.done else "0",
             "lost": "1" if note else "0",
-            "run-url": urls["run"],
-            "logs-url": urls["logs"],
-            "cancel-url": urls["cancel"],
+            "run-url": context.urls["run"],
+            "logs-url": context.urls["logs"],
+            "lines-url": context.urls["lines"],
+            "cancel-url": context.urls["cancel"],
             "log-offset": str(log.offset),
-            "poll": str(max(0.5, poll_interval)),
-            "xsrf": xsrf,
+            "poll": str(max(0.5, context.poll_interval)),
+            "xsrf": context.xsrf,
+            "theme-url": context.urls.get("theme", ""),
+            "nodes-stamp": repr(nodes.stamp) if nodes and nodes.stamp is not None else "",
         },
         created=when(record.created_at),
         elapsed=duration(end - record.created_at),
@@ -150,11 +185,50 @@ def run_page(
         command_line=(
             " \\\n    ".join(shlex.quote(arg) for arg in command.argv) if command else None
         ),
-        nonce=nonce,
-        theme=theme if theme in THEMES else None,
-        style=asset("run.css"),
+        nonce=context.nonce,
+        theme=context.theme if context.theme in THEMES else None,
+        style=Markup(asset("run.css") + "\n" + style_sheet()),  # noqa: S704 - our own CSS
         script=asset("run.js"),
     )
+
+
+def magic_line(record: RunRecord, command: CommandView | None) -> tuple[str, str | None]:
+    """The ``%flyte_run`` line that launches this run again, and what it cannot carry.
+
+    Inputs are the run store's previews (``repr`` of each value): a shortened or opaque one
+    (``…``, ``<file ...>``, a redacted secret) must be edited before it runs.
+    """
+    options = [f"--project {shlex.quote(record.project)}", f"--domain {shlex.quote(record.domain)}"]
+    if record.backend != "local":
+        options.append(f"--backend {shlex.quote(record.backend)}")
+    if command and command.image:
+        options.append(f"--image {shlex.quote(command.image)}")
+    arguments = ", ".join(f"{name}={value}" for name, value in record.inputs.items())
+    line = f"%flyte_run {' '.join(options)} {record.entity}({arguments})"
+    unclear = [
+        name
+        for name, value in record.inputs.items()
+        if "…" in value or "***" in value or value.startswith("<")
+    ]
+    note = None
+    if unclear:
+        note = (
+            "Edit the value of " + ", ".join(unclear) + " first: the run store keeps a short "
+            "preview of each input, not the value."
+        )
+    return line, note
+
+
+def notebook_href(notebook: str | None, root_dir: Path | None, base_url: str) -> str | None:
+    """``<base_url>lab/tree/<path>`` of a notebook under the server's root, else None."""
+    if not notebook or root_dir is None or not notebook.endswith(".ipynb"):
+        return None
+    path = os.path.abspath(os.path.join(root_dir, notebook))
+    root = os.path.abspath(root_dir)
+    if os.path.commonpath([path, root]) != root:
+        return None
+    relative = os.path.relpath(path, root).replace(os.sep, "/")
+    return f"/{base_url.strip('/')}/lab/tree/{quote(relative)}".replace("//", "/")
 
 
 def error_page(status_code: int, message: str, *, nonce: str) -> ErrorPage:

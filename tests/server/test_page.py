@@ -12,6 +12,11 @@ from flyte_jupyter.server import details
 pytestmark = pytest.mark.usefixtures("runs")
 
 
+def shown_text(html):
+    """The page without its tags (the generated module is split into highlighting spans)."""
+    return re.sub(r"<[^>]+>", "", html)
+
+
 async def page(raw, run_id):
     response = await raw(f"flyte-jupyter/runs/{run_id}")
     assert response.code == 200, response.body[:500]
@@ -40,7 +45,7 @@ async def test_page_shows_the_whole_run(raw):
         "FLYTE_INTERNAL_EXECUTION_ID",
         "PLAIN",
     ):
-        assert expected in html, expected
+        assert expected in html or expected in shown_text(html), expected
     assert "hunter2" not in html
     assert "__pycache__" not in html
     assert 'data-done="1"' in html
@@ -137,7 +142,7 @@ async def test_bundle_section_lists_the_archive_when_it_is_on_this_machine(raw, 
     _, html = await page(raw, RUN_OK)
     assert f"the bundle archive {archive.name}" in html
     assert "pkg/mod.py" in html
-    assert "def from_the_archive" in html
+    assert "def from_the_archive" in shown_text(html)
     assert "helpers/util.py" not in html  # extracted files are not the bundle's list
     archive.write_bytes(b"not a tarball")
     _, html = await page(raw, RUN_OK)
