@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import builtins
 import shlex
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -102,14 +103,15 @@ def evaluate_call(ip: InteractiveShell, call: ast.Call) -> tuple[str, Any, dict[
         got = ast.unparse(call.func)
         msg = f"Call the task or workflow by its name, e.g. square(x=7); got {got}."
         raise UsageError(msg)
-    if call.args:
-        msg = f"Pass inputs by name: {call.func.id}(x=...), as Flyte requires."
-        raise UsageError(msg)
     name = call.func.id
-    if name not in ip.user_ns:
-        from flyte_jupyter.sdk import undefined
+    entity = launchable(ip, name)
+    if call.args:
+        from flyte_jupyter.sdk import sdk_for
+        from flyte_jupyter.sdk.inputs import positional
 
-        raise UsageError(undefined(name))
+        interface = sdk_for(entity, name).interface(entity)
+        texts = [ast.unparse(arg) for arg in call.args]
+        raise UsageError(positional(name, interface, texts))
     inputs: dict[str, Any] = {}
     for keyword in call.keywords:
         # evaluate the parsed expression itself: ast.unparse recurses once per nesting level
@@ -120,7 +122,37 @@ def evaluate_call(ip: InteractiveShell, call: ast.Call) -> tuple[str, Any, dict[
             inputs.update(value)
         else:
             inputs[keyword.arg] = value
-    return name, ip.user_ns[name], inputs
+    return name, entity, inputs
+
+
+def launchable(ip: InteractiveShell, name: str) -> Any:
+    """The task or workflow ``name`` is bound to in the notebook.
+
+    Raises
+    ------
+    UsageError
+        ``name`` is not defined, is a Python built-in (``print``), or is not a Flyte task or
+        workflow: the message says which, and what to launch instead.
+    """
+    from flyte_jupyter.errors import TargetError
+    from flyte_jupyter.sdk import SDKS, sdk_for, undefined
+
+    if name not in ip.user_ns:
+        if hasattr(builtins, name):
+            ways = " or ".join(entry.define for entry in SDKS.values())
+            msg = (
+                f"{name} is a Python built-in, not a Flyte task or workflow. %flyte_run "
+                f"launches a task or workflow: define one with {ways}, run its cell, then "
+                "call it with inputs by name, e.g. %flyte_run square(x=7)."
+            )
+            raise UsageError(msg)
+        raise UsageError(undefined(name))
+    entity = ip.user_ns[name]
+    try:
+        sdk_for(entity, name)
+    except TargetError as exc:
+        raise UsageError(str(exc)) from exc
+    return entity
 
 
 def parse_magic(magics: FlyteMagics, line: str, cell: str | None) -> Parsed | None:

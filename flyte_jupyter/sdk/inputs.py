@@ -6,6 +6,10 @@ FlyteSdk`'s ``check_inputs``; the messages and limits here keep the errors the s
 
 from __future__ import annotations
 
+import difflib
+import re
+import types
+import typing
 from typing import TYPE_CHECKING, Any
 
 from flyte_jupyter.errors import InputError
@@ -21,9 +25,22 @@ MAX_INPUTS_BYTES = 2**31 - 1
 INT64 = (-(2**63), 2**63 - 1)
 
 
+# a dotted prefix of a name inside a type's text: "typing.", "__main__.", "f.<locals>."
+_QUALIFIER = re.compile(r"(?<![\w.<>])(?:[A-Za-z_<][\w<>]*\.)+(?=[A-Za-z_])")
+
+
 def type_name(python_type: Any) -> str:
-    """``int``, ``Point``: how a declared type reads in a message."""
-    return str(getattr(python_type, "__name__", python_type))
+    """``int``, ``Point``, ``List[float]``, ``dict[str, Point]``: a declared type in a message.
+
+    Parametrised types keep their parameters (``List[float]``, not ``List``); names lose their
+    module (``typing.``, ``__main__.``), as the user wrote them.
+    """
+    generic = typing.get_origin(python_type) is not None
+    if not generic and not isinstance(python_type, types.UnionType):
+        name = getattr(python_type, "__name__", None)
+        if isinstance(name, str):
+            return name
+    return _QUALIFIER.sub("", str(python_type))
 
 
 def signature(name: str, interface: Interface) -> str:
@@ -52,10 +69,40 @@ def complete(name: str, interface: Interface, inputs: Mapping[str, Any]) -> dict
         if missing:
             problems.append(f"missing {', '.join(missing)}")
         if unexpected:
-            problems.append(f"unexpected {', '.join(unexpected)}")
+            free = [arg for arg in expected if arg not in inputs]  # what a typo could mean
+            named = ", ".join(_with_guess(arg, free) for arg in unexpected)
+            problems.append(f"unexpected {named}")
         msg = f"{'; '.join(problems)}. Call it as {signature(name, interface)}, inputs by name."
         raise InputError(msg)
     return {arg: inputs[arg] if arg in inputs else defaults[arg] for arg in expected}
+
+
+def _with_guess(arg: str, candidates: list[str]) -> str:
+    """``nmae (did you mean name?)`` when an input of the entity is close to ``arg``."""
+    close = difflib.get_close_matches(arg, candidates, n=1, cutoff=0.6)
+    if not close:
+        close = [c for c in candidates if c.lower() == arg.lower()]
+    return f"{arg} (did you mean {close[0]}?)" if close else arg
+
+
+def positional(name: str, interface: Interface, args: list[str]) -> str:
+    """The message for a call with positional inputs: the call rewritten with input names.
+
+    ``args`` are the positional arguments' source texts; ``greet('bob')`` gives
+    ``greet(name='bob')``.
+    """
+    names = list(interface.inputs)
+    if len(args) > len(names):
+        return (
+            f"{name} takes {len(names)} input{'' if len(names) == 1 else 's'}, got "
+            f"{len(args)} positional. Pass inputs by name, as Flyte requires: "
+            f"{signature(name, interface)}."
+        )
+    fixed = ", ".join(f"{arg}={text}" for arg, text in zip(names, args, strict=False))
+    return (
+        f"Pass inputs by name, as Flyte requires: {name}({fixed}). "
+        f"Its inputs: {signature(name, interface)}."
+    )
 
 
 def check_int64(name: str, interface: Interface, arg: str, value: Any) -> None:
