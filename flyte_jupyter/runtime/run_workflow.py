@@ -102,7 +102,7 @@ def _wrap(entity: Any, queue: list[Node], log: NodeLog) -> None:
         try:
             result = original(ctx, **kwargs)
         except BaseException as exc:
-            log.fail(node, f"{type(exc).__name__}: {exc}")
+            log.fail(node, "".join(traceback.format_exception(exc)))  # frames map to cells
             raise
         log.succeed(node, _outputs(ctx, entity, result))
         return result
