@@ -16,7 +16,8 @@ The file::
          "inputs": {"x": "7"}, "outputs": {"o0": "49"}, "error": null,
          "log_start": 120, "log_end": 180}]}
 
-``log_start``/``log_end`` are positions in ``run.log`` (null when the log is not a file).
+``log_start``/``log_end`` are positions in ``run.log`` (null when the log is not a file);
+``log_shared`` says that other nodes ran at the same time, so that range holds their lines too.
 """
 
 from __future__ import annotations
@@ -62,6 +63,9 @@ class Node:
     log_start: int | None = None
     log_end: int | None = None
     parent: str | None = None
+    # it ran alongside a node that is not its ancestor (flyte v2's asyncio.gather): its
+    # range of the log holds their lines too
+    log_shared: bool = False
 
 
 class NodeLog:
@@ -150,6 +154,9 @@ class NodeLog:
             node.started_at = time.time()
             node.inputs = self._shown(inputs)
             node.log_start = log_position()
+            alongside = [n for n in self.running if not self._within(node, n)]
+            for other in (node, *alongside) if alongside else ():
+                other.log_shared = True
             self.running.append(node)
             self.write()
 

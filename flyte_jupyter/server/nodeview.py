@@ -49,6 +49,7 @@ class NodeView:
     error: tuple[Segment, ...] | None
     log: tuple[LogLine, ...] | None
     log_cut: bool
+    log_shared: bool
 
 
 @dataclass(frozen=True)
@@ -122,8 +123,9 @@ def _node(
         inputs=_values(item.get("inputs"), redactor) or {},
         outputs=_values(item.get("outputs"), redactor),
         error=cells.segments(redactor.text(str(error))) if error else None,
-        log=log,
+        log=None if item.get("log_shared") is True else log,
         log_cut=cut,
+        log_shared=item.get("log_shared") is True,
     )
 
 

@@ -138,3 +138,18 @@ def test_flyte_v2_sub_actions_become_nodes(tmp_path):
     ]
     assert nodes[1]["outputs"] == {"o0": "4"}
     assert nodes[0]["outputs"] == {"o0": "5"}
+    assert [n["log_shared"] for n in nodes] == [False, False, False]  # one after the other
+
+
+def test_nodes_running_side_by_side_share_the_log(tmp_path):
+    log = NodeLog(tmp_path / "nodes.json", "flyte", {})
+    root = log.found("main", "env.main", "task", node_id="root")
+    log.start(root, {})
+    a = log.found("sq", "env.sq", "task", node_id="a", parent=root)
+    b = log.found("sq", "env.sq", "task", node_id="b", parent=root)
+    log.start(a, {})
+    log.start(b, {})  # asyncio.gather: both run at once
+    log.succeed(a, {})
+    log.succeed(b, {})
+    log.succeed(root, {})
+    assert (root.log_shared, a.log_shared, b.log_shared) == (False, True, True)

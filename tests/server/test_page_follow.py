@@ -128,6 +128,8 @@ def runs(home, jp_root_dir):
          "error": 'File "/w/nb_demo.py", line 9, in deep\nValueError: no'},
         {"id": "n2", "name": "never", "entity": "nb_demo.never", "kind": "task",
          "status": "QUEUED"},
+        {"id": "n3", "name": "side", "entity": "nb_demo.side", "kind": "task", "parent": "n1",
+         "status": "SUCCEEDED", "log_start": 0, "log_end": 6, "log_shared": True},
     ]  # fmt: skip
     (flow / "nodes.json").write_text(json.dumps({"sdk": "flytekit", "nodes": nodes}))
 
@@ -253,7 +255,8 @@ async def test_workflow_nodes_show_status_duration_inputs_outputs_and_logs(raw):
     assert "start\n" not in text  # only the node's own part of the log
     # the run ended: a node it never told is over too
     statuses = re.findall(r"fj-node fj-node-(\w+)", nodes)
-    assert statuses == ["succeeded", "failed", "failed", "skipped"]
+    assert statuses == ["succeeded", "failed", "failed", "skipped", "succeeded"]
+    assert "It ran alongside other nodes" in text
     assert "fj-depth-1" in nodes  # the sub-workflow's node sits under it
     assert "→ line 9 of the generated module" not in nodes  # no module on the page: no link
     assert "uses ***" in text
