@@ -25,7 +25,7 @@ def square(x: int) -> int:
     return x * x
 
 square(x=7)""",
-    f"""%%flyte_run --wait
+    f"""%%flyte_run --wait --no-raise
 @task
 def explode(tag: str) -> str:
     if tag:
