@@ -111,6 +111,14 @@ def wait_for_runs(lab, page, expected, timeout=90):
         time.sleep(0.5)
 
 
+def confirm_cancel(page):
+    """Answer "Cancel this run?" with "Cancel run"."""
+    dialog = page.locator(".jp-Dialog")
+    dialog.wait_for()
+    assert "Cancel this run?" in dialog.inner_text()
+    dialog.locator("button.jp-mod-warn").click()
+
+
 def cancel_from_its_page(page, lab, run):
     """Open a running run's page in a tab; cancel it there, confirming; see the page follow."""
     # the tab's frame is sandboxed without scripts (a framed page with scripts and
@@ -124,10 +132,7 @@ def cancel_from_its_page(page, lab, run):
     frame.locator(".fj-badge", has_text="RUNNING").first.wait_for()
     assert frame.locator("#fj-cancel").count() == 0  # the page's own button needs its script
     tab.locator(".fj-run-page-cancel button, button.fj-run-page-cancel").first.click()
-    dialog = page.locator(".jp-Dialog")
-    dialog.wait_for()
-    assert "Cancel this run?" in dialog.inner_text()
-    dialog.locator("button.jp-mod-warn").click()
+    confirm_cancel(page)
     frame.locator(".fj-badge", has_text="ABORTED").first.wait_for()  # reloaded by the tab
     assert wait_for_runs(lab, page, {run["entity"]: "ABORTED"})
 
@@ -164,8 +169,9 @@ def test_runs_launched_from_a_notebook_show_in_the_sidebar_and_on_their_pages(pa
         {"square": "SUCCEEDED", "explode": "FAILED", "slow": "RUNNING", "nap": "RUNNING"},
     )
     square, explode, slow, nap = runs["square"], runs["explode"], runs["slow"], runs["nap"]
-    # the kernel found the lab that started it: run URLs are this server's run pages
-    assert square["url"] == f"{lab.url}flyte-jupyter/runs/{square['id']}"
+    # the kernel found the lab that started it: run URLs are this server's run pages, relative
+    # to it, so they work from whatever host the browser reached it through
+    assert square["url"] == f"/flyte-jupyter/runs/{square['id']}"
 
     open_sidebar(page)
     for run, status in ((square, "SUCCEEDED"), (explode, "FAILED"), (slow, "RUNNING")):
@@ -180,8 +186,9 @@ def test_runs_launched_from_a_notebook_show_in_the_sidebar_and_on_their_pages(pa
     page.wait_for_timeout(400)  # let the spinner and outputs settle for the picture
     screenshot(page, "02-sidebar-with-runs")
 
-    # cancel the slow run from the list; the sidebar refreshes while it is active
+    # cancel the slow run from the list, confirming; the sidebar follows it
     page.locator(f'.fj-run[data-run-id="{slow["id"]}"] .fj-run-cancel').click()
+    confirm_cancel(page)
     page.locator(f'.fj-run[data-run-id="{slow["id"]}"][data-status="ABORTED"]').wait_for()
     assert wait_for_runs(lab, page, {"slow": "ABORTED"})
 

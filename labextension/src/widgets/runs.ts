@@ -352,12 +352,15 @@ export class RunsPanel extends Widget {
     status.setAttribute('aria-label', run.status);
     const icon = STATUS_ICONS[run.status];
     if (icon) {
-      icon.element({
-        container: status,
-        height: '12px',
-        width: '12px',
-        className: 'fj-run-status-icon'
-      });
+      // no `container`: LabIcon would replace its classes (the status colour) with its own
+      status.append(
+        icon.element({
+          tag: 'span',
+          height: '12px',
+          width: '12px',
+          className: 'fj-run-status-icon'
+        })
+      );
     }
 
     const main = document.createElement('div');
@@ -395,17 +398,23 @@ export class RunsPanel extends Widget {
       sdk.title = 'A flyte v2 run';
       meta.append(sdk);
     }
+    // where it came from: its notebook and the bundle it shipped
+    const origin = document.createElement('div');
+    origin.className = 'fj-run-meta fj-run-origin';
     if (run.notebook) {
       const notebook = span('fj-run-notebook', notebookName(run.notebook));
       notebook.title = run.notebook;
-      meta.append(notebook);
+      origin.append(notebook);
     }
     if (run.bundle_digest) {
       const digest = span('fj-run-digest', run.bundle_digest.slice(0, 8));
       digest.title = `bundle sha256 ${run.bundle_digest}`;
-      meta.append(digest);
+      origin.append(digest);
     }
     main.append(top, meta);
+    if (origin.childElementCount > 0) {
+      main.append(origin);
+    }
     item.append(status, main);
 
     if (!run.done) {

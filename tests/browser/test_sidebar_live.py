@@ -1,0 +1,122 @@
+"""JupyterLab in Chromium: the sidebar follows runs live; a renamed notebook names its runs.
+
+Issue 13, items 6 and 8: a run launched from a notebook appears in the "Flyte runs" sidebar
+within about two seconds (the sidebar's idle poll is 15 s: only the push channel is that
+quick), and its status follows live; after the notebook is renamed in JupyterLab, the next run
+is named after the new name. Also the sidebar's context menu, filters and per-row details.
+"""
+
+from __future__ import annotations
+
+import time
+
+import nbformat
+import pytest
+from lab_helpers import screenshot
+from nbformat.v4 import new_code_cell, new_notebook
+
+pytestmark = pytest.mark.slow
+
+SIDEBAR_TAB = '.jp-SideBar.jp-mod-left li[data-id="flyte-jupyter-runs"]'
+LAUNCH = """%%flyte_run
+import time
+from flytekit import task
+
+@task
+def pause(seconds: int) -> int:
+    time.sleep(seconds)
+    return seconds
+
+pause(seconds=3)"""
+
+
+def newest_run(lab, after: set[str], timeout: float = 90) -> tuple[dict, float]:
+    """The first run not in ``after`` once the API lists it, and when it was first seen."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for run in lab.runs():
+            if run["id"] not in after:
+                return run, time.monotonic()
+        time.sleep(0.1)
+    pytest.fail(f"no new run within {timeout} s")
+
+
+def run_cell(page, index: int) -> None:
+    """Select cell ``index`` and run it (Shift+Enter), once the kernel is idle."""
+    page.locator("#jp-main-statusbar", has_text="| Idle").wait_for(timeout=60_000)
+    cell = page.locator(".jp-Notebook .jp-Cell").nth(index)
+    cell.locator(".jp-InputPrompt").click()
+    page.keyboard.press("Shift+Enter")
+
+
+def rename_notebook(page, new_name: str) -> None:
+    """File > Rename Notebook…, as a user does."""
+    page.locator(".lm-MenuBar-item", has_text="File").first.click()
+    page.locator('.lm-Menu-item:has(.lm-Menu-itemLabel:text-is("Rename Notebook…"))').click()
+    dialog = page.locator(".jp-Dialog")
+    field = dialog.locator("input")
+    field.fill(new_name)
+    dialog.locator("button.jp-mod-accept").click()
+    page.locator("#jp-main-dock-panel .lm-TabBar-tab", has_text=new_name).wait_for()
+
+
+def test_a_launched_run_shows_at_once_follows_live_and_takes_the_new_name(page, lab):
+    nb = new_notebook(cells=[new_code_cell("%load_ext flyte_jupyter"), new_code_cell(LAUNCH)])
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
+    nbformat.write(nb, lab.root / "Untitled.ipynb")
+    page.goto(f"{lab.url}lab/tree/Untitled.ipynb?token={lab.token}")
+    page.locator(SIDEBAR_TAB).click()
+    page.locator("#flyte-jupyter-runs .fj-runs-empty").wait_for(state="visible")
+    page.locator(".jp-Notebook .jp-Cell").first.wait_for()
+    run_cell(page, 0)
+    page.wait_for_timeout(1500)  # the sidebar's first idle poll is over: only a push is quick
+
+    # item 8: the run shows in the sidebar ~at once, and follows its status live
+    known = {run["id"] for run in lab.runs()}
+    run_cell(page, 1)
+    run, listed_at = newest_run(lab, known)
+    row = page.locator(f'.fj-run[data-run-id="{run["id"]}"]')
+    row.wait_for(timeout=5_000)
+    shown_after = time.monotonic() - listed_at
+    assert shown_after < 2.5, f"the sidebar showed the run {shown_after:.1f} s after the API"
+    assert run["flyte_name"] == "nb_untitled.pause"
+    screenshot(page, "06-sidebar-new-run-at-once")
+    page.locator(f'.fj-run[data-run-id="{run["id"]}"][data-status="SUCCEEDED"]').wait_for(
+        timeout=60_000
+    )
+    text = row.inner_text()
+    assert run["version"][:10] in text  # version on each row
+    assert "Untitled.ipynb" in text  # and its notebook
+    assert " s" in row.locator(".fj-run-duration").inner_text()  # and how long it took
+    assert row.locator(".fj-run-status svg").count() == 1  # a JupyterLab icon, not a glyph
+
+    # item 6: rename the notebook in JupyterLab, run again: the new run has the new name
+    rename_notebook(page, "Weekly Report.ipynb")
+    known = {r["id"] for r in lab.runs()}
+    page.locator(".jp-Notebook .jp-Cell").nth(1).locator(".jp-InputPrompt").click()
+    page.keyboard.press("Shift+Enter")
+    renamed, _ = newest_run(lab, known)
+    assert renamed["flyte_name"] == "nb_weekly_report.pause"
+    assert renamed["notebook"] == str(lab.root / "Weekly Report.ipynb")
+    assert renamed["notebook_path"] == "Weekly Report.ipynb"
+    page.locator(f'.fj-run[data-run-id="{renamed["id"]}"]').wait_for(timeout=5_000)
+    screenshot(page, "07-sidebar-after-rename")
+
+    # the context menu of a row; the notebook filter
+    page.locator(f'.fj-run[data-run-id="{renamed["id"]}"]').click(button="right")
+    menu = page.locator(".lm-Menu").last
+    menu.wait_for()
+    labels = menu.locator(".lm-Menu-itemLabel").all_inner_texts()
+    for label in ("Open Run Page", "Copy Run Id", "Copy Run Page URL", "Copy Rerun Command"):
+        assert label in labels
+    assert "Open Notebook" in labels
+    screenshot(page, "08-sidebar-context-menu")
+    page.keyboard.press("Escape")
+    page.locator(".fj-runs-notebook-filter").select_option(str(lab.root / "Untitled.ipynb"))
+    page.locator(f'.fj-run[data-run-id="{renamed["id"]}"]').wait_for(state="detached")
+    assert page.locator(f'.fj-run[data-run-id="{run["id"]}"]').is_visible()
+    screenshot(page, "09-sidebar-filtered-by-notebook")
