@@ -66,8 +66,9 @@ def nodes_stamp(record: RunRecord, home: Path) -> float | None:
     """When ``nodes.json`` last changed (its ``updated_at``), None without one."""
     root = run_folder(record, home)
     data = read_json(root, NODES_FILE) if root else None
-    stamp = data.get("updated_at") if isinstance(data, dict) else None
-    return float(stamp) if isinstance(stamp, int | float) else None
+    if not isinstance(data, dict) or not isinstance(data.get("nodes"), list):
+        return None  # as read_nodes: a file the page does not show never reloads it
+    return _float(data.get("updated_at"))
 
 
 def read_nodes(
