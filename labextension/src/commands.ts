@@ -1,12 +1,10 @@
 import { JupyterFrontEnd } from '@jupyterlab/application';
 import {
   Clipboard,
-  Dialog,
   ICommandPalette,
   InputDialog,
   MainAreaWidget,
   Notification,
-  showDialog,
   showErrorMessage,
   WidgetTracker
 } from '@jupyterlab/apputils';
@@ -20,8 +18,8 @@ import {
   stopIcon
 } from '@jupyterlab/ui-components';
 
+import { confirmAndCancel } from './cancel';
 import { flyteIcon } from './icons';
-import { requestAPI } from './request';
 import { CommandIDs, IRun, SIDEBAR_ID } from './tokens';
 import { rerunCommand, RUN_ID, shortLabel } from './model';
 import { createRunPage, runPageUrl } from './widgets/runpage';
@@ -44,45 +42,11 @@ export function openRunPage(
     app.shell.activateById(id);
     return open;
   }
-  const widget = createRunPage(runId, label ?? runId, cancelRun);
+  const widget = createRunPage(runId, label ?? runId);
   void tracker.add(widget);
   app.shell.add(widget, 'main', { mode: 'tab-after' });
   app.shell.activateById(widget.id);
   return widget;
-}
-
-/**
- * Cancel a run, telling the user when the server refuses.
- */
-export async function cancelRun(runId: string): Promise<IRun | null> {
-  try {
-    return await requestAPI<IRun>(`runs/${encodeURIComponent(runId)}/cancel`, {
-      method: 'POST'
-    });
-  } catch (error) {
-    await showErrorMessage(
-      `Could not cancel run ${runId}`,
-      error instanceof Error ? error.message : String(error)
-    );
-    return null;
-  }
-}
-
-/**
- * Ask "Cancel this run?", then cancel it when the user agrees.
- *
- * @returns the run after cancelling, or null (not confirmed, or refused by the server)
- */
-export async function confirmAndCancel(runId: string): Promise<IRun | null> {
-  const answer = await showDialog({
-    title: 'Cancel this run?',
-    body: `Run ${runId} will be stopped; its outputs so far are kept.`,
-    buttons: [
-      Dialog.cancelButton({ label: 'Keep running' }),
-      Dialog.warnButton({ label: 'Cancel run' })
-    ]
-  });
-  return answer.button.accept ? cancelRun(runId) : null;
 }
 
 async function askRunId(title: string): Promise<string | null> {

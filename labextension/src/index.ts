@@ -11,7 +11,8 @@ import {
 import { ISettingRegistry } from '@jupyterlab/settingregistry';
 import { IFrame } from '@jupyterlab/ui-components';
 
-import { confirmAndCancel, registerCommands } from './commands';
+import { confirmAndCancel } from './cancel';
+import { registerCommands } from './commands';
 import { flyteIcon } from './icons';
 import { openRunLinksInLab } from './links';
 import { NotebookPathReporter } from './notebookpath';

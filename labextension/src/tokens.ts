@@ -7,6 +7,8 @@ export const SIDEBAR_ID = 'flyte-jupyter-runs';
 export const API_PATH = 'flyte-jupyter/api';
 /** The comm over which a kernel learns its notebook's current path (see notebookpath.ts). */
 export const NOTEBOOK_COMM = 'flyte_jupyter.notebook';
+/** A run in a cell output: `{id, status?, flyte_name?}` (see widgets/runcell.ts). */
+export const RUN_MIME = 'application/vnd.flyte-jupyter.run+json';
 
 export namespace CommandIDs {
   export const showRuns = 'flyte-jupyter:show-runs';

@@ -120,3 +120,51 @@ def test_a_launched_run_shows_at_once_follows_live_and_takes_the_new_name(page, 
     page.locator(f'.fj-run[data-run-id="{renamed["id"]}"]').wait_for(state="detached")
     assert page.locator(f'.fj-run[data-run-id="{run["id"]}"]').is_visible()
     screenshot(page, "09-sidebar-filtered-by-notebook")
+
+
+def test_a_run_output_stays_live_after_its_kernel_restarts(page, lab):
+    # issue 13, item 7 (JupyterLab side): the labextension renders
+    # application/vnd.flyte-jupyter.run+json from the runs API, so the output follows the run
+    # although the kernel that showed it is gone
+    show = (
+        "import os, pathlib\n"
+        "from IPython.display import display\n"
+        "from flyte_jupyter.launch.runstore import RunStore\n"
+        "home = pathlib.Path(os.environ['FLYTE_JUPYTER_HOME'])\n"
+        "RUN_ID = RunStore(home / 'runs.sqlite').list(limit=1)[0].id\n"
+        "display({'application/vnd.flyte-jupyter.run+json': {'id': RUN_ID, 'status': 'RUNNING',"
+        " 'flyte_name': 'nb_live.pause'}, 'text/html': '<b>kernel html</b>'}, raw=True)"
+    )
+    cells = ["%load_ext flyte_jupyter", LAUNCH.replace("seconds=3", "seconds=6"), show]
+    nb = new_notebook(cells=[new_code_cell(source) for source in cells])
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
+    nbformat.write(nb, lab.root / "live.ipynb")
+    page.goto(f"{lab.url}lab/tree/live.ipynb?token={lab.token}")
+    page.locator(".jp-Notebook .jp-Cell").first.wait_for()
+    known = {run["id"] for run in lab.runs()}
+    run_cell(page, 0)
+    run_cell(page, 1)
+    run, _ = newest_run(lab, known)
+    run_cell(page, 2)  # shows the newest run: this one
+    output = page.locator(".fj-run-output")
+    output.wait_for()
+    assert run["id"] in output.inner_text()
+    assert page.locator(".jp-OutputArea", has_text="kernel html").count() == 0  # ours won
+    assert "RUNNING" in output.inner_text()
+    assert output.locator(".fj-run-output-cancel").is_visible()
+    screenshot(page, "10-run-output-live")
+
+    # the kernel restarts (and forgets the run); the output still ends with the run
+    page.locator(".lm-MenuBar-item", has_text="Kernel").first.click()
+    page.locator('.lm-Menu-item:has(.lm-Menu-itemLabel:text-is("Restart Kernel…"))').click()
+    page.locator(".jp-Dialog button.jp-mod-accept").click()
+    page.locator('.fj-run-output[data-status="SUCCEEDED"]').wait_for(timeout=60_000)
+    text = output.inner_text()
+    assert "took" in text
+    assert "o0=6" in text
+    assert output.locator(".fj-run-output-cancel").count() == 0
+    screenshot(page, "11-run-output-after-kernel-restart")

@@ -1,12 +1,8 @@
-import {
-  Dialog,
-  MainAreaWidget,
-  showDialog,
-  ToolbarButton
-} from '@jupyterlab/apputils';
+import { MainAreaWidget, ToolbarButton } from '@jupyterlab/apputils';
 import { PageConfig, URLExt } from '@jupyterlab/coreutils';
 import { IFrame, refreshIcon, stopIcon } from '@jupyterlab/ui-components';
 
+import { confirmAndCancel } from '../cancel';
 import { flyteIcon } from '../icons';
 import { requestAPI } from '../request';
 import { DEFAULT_REFRESH, IRun } from '../tokens';
@@ -30,8 +26,7 @@ export function runPageUrl(runId: string): string {
  */
 export function createRunPage(
   runId: string,
-  label: string,
-  cancel: (runId: string) => Promise<IRun | null>
+  label: string
 ): MainAreaWidget<IFrame> {
   const content = new IFrame({
     sandbox: ['allow-same-origin', 'allow-popups'],
@@ -66,8 +61,7 @@ export function createRunPage(
     label: 'Cancel run',
     tooltip: 'Stop this run (asks first)',
     enabled: false,
-    onClick: () =>
-      void confirmAndCancel(runId, cancel).then(() => follower.poke())
+    onClick: () => void confirmAndCancel(runId).then(() => follower.poke())
   });
   cancelButton.addClass('fj-run-page-cancel');
   widget.toolbar.addItem('cancel', cancelButton);
@@ -85,23 +79,6 @@ export function createRunPage(
   widget.disposed.connect(() => follower.dispose());
   void follower.start();
   return widget;
-}
-
-async function confirmAndCancel(
-  runId: string,
-  cancel: (runId: string) => Promise<IRun | null>
-): Promise<void> {
-  const answer = await showDialog({
-    title: 'Cancel this run?',
-    body: `Run ${runId} will be stopped; its outputs so far are kept.`,
-    buttons: [
-      Dialog.cancelButton({ label: 'Keep running' }),
-      Dialog.warnButton({ label: 'Cancel run' })
-    ]
-  });
-  if (answer.button.accept) {
-    await cancel(runId);
-  }
 }
 
 /**
