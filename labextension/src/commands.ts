@@ -227,7 +227,7 @@ function registerRunMenuCommands(app: JupyterFrontEnd, panel: RunsPanel): void {
   commands.addCommand(CommandIDs.rerunRun, {
     label: 'Copy Rerun Command',
     caption:
-      'A run needs the kernel of its notebook: this copies a %%flyte_run cell that ' +
+      'A run needs the kernel of its notebook: this copies the %flyte_run line that ' +
       'launches the same task with the same inputs. Paste it in the notebook and run it.',
     icon: runIcon,
     isEnabled: listed,
@@ -235,7 +235,7 @@ function registerRunMenuCommands(app: JupyterFrontEnd, panel: RunsPanel): void {
       const run = runOf(app, panel, args);
       if (run) {
         Clipboard.copyToSystem(rerunCommand(run));
-        copied('a %%flyte_run cell that reruns it; paste it in its notebook');
+        copied('the %flyte_run line that reruns it; paste it in its notebook');
       }
     }
   });

@@ -135,15 +135,22 @@ export function notebookName(path: string | null): string {
 }
 
 /**
- * A `%%flyte_run` cell that launches the run's entity again with its recorded inputs.
- * Inputs are recorded as Python reprs, cut at 200 characters: a cut one ends with "…" and
- * is left for the user to complete.
+ * The `%flyte_run` line that launches the run's entity again with its recorded project,
+ * domain, backend and inputs: the run page's line (server/view.py magic_line) without the
+ * image, which only the run's folder records. Inputs are recorded as Python reprs, cut at
+ * 200 characters: a cut one ends with "…" and must be completed by hand.
  */
-export function rerunCommand(run: Pick<IRun, 'entity' | 'inputs'>): string {
+export function rerunCommand(
+  run: Pick<IRun, 'entity' | 'inputs' | 'project' | 'domain' | 'backend'>
+): string {
+  const options = [`--project ${run.project}`, `--domain ${run.domain}`];
+  if (run.backend !== 'local') {
+    options.push(`--backend ${run.backend}`);
+  }
   const args = Object.entries(run.inputs)
     .map(([name, value]) => `${name}=${value}`)
     .join(', ');
-  return `%%flyte_run --wait\n${run.entity}(${args})`;
+  return `%flyte_run ${options.join(' ')} ${run.entity}(${args})`;
 }
 
 /** What the sidebar shows: runs of one status group and notebook, matching a text. */

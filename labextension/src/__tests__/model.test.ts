@@ -104,14 +104,21 @@ test('an ended run took until its last change; an active one until now', () => {
   assert.equal(runSeconds({ ...ended, done: false }, 500), 400);
 });
 
-test('a rerun command launches the same task with the recorded inputs', () => {
+test('a rerun line launches the same task with the recorded inputs', () => {
+  const run = {
+    entity: 'greet',
+    inputs: { name: "'bob'", n: '3' },
+    project: 'flytesnacks',
+    domain: 'development',
+    backend: 'local'
+  };
   assert.equal(
-    rerunCommand({ entity: 'greet', inputs: { name: "'bob'", n: '3' } }),
-    "%%flyte_run --wait\ngreet(name='bob', n=3)"
+    rerunCommand(run),
+    "%flyte_run --project flytesnacks --domain development greet(name='bob', n=3)"
   );
   assert.equal(
-    rerunCommand({ entity: 'wf', inputs: {} }),
-    '%%flyte_run --wait\nwf()'
+    rerunCommand({ ...run, entity: 'wf', inputs: {}, backend: 'remote' }),
+    '%flyte_run --project flytesnacks --domain development --backend remote wf()'
   );
 });
 
