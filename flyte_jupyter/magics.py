@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -21,6 +22,7 @@ from flyte_jupyter import _kernel
 from flyte_jupyter._traits import FlyteJupyter, trait_values
 from flyte_jupyter._usage import parse_options, show_help, usage_errors
 from flyte_jupyter.bundle.model import COPY_STYLES
+from flyte_jupyter.errors import RunFailedError
 from flyte_jupyter.launch.model import STATUSES
 from flyte_jupyter.session import KernelSession
 from flyte_jupyter.settings import BACKENDS, LOCAL_RUNS
@@ -28,6 +30,7 @@ from flyte_jupyter.settings import BACKENDS, LOCAL_RUNS
 if TYPE_CHECKING:
     import argparse
     from collections.abc import Callable
+    from types import TracebackType
 
     from IPython.core.interactiveshell import InteractiveShell
 
@@ -395,6 +398,30 @@ def live_runs(settings: Settings, **filters: Any) -> RunList:
     return RunList(LiveRun.of(run) for run in find_runs(settings, **filters))
 
 
+def show_run_failure(
+    shell: InteractiveShell,
+    etype: type[BaseException],
+    value: BaseException,
+    tb: TracebackType | None,
+    tb_offset: int | None = None,
+) -> list[str]:
+    """Show a :class:`RunFailedError` as its message alone, as IPython shows a ``UsageError``.
+
+    The message holds what matters (the run's traceback, mapped to cells, and where its logs
+    are); the frames of flyte_jupyter and IPython that raised it do not. flytekit installs
+    rich's traceback display on the shell instance, which ignores ``_render_traceback_``, so
+    this goes to the shell class's own display (which, in a kernel, also makes the execute
+    reply an error, as nbclient and papermill expect).
+    """
+    del tb_offset
+    sys.last_type, sys.last_value, sys.last_traceback = etype, value, tb  # sys.last_value.run
+    render = getattr(value, "_render_traceback_", None)
+    stb: list[str] = render() if render is not None else [f"{etype.__name__}: {value}"]
+    # IPython annotates the structured traceback as str; it is a list of lines
+    type(shell)._showtraceback(shell, etype, value, stb)  # type: ignore[arg-type]  # noqa: SLF001
+    return stb
+
+
 def load(ipython: InteractiveShell) -> None:
     """Register the magics, the ``%config`` object and the cell recorder (idempotent)."""
     if any(isinstance(m, FlyteMagics) for m in _kernel.magics_registry(ipython).values()):
@@ -407,6 +434,8 @@ def load(ipython: InteractiveShell) -> None:
     # one pair of hooks per kernel: panels listen to the session, not to IPython
     ipython.events.register("pre_run_cell", magics.session.remember_cell)
     ipython.events.register("post_run_cell", magics.session.record)
+    if not ipython.custom_exceptions:  # never replace a handler the user or another set
+        ipython.set_custom_exc((RunFailedError,), show_run_failure)
 
 
 def unload(ipython: InteractiveShell) -> None:
@@ -416,6 +445,8 @@ def unload(ipython: InteractiveShell) -> None:
         if isinstance(magics, FlyteMagics):
             ipython.events.unregister("pre_run_cell", magics.session.remember_cell)
             ipython.events.unregister("post_run_cell", magics.session.record)
+            if ipython.custom_exceptions == (RunFailedError,):
+                ipython.set_custom_exc((), None)
             magics.session.close()
             with contextlib.suppress(ValueError):
                 ipython.configurables.remove(magics.config_object)  # type: ignore[arg-type]

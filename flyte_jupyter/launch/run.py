@@ -272,20 +272,31 @@ def failure_message(record: RunRecord) -> str:
     """Why a run failed, for :class:`~flyte_jupyter.errors.RunFailedError` (secrets redacted).
 
     The first line names the run, its status, the cell the error was raised in (the last
-    frame mapped to a cell) and the exception; then the run's error, its end when long; then
-    where its logs are.
+    frame mapped to a cell) and the exception. Then the frames in notebook cells with their
+    code, or, when no frame is in a cell, the run's error (its end when long); then where the
+    whole traceback and the logs are.
     """
     error = redact_text(mapped_error(record) or "")
-    lines = [line.strip() for line in error.splitlines() if line.strip()]
-    summary = lines[-1] if lines else "no error message was recorded"
-    cell = _CELL_FRAME.findall(error)
-    where = f" in {cell[-1]}" if cell else ""
+    lines = error.splitlines()
+    texts = [line.strip() for line in lines if line.strip()]
+    summary = texts[-1] if texts else "no error message was recorded"
+    frames = [  # a frame in a cell, and its line of code under it
+        "\n  ".join(part.strip() for part in lines[index : index + 2])
+        for index, line in enumerate(lines)
+        if _CELL_FRAME.match(line)
+    ]
+    where = f" in {_CELL_FRAME.findall(error)[-1]}" if frames else ""
     head = f"Run {record.id} of {record.entity} ({record.flyte_name}) {record.status}{where}: "
-    body = error if len(error) <= _SHOWN_ERROR else "…" + error[-_SHOWN_ERROR:]
-    detail = "\n" + textwrap.indent(body.strip(), "    ") if len(lines) > 1 else ""
+    if frames:
+        detail = "\n" + "\n".join(textwrap.indent(f, "    ") for f in frames)
+    elif len(texts) > 1:
+        body = error if len(error) <= _SHOWN_ERROR else "…" + error[-_SHOWN_ERROR:]
+        detail = "\n" + textwrap.indent(body.strip(), "    ")
+    else:
+        detail = ""
     page = f" and its page {redact_url(record.url)}" if record.url else ""
     logs = (
-        f"\nIts logs: .logs() of the Run, which is this error's .run or "
-        f"flyte_jupyter.get_run({record.id!r}){page}."
+        f"\nThe whole traceback is the Run's .error, and its logs are .logs(); the Run is this "
+        f"error's .run, or flyte_jupyter.get_run({record.id!r}){page}."
     )
     return head + summary + detail + logs

@@ -3,6 +3,7 @@
 Real IPython shell, real local runs (flytekit's entrypoint in the warm worker).
 """
 
+import re
 import threading
 import time
 
@@ -128,3 +129,31 @@ def test_a_failed_run_in_a_run_all_stops_the_next_cells(nb):
             break
     assert "after" not in nb.user_ns
     assert not isinstance(result.error_in_exec, UsageError)
+
+
+def test_the_error_shows_as_its_message_and_the_handler_leaves_others_alone(ip, capsys):
+    import sys
+
+    from flyte_jupyter.errors import RunFailedError as Error
+
+    ip.user_ns["Error"] = Error
+    result = ip.run_cell(
+        "def deep():\n    raise Error('Run f1 of t FAILED: ValueError: x', None)\ndeep()"
+    )
+    assert isinstance(result.error_in_exec, Error)
+    captured = capsys.readouterr()
+    shown = re.sub(r"\x1b\[[0-9;]*m", "", captured.out + captured.err)
+    assert "RunFailedError: Run f1 of t FAILED: ValueError: x" in shown
+    assert "deep()" not in shown  # no frames: the message is what matters
+    assert sys.last_value is result.error_in_exec  # sys.last_value.run reaches the Run
+    ip.run_line_magic("unload_ext", "flyte_jupyter")
+    assert ip.custom_exceptions == ()
+    # a handler the user set is never replaced
+    ip.set_custom_exc((KeyError,), lambda *_, **__: ["mine"])
+    ip.run_line_magic("load_ext", "flyte_jupyter")
+    assert ip.custom_exceptions == (KeyError,)
+    ip.run_line_magic("unload_ext", "flyte_jupyter")
+    assert ip.custom_exceptions == (KeyError,)
+    ip.set_custom_exc((), None)
+    ip.run_line_magic("load_ext", "flyte_jupyter")
+    assert ip.custom_exceptions == (Error,)
