@@ -29,6 +29,8 @@ if TYPE_CHECKING:
 NODES_FILE = "nodes.json"
 MAX_NODES = 500
 NODE_LOG = 64 * 1024  # bytes of one node's log the page shows (its end)
+NODE_LOGS = 2 * 1024 * 1024  # bytes of all nodes' logs one page reads, shared among them
+MIN_NODE_LOG = 4 * 1024
 _STATUSES = frozenset({"QUEUED", "RUNNING", "SUCCEEDED", "FAILED", "ABORTED", "SKIPPED"})
 
 
@@ -82,8 +84,11 @@ def read_nodes(
     raw = [n for n in data["nodes"][:MAX_NODES] if isinstance(n, dict)]
     depths: dict[str, int] = {}
     nodes = []
+    share = max(MIN_NODE_LOG, min(NODE_LOG, NODE_LOGS // max(1, len(raw))))
     for item in raw:
-        node = _node(item, record, home=home, redactor=redactor, cells=cells, depths=depths)
+        node = _node(
+            item, record, home=home, redactor=redactor, cells=cells, depths=depths, share=share
+        )
         depths[node.id] = node.depth
         nodes.append(node)
     more = data.get("more_nodes")
@@ -103,6 +108,7 @@ def _node(
     redactor: Redactor,
     cells: CellMap,
     depths: dict[str, int],
+    share: int,
 ) -> NodeView:
     started, ended = _float(item.get("started_at")), _float(item.get("ended_at"))
     status = _status(str(item.get("status") or "QUEUED"), record)
@@ -111,7 +117,7 @@ def _node(
     end = ended if ended is not None else time.time()
     parent = item.get("parent")
     error = item.get("error")
-    log, cut = _node_log(item, record, home, redactor, cells)
+    log, cut = _node_log(item, record, home, redactor, cells=cells, share=share)
     return NodeView(
         id=redactor.text(str(item.get("id") or "?")),
         name=redactor.text(str(item.get("name") or "?")),
@@ -151,15 +157,21 @@ def _float(value: Any) -> float | None:
 
 
 def _node_log(
-    item: dict[str, Any], record: RunRecord, home: Path, redactor: Redactor, cells: CellMap
+    item: dict[str, Any],
+    record: RunRecord,
+    home: Path,
+    redactor: Redactor,
+    *,
+    cells: CellMap,
+    share: int,
 ) -> tuple[tuple[LogLine, ...] | None, bool]:
-    """The part of ``run.log`` the node wrote (its last :data:`NODE_LOG` bytes)."""
+    """The part of ``run.log`` the node wrote (its last ``share`` bytes)."""
     start, end = item.get("log_start"), item.get("log_end")
     if not isinstance(start, int) or start < 0:
         return None, False
     if not isinstance(end, int) or end < start:
         return None, False  # still running: its lines are in the run's log below
-    first = max(start, end - NODE_LOG)
+    first = max(start, end - share)
     chunk = read_log(record.log_path, offset=first, limit=end - first, root=home / "runs")
     if not chunk.available:
         return None, False

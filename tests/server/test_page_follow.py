@@ -314,3 +314,20 @@ async def test_two_runs_compare_by_code_settings_and_inputs(raw):
         response = await raw(f"flyte-jupyter/{bad}")
         assert response.code == 404, bad
         assert "Traceback" not in response.body.decode()
+
+
+async def test_a_long_node_log_shows_its_end(raw, runs, home):
+    run_id = "fbignodelog000000001"
+    record = make_record(home, run_id, kind="workflow", status="SUCCEEDED")
+    runs.add(record)
+    folder = Path(record.run_dir)
+    text = "the beginning\n" + "filler line\n" * 20_000 + "the end\n"
+    (folder / "run.log").write_text(text)
+    node = {"id": "n0", "name": "long", "status": "SUCCEEDED", "log_start": 0}
+    node["log_end"] = len(text)
+    (folder / "nodes.json").write_text(json.dumps({"nodes": [node]}))
+    html = await get_page(raw, f"flyte-jupyter/runs/{run_id}")
+    nodes = html.split("<section id='fj-nodes'>")[1].split("</section>")[0]
+    assert "the end" in nodes
+    assert "the beginning" not in nodes
+    assert "Its end only" in nodes
