@@ -88,9 +88,12 @@ class RunWatch:
         while self._waiters > 0:
             if time.monotonic() - self._remote_at >= self.remote_interval:
                 self._remote_at = time.monotonic()
-                await loop.run_in_executor(
-                    self._thread, self.service.refresh_remote, self.remote_interval
-                )
+                try:
+                    await loop.run_in_executor(
+                        self._thread, self.service.refresh_remote, self.remote_interval
+                    )
+                except Exception:  # a backend's surprise must not stop the watcher
+                    logger.exception("flyte_jupyter: cannot follow remote runs")
             try:
                 token = await loop.run_in_executor(self._thread, self.service.version)
             except Exception:

@@ -100,3 +100,20 @@ def test_an_unreachable_backend_is_logged_once(home, runs, monkeypatch, caplog):
         f"flyte_jupyter: cannot follow run {RUN_REMOTE}: no flytekit here"
     ) == 1
     assert runs.get(RUN_REMOTE).status == "RUNNING"
+
+
+async def test_a_failing_remote_follow_does_not_stop_the_watcher(jp_fetch, jp_serverapp, runs):
+    watch = jp_serverapp.web_app.settings["flyte_jupyter_watch"]
+
+    def explode(_interval):
+        raise RuntimeError("surprise")
+
+    watch.service.refresh_remote = explode
+    watch.remote_interval = 0
+    token = (await changes(jp_fetch, timeout="0"))["token"]
+    waiting = asyncio.ensure_future(changes(jp_fetch, after=token, timeout="20"))
+    await asyncio.sleep(0.6)  # the watcher has met the surprise at least once
+    await asyncio.get_running_loop().run_in_executor(
+        None, lambda: runs.update(RUN_LIVE, "SUCCEEDED", "done")
+    )
+    assert (await asyncio.wait_for(waiting, 10))["changed"] is True
