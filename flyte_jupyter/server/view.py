@@ -158,20 +158,7 @@ def run_page(
         magic=magic,
         magic_note=magic_note,
         links={k: v for k, v in context.urls.items() if k == "compare" and context.previous},
-        data={
-            "status": record.status,
-            "done": "1" if record.done else "0",
-            "lost": "1" if note else "0",
-            "run-url": context.urls["run"],
-            "logs-url": context.urls["logs"],
-            "lines-url": context.urls["lines"],
-            "cancel-url": context.urls["cancel"],
-            "log-offset": str(log.offset),
-            "poll": str(max(0.5, context.poll_interval)),
-            "xsrf": context.xsrf,
-            "theme-url": context.urls.get("theme", ""),
-            "nodes-stamp": repr(nodes.stamp) if nodes and nodes.stamp is not None else "",
-        },
+        data=script_data(record, log, nodes, context, lost=note is not None),
         created=when(record.created_at),
         elapsed=duration(end - record.created_at),
         lost_note=note,
@@ -190,6 +177,26 @@ def run_page(
         style=Markup(asset("run.css") + "\n" + style_sheet()),  # noqa: S704 - our own CSS
         script=asset("run.js"),
     )
+
+
+def script_data(
+    record: RunRecord, log: LogView, nodes: NodesView | None, context: PageContext, *, lost: bool
+) -> dict[str, str]:
+    """The body's ``data-*`` attributes that ``static/run.js`` reads."""
+    return {
+        "status": record.status,
+        "done": "1" if record.done else "0",
+        "lost": "1" if lost else "0",
+        "run-url": context.urls["run"],
+        "logs-url": context.urls["logs"],
+        "lines-url": context.urls["lines"],
+        "cancel-url": context.urls["cancel"],
+        "log-offset": str(log.offset),
+        "poll": str(max(0.5, context.poll_interval)),
+        "xsrf": context.xsrf,
+        "theme-url": context.urls.get("theme", ""),
+        "nodes-stamp": repr(nodes.stamp) if nodes and nodes.stamp is not None else "",
+    }
 
 
 def magic_line(record: RunRecord, command: CommandView | None) -> tuple[str, str | None]:
