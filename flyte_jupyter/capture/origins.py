@@ -111,7 +111,7 @@ class CellOrigins:
             if found is None:
                 return match.group(0)
             label, cell_line = found
-            where = match.group(2) or ""
+            where = (match.group(2) or "").rstrip()  # logs pad lines to the console's width
             return f"{label}, line {cell_line}{where} ({self.file}, line {line})"
 
         return pattern.sub(replace, text)

@@ -33,6 +33,7 @@ _COLORS = {
 _WAKE = 1.0  # seconds between two looks at the clock while wait() blocks without a timeout
 _FAILED = frozenset({"FAILED", "ABORTED"})
 _SHOWN_ERROR = 4000  # characters of a run's error shown in a cell (its end: the exception)
+_LOG_TAIL = 64_000  # characters at the end of a log searched for a failed run's frames
 
 
 # a frame that CellOrigins.map_text pointed at a cell: "cell [4], line 4, in boom"
@@ -137,8 +138,23 @@ class Run:
         """
         record = self.record
         if record.status in _FAILED:
-            raise RunFailedError(failure_message(record), self)
+            raise RunFailedError(failure_message(record, self._log_for_frames(record)), self)
         return self
+
+    def _log_for_frames(self, record: RunRecord) -> str | None:
+        """The end of the run's log when its error names no frame of the module, else None.
+
+        flyte v2 keeps the traceback in the log, not in its error document. None too when
+        there is nothing to map or the log cannot be read.
+        """
+        if CellOrigins.from_extra(record.extra) is None or _CELL_FRAME.search(
+            mapped_error(record) or ""
+        ):
+            return None
+        try:
+            return self._launcher.logs(record)[-_LOG_TAIL:]
+        except (LaunchError, OSError):
+            return None  # the error is raised anyway, without the frames
 
     def wait(self, timeout: float | None = None, *, raise_on_failure: bool = False) -> Run:
         """Block until the run ends (or ``timeout`` seconds pass: LaunchError).
@@ -268,24 +284,24 @@ def mapped_error(record: RunRecord) -> str | None:
     return record.error if origins is None else origins.map_text(record.error)
 
 
-def failure_message(record: RunRecord) -> str:
+def failure_message(record: RunRecord, log: str | None = None) -> str:
     """Why a run failed, for :class:`~flyte_jupyter.errors.RunFailedError` (secrets redacted).
 
     The first line names the run, its status, the cell the error was raised in (the last
     frame mapped to a cell) and the exception. Then the frames in notebook cells with their
     code, or, when no frame is in a cell, the run's error (its end when long); then where the
-    whole traceback and the logs are.
+    whole traceback and the logs are. Frames come from the error, else from ``log``, the end
+    of the run's log.
     """
     error = redact_text(mapped_error(record) or "")
-    lines = error.splitlines()
-    texts = [line.strip() for line in lines if line.strip()]
+    texts = [line.strip() for line in error.splitlines() if line.strip()]
     summary = texts[-1] if texts else "no error message was recorded"
-    frames = [  # a frame in a cell, and its line of code under it
-        "\n  ".join(part.strip() for part in lines[index : index + 2])
-        for index, line in enumerate(lines)
-        if _CELL_FRAME.match(line)
-    ]
-    where = f" in {_CELL_FRAME.findall(error)[-1]}" if frames else ""
+    frames = _cell_frames(error)
+    origins = CellOrigins.from_extra(record.extra)
+    if not frames and log and origins is not None:  # the traceback is in the log only
+        frames = _cell_frames(redact_text(origins.map_text(log)))
+    last = _CELL_FRAME.match(frames[-1]) if frames else None
+    where = f" in {last[1]}" if last else ""
     head = f"Run {record.id} of {record.entity} ({record.flyte_name}) {record.status}{where}: "
     if frames:
         detail = "\n" + "\n".join(textwrap.indent(f, "    ") for f in frames)
@@ -300,3 +316,13 @@ def failure_message(record: RunRecord) -> str:
         f"error's .run, or flyte_jupyter.get_run({record.id!r}){page}."
     )
     return head + summary + detail + logs
+
+
+def _cell_frames(text: str) -> list[str]:
+    """The frames of ``text`` that point at a cell, each with its line of code under it."""
+    lines = text.splitlines()
+    return [
+        "\n  ".join(part.strip() for part in lines[index : index + 2])
+        for index, line in enumerate(lines)
+        if _CELL_FRAME.match(line)
+    ]

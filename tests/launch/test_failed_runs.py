@@ -157,3 +157,23 @@ def test_the_error_shows_as_its_message_and_the_handler_leaves_others_alone(ip, 
     ip.set_custom_exc((), None)
     ip.run_line_magic("load_ext", "flyte_jupyter")
     assert ip.custom_exceptions == (Error,)
+
+
+def test_a_flyte_v2_run_names_the_cell_from_its_log(ip, monkeypatch):
+    # flyte v2's error document has the message only; the traceback is in the run's log
+    monkeypatch.setenv("DO_NOT_TRACK", "1")
+    result = ip.run_cell(
+        "import flyte\nenv = flyte.TaskEnvironment(name='demo')\n\n@env.task\n"
+        "def boom(x: int) -> int:\n    if x:\n        raise ValueError(f'bad value {x}')\n"
+        "    return x\n",
+        store_history=True,
+    )
+    result.raise_error()
+    label = f"cell [{result.execution_count}], line 7"
+    with pytest.raises(RunFailedError) as info:
+        ip.run_line_magic("flyte_run", "--wait boom(x=4)")
+    message = str(info.value)
+    first = message.splitlines()[0]
+    assert f"FAILED in {label}" in first  # ", in boom" too, unless the log wrapped the line
+    assert first.endswith(": bad value 4")
+    assert f"    {label}" in message  # the frame, under the first line
