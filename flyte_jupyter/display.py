@@ -39,6 +39,8 @@ TAIL_LINES = 20  # log lines a live display shows
 REDRAW = 1.0  # seconds between two frames of a live display (elapsed time, log tail)
 _TAIL_BYTES = 32 * 1024  # read no more of a log file per frame
 _MUTED = "color:var(--jp-content-font-color2,#6e7781)"
+# a Cancel button whose kernel is gone (the widget manager marks it) could only fail: hide it
+_LIVE_CSS = "<style>.flyte-jupyter-cancel.jupyter-widgets-disconnected{display:none}</style>"
 _TAIL_STYLE = (
     "white-space:pre-wrap;word-break:break-word;max-height:22em;overflow:auto;margin:4px 0;"
     "padding:4px 6px;font-size:0.9em;background:var(--jp-layout-color2,#f6f8fa);"
@@ -136,7 +138,7 @@ def live_html(record: RunRecord, tail: list[str], *, now: float | None = None) -
         )
     else:
         log = f"<div class='flyte-jupyter-live-log' style='{_MUTED}'><i>no output yet</i></div>"
-    return f"<div class='flyte-jupyter-live'>{run_summary_html(record)}{meta}{log}</div>"
+    return f"<div class='flyte-jupyter-live'>{_LIVE_CSS}{run_summary_html(record)}{meta}{log}</div>"
 
 
 def stopped_html(record: RunRecord, *, at: float | None = None) -> str:
@@ -312,6 +314,7 @@ def _cancel_button(on_cancel: Any) -> Any:
         tooltip="Stop this run; it ends ABORTED",
         layout=w.Layout(width="auto"),
     )
+    button.add_class("flyte-jupyter-cancel")
     button.on_click(lambda _b: on_cancel())
     return button
 

@@ -5,10 +5,20 @@ It reads the other sources again when it is displayed, when Refresh is pressed, 
 cell whose run changed ``%config FlyteJupyter``, a ``FLYTE*`` variable or the panel layer
 (``post_run_cell``: a cheap fingerprint, no flytekit work). After each cell it also picks up
 newly defined tasks and workflows and new runs.
+
+A panel cannot update once its kernel is gone, and the values it last showed would then be
+stale (a restarted kernel has only what its sources give). So when the kernel ends (atexit:
+restart or shutdown), every open panel of it is marked disconnected: its values are hidden
+and it says to run ``%flyte_panel`` again; a new panel reads the new kernel's settings.
 """
 
 from __future__ import annotations
 
+import atexit
+import logging
+import threading
+import time
+import weakref
 from typing import TYPE_CHECKING, Any
 
 import ipywidgets as w
@@ -30,8 +40,14 @@ if TYPE_CHECKING:
     from flyte_jupyter.launch import Run
     from flyte_jupyter.session import KernelSession
 
+logger = logging.getLogger(__name__)
+
 TITLES = ("Target", "Images", "Code", "Serialization", "Bundle", "Run", "Runs")
 SERIALIZATION, BUNDLE, RUNS = TITLES.index("Serialization"), TITLES.index("Bundle"), 6
+DISCONNECTED = (
+    "⚠ Disconnected: the kernel of this panel stopped or restarted, so the values it showed "
+    "may no longer be the kernel's. Run %flyte_panel again to see and edit its settings."
+)
 # Scoped to the panel: compact HTML rows (widgets use the 28 px control height) and visible links
 CSS = (
     "<style>"
@@ -41,6 +57,14 @@ CSS = (
     ".flyte-jupyter-panel td code{word-break:break-all}"
     ".flyte-jupyter-panel td:first-child code{word-break:normal;white-space:nowrap}"
     ".flyte-jupyter-panel .widget-html{min-width:0}"
+    # A panel whose kernel is gone (restarted, shut down, crashed) gets the class
+    # jupyter-widgets-disconnected from the widget manager; it cannot hear from the kernel any
+    # more, so hide the values it last showed (they may not be the kernel's) and say why.
+    ".flyte-jupyter-panel.jupyter-widgets-disconnected>*{display:none!important}"
+    '.flyte-jupyter-panel.jupyter-widgets-disconnected::before{content:"'
+    + DISCONNECTED
+    + '";display:block;padding:6px 0;color:#9a6700;font-weight:bold;'
+    "font-family:var(--jp-ui-font-family,sans-serif)}"
     "</style>"
 )
 
@@ -113,6 +137,8 @@ class FlytePanel(w.VBox):
         self.state.on_rejected(self._show_refused)
         self.tabs.observe(self._tab_changed, "selected_index")
         self._stop_following = session.on_cell(self._after_cell)
+        self.disconnected: str | None = None
+        _OPEN.add(self)
         self.refresh()
 
     # -- public API ------------------------------------------------------------------------
@@ -145,8 +171,31 @@ class FlytePanel(w.VBox):
         """Show the tab called ``title`` (one of :data:`TITLES`)."""
         self.tabs.selected_index = TITLES.index(title)
 
+    def disconnect(self, reason: str = "the kernel stopped") -> None:
+        """Say the panel no longer reflects the kernel, and stop showing its (stale) values."""
+        if self.disconnected is not None:
+            return
+        self.disconnected = reason
+        _OPEN.discard(self)
+        self._stop_following()
+        self.runs.close()
+        self.serialization.worker.cancel()
+        self.preview.worker.cancel()
+        at = time.strftime("%H:%M:%S")
+        self.summary.value = CSS + (
+            "<div class='flyte-jupyter-disconnected'><b>Flyte</b> &nbsp;"
+            f"<b style='color:#9a6700'>⚠ Disconnected: {escape(reason)} at {at}.</b> "
+            "This panel can no longer show or change the kernel's settings; run "
+            "<code>%flyte_panel</code> again in the new kernel.</div>"
+        )
+        self.error.value = ""
+        self.tabs.layout.display = "none"
+        self.refresh_button.disabled = True
+        self.reset_button.disabled = True
+
     def close(self) -> None:
         """Stop following the kernel and close every widget of the panel."""
+        _OPEN.discard(self)
         self._stop_following()
         self.runs.close()
         self.serialization.worker.cancel()
@@ -224,7 +273,8 @@ class FlytePanel(w.VBox):
     # -- display ---------------------------------------------------------------------------
 
     def _repr_mimebundle_(self, **kwargs: Any) -> Any:
-        self.refresh()  # shown again: %config may have changed meanwhile
+        if self.disconnected is None:
+            self.refresh()  # shown again: %config may have changed meanwhile
         return super()._repr_mimebundle_(**kwargs)
 
     def __repr__(self) -> str:
@@ -235,3 +285,43 @@ class FlytePanel(w.VBox):
             f"FlytePanel(project={settings.project!r}, domain={settings.domain!r}, "
             f"backend={settings.backend!r})"
         )
+
+
+class _OpenPanels:
+    """The panels of this kernel, so that they can say so when the kernel ends."""
+
+    def __init__(self) -> None:
+        self._panels: weakref.WeakSet[FlytePanel] = weakref.WeakSet()
+        self._lock = threading.Lock()
+        self._registered = False
+
+    def add(self, panel: FlytePanel) -> None:
+        with self._lock:
+            self._panels.add(panel)
+            if not self._registered:
+                atexit.register(self.kernel_stopped)  # runs before ipykernel's own (LIFO)
+                self._registered = True
+
+    def discard(self, panel: FlytePanel) -> None:
+        with self._lock:
+            self._panels.discard(panel)
+
+    def panels(self) -> list[FlytePanel]:
+        """The open panels."""
+        with self._lock:
+            return list(self._panels)
+
+    def kernel_stopped(self) -> None:
+        """Mark every open panel disconnected (at exit; best effort)."""
+        for panel in self.panels():
+            _disconnect_quietly(panel)
+
+
+def _disconnect_quietly(panel: FlytePanel) -> None:
+    try:
+        panel.disconnect("the kernel stopped")
+    except Exception:  # the kernel is going away: never fail its exit
+        logger.debug("Marking a panel disconnected failed", exc_info=True)
+
+
+_OPEN = _OpenPanels()

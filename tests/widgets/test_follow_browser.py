@@ -1,0 +1,175 @@
+"""Runs you can follow, in a real JupyterLab in headless Chromium (issue 13, items 3 and 7).
+
+One notebook: a refused panel edit stays and Run refuses it; a ``%flyte_run`` cell shows the
+run live (elapsed time, log tail, Cancel) and Cancel stops it; after a kernel restart the
+panel says it is disconnected and a live display says the kernel stopped instead of showing
+RUNNING forever. Screenshots go to test-artifacts/ (follow-*.png).
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import nbformat
+import pytest
+from lab_server import chromium, new_page, start_lab, stop_lab
+from nbformat.v4 import new_code_cell, new_notebook
+
+from flyte_jupyter.launch import RunStore
+from flyte_jupyter.launch.local import LocalLauncher
+
+pytestmark = pytest.mark.slow
+
+REPO = Path(__file__).resolve().parents[2]
+ARTIFACTS = REPO / "test-artifacts"
+PANEL = ".flyte-jupyter-panel"
+CELLS = [
+    "%load_ext flyte_jupyter",
+    """import time
+from flytekit import task
+
+@task
+def slow(n: int) -> int:
+    for i in range(n):
+        print(f"tick {i}", flush=True)
+        time.sleep(0.5)
+    return n""",
+    "%flyte_panel",
+    "%flyte_run slow(n=600)",
+]
+
+
+# pytest-jupyter (if active) runs an asyncio loop that Playwright's sync API cannot share
+@pytest.fixture
+def jp_asyncio_loop():
+    return None
+
+
+@pytest.fixture
+def jp_server_cleanup():
+    return None
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory):
+    lab = start_lab(tmp_path_factory.mktemp("follow-lab"), ARTIFACTS / "follow-jupyterlab.log")
+    try:
+        yield lab
+    finally:
+        stop_lab(lab)
+
+
+@pytest.fixture
+def page():
+    with chromium() as browser, new_page(browser, 1280, 1100, 60_000) as page:
+        yield page
+
+
+def expect(locator):
+    from playwright.sync_api import expect
+
+    return expect(locator)
+
+
+def shot(page, name):
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / name))
+
+
+def command(page, name):
+    # not awaited: a command that opens a dialog (restart) settles only once it is answered
+    page.evaluate("name => { window.jupyterapp.commands.execute(name); }", name)
+
+
+def open_notebook(page, lab, name):
+    nb = new_notebook(cells=[new_code_cell(source) for source in CELLS])
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
+    nbformat.write(nb, lab.root / name)
+    page.goto(f"{lab.url}lab/tree/{name}?token={lab.token}")
+    page.locator(".jp-Notebook .jp-Cell").first.wait_for()
+    page.locator("#jp-main-statusbar", has_text="| Idle").wait_for(timeout=90_000)
+    page.wait_for_function("() => window.jupyterapp !== undefined")
+    command(page, "application:toggle-left-area")
+    command(page, "notebook:run-all-cells")
+    panel = page.locator(PANEL)
+    panel.wait_for(state="visible", timeout=120_000)
+    return panel
+
+
+def cancel_leftovers(lab):
+    launcher = LocalLauncher(lab.home, max_parallel=1, server_url=None)
+    for record in RunStore(lab.home / "runs.sqlite").list():
+        if not record.done:
+            launcher.cancel(record)
+
+
+def test_follow_a_run_in_the_cell_and_the_panel_across_a_kernel_restart(page, lab):
+    try:
+        panel = open_notebook(page, lab, "follow.ipynb")
+        run_cell = page.locator(".jp-Cell").nth(3)
+        live = run_cell.locator(".flyte-jupyter-live")
+
+        # the live cell display: elapsed time, log tail, a link, Cancel
+        expect(live.first).to_contain_text("tick 2", timeout=120_000)
+        expect(live.first).to_contain_text("running for")
+        expect(live.first).to_contain_text("open the run page for the live status")
+        cancel = run_cell.locator("button", has_text="Cancel run")
+        expect(cancel).to_be_visible()
+        live.first.scroll_into_view_if_needed()
+        shot(page, "follow-live-cell.png")
+
+        # item 3: a refused edit stays, and the panel's Run refuses it
+        project = panel.locator(".widget-text:has(> label:text-is('Project')) input")
+        project.fill("Bad_Project")
+        project.press("Enter")
+        expect(
+            panel.locator(".flyte-jupyter-error", has_text="Not in effect: project")
+        ).to_be_visible()
+        expect(
+            panel.locator(".flyte-jupyter-error", has_text="not a valid Flyte project").first
+        ).to_be_visible()
+        panel.locator(".lm-TabBar-tab", has_text="Run").first.click()
+        panel.locator("button.widget-button", has_text="Run").first.click()
+        refusal = panel.locator(".flyte-jupyter-error", has_text="fix it or press Reset")
+        expect(refusal).to_contain_text("not a valid Flyte project")
+        expect(project).to_have_value("Bad_Project")
+        panel.scroll_into_view_if_needed()
+        shot(page, "follow-refused-edit.png")
+        assert len(RunStore(lab.home / "runs.sqlite").list()) == 1  # nothing ran
+
+        # Cancel in the cell stops the run; the display ends with ABORTED and no button
+        cancel.click()
+        expect(run_cell.locator(".flyte-jupyter-run", has_text="ABORTED")).to_be_visible(
+            timeout=60_000
+        )
+        expect(cancel).to_have_count(0)
+        expect(live).to_have_count(0)
+
+        # run it again, then restart the kernel while it runs
+        run_cell.locator(".jp-InputPrompt").click()  # not the output: it has a link
+        command(page, "notebook:run-cell")
+        expect(live.first).to_contain_text("tick 1", timeout=120_000)
+        command(page, "notebook:restart-kernel")
+        page.locator(".jp-Dialog button", has_text="Restart").click()
+        # the widget manager marks the dead kernel's widgets; the panel then hides its
+        # (stale) values and says it is disconnected
+        expect(panel).to_have_class(re.compile("jupyter-widgets-disconnected"), timeout=60_000)
+        expect(panel.locator(".lm-TabBar").first).to_be_hidden()
+        before = panel.evaluate("el => getComputedStyle(el, '::before').content")
+        assert "Disconnected: the kernel of this panel stopped or restarted" in before
+        # the cell's frame no longer claims a live status: it says when it was read (and,
+        # when the kernel's last messages arrive, that the kernel stopped); no Cancel button
+        expect(live.first).to_contain_text(re.compile("status as of|The kernel stopped at"))
+        expect(run_cell.locator("button", has_text="Cancel run")).to_be_hidden(timeout=30_000)
+        run_cell.scroll_into_view_if_needed()
+        shot(page, "follow-after-restart.png")
+    except Exception:
+        shot(page, "follow-failed.png")
+        raise
+    finally:
+        cancel_leftovers(lab)
