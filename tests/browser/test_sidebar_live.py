@@ -18,6 +18,8 @@ from nbformat.v4 import new_code_cell, new_notebook
 pytestmark = pytest.mark.slow
 
 SIDEBAR_TAB = '.jp-SideBar.jp-mod-left li[data-id="flyte-jupyter-runs"]'
+# cells of the notebook in view (a restored layout may keep others, hidden)
+CELLS = "#jp-main-dock-panel .jp-NotebookPanel:not(.lm-mod-hidden) .jp-Cell"
 LAUNCH = """%%flyte_run
 import time
 from flytekit import task
@@ -44,9 +46,16 @@ def newest_run(lab, after: set[str], timeout: float = 90) -> tuple[dict, float]:
 def run_cell(page, index: int) -> None:
     """Select cell ``index`` and run it (Shift+Enter), once the kernel is idle."""
     page.locator("#jp-main-statusbar", has_text="| Idle").wait_for(timeout=60_000)
-    cell = page.locator(".jp-Notebook .jp-Cell").nth(index)
+    cell = page.locator(CELLS).nth(index)
     cell.locator(".jp-InputPrompt").click()
     page.keyboard.press("Shift+Enter")
+
+
+def launch_again(page, lab) -> dict:
+    """Run the launching cell (the second) again; the new run once the API lists it."""
+    known = {run["id"] for run in lab.runs()}
+    run_cell(page, 1)
+    return newest_run(lab, known)[0]
 
 
 def rename_notebook(page, new_name: str) -> None:
@@ -71,7 +80,7 @@ def test_a_launched_run_shows_at_once_follows_live_and_takes_the_new_name(page, 
     page.goto(f"{lab.url}lab/tree/Untitled.ipynb?token={lab.token}")
     page.locator(SIDEBAR_TAB).click()
     page.locator("#flyte-jupyter-runs .fj-runs-empty").wait_for(state="visible")
-    page.locator(".jp-Notebook .jp-Cell").first.wait_for()
+    page.locator(CELLS).first.wait_for()
     run_cell(page, 0)
     page.wait_for_timeout(1500)  # the sidebar's first idle poll is over: only a push is quick
 
@@ -96,15 +105,19 @@ def test_a_launched_run_shows_at_once_follows_live_and_takes_the_new_name(page, 
 
     # item 6: rename the notebook in JupyterLab, run again: the new run has the new name
     rename_notebook(page, "Weekly Report.ipynb")
-    known = {r["id"] for r in lab.runs()}
-    page.locator(".jp-Notebook .jp-Cell").nth(1).locator(".jp-InputPrompt").click()
-    page.keyboard.press("Shift+Enter")
-    renamed, _ = newest_run(lab, known)
+    renamed = launch_again(page, lab)
     assert renamed["flyte_name"] == "nb_weekly_report.pause"
     assert renamed["notebook"] == str(lab.root / "Weekly Report.ipynb")
     assert renamed["notebook_path"] == "Weekly Report.ipynb"
     page.locator(f'.fj-run[data-run-id="{renamed["id"]}"]').wait_for(timeout=5_000)
     screenshot(page, "07-sidebar-after-rename")
+
+    # after a page reload the extension finds the kernel's comm again and follows renames
+    page.reload()
+    page.locator(CELLS).first.wait_for()
+    page.locator("#jp-main-statusbar", has_text="| Idle").wait_for(timeout=60_000)
+    rename_notebook(page, "Final.ipynb")
+    assert launch_again(page, lab)["flyte_name"] == "nb_final.pause"
 
     # the context menu of a row; the notebook filter
     page.locator(f'.fj-run[data-run-id="{renamed["id"]}"]').click(button="right")
@@ -144,7 +157,7 @@ def test_a_run_output_stays_live_after_its_kernel_restarts(page, lab):
     }
     nbformat.write(nb, lab.root / "live.ipynb")
     page.goto(f"{lab.url}lab/tree/live.ipynb?token={lab.token}")
-    page.locator(".jp-Notebook .jp-Cell").first.wait_for()
+    page.locator(CELLS).first.wait_for()
     known = {run["id"] for run in lab.runs()}
     run_cell(page, 0)
     run_cell(page, 1)
