@@ -73,7 +73,11 @@ def compute(job: PreviewJob) -> Preview:
 
 
 def tree_html(entries: tuple[ManifestEntry, ...]) -> str:
-    """The files as a folder tree (``<details>`` per folder) with sizes."""
+    """The files as a folder tree (``<details>`` per folder, named ``dir/``) with sizes.
+
+    No emoji icons: a browser without an emoji font (headless Chromium, many Linux desktops)
+    draws them as empty boxes; the disclosure triangle and the trailing ``/`` mark folders.
+    """
     root: dict[str, Any] = {}
     for entry in entries:
         *folders, name = entry.path.split("/")
@@ -90,13 +94,15 @@ def tree_html(entries: tuple[ManifestEntry, ...]) -> str:
         folders = sorted(k for k, v in node.items() if isinstance(v, dict))
         files = sorted(k for k, v in node.items() if not isinstance(v, dict))
         out = [
-            f"<details{opened}><summary>📁 <code>{escape(k)}</code> "
+            f"<details{opened}><summary><code>{escape(k)}</code> "
             f"{muted(human_size(total(node[k])))}</summary>"
             f"<div style='margin-left:18px'>{render(node[k])}</div></details>"
             for k in folders
         ]
         out.extend(
-            f"<div>📄 <code>{escape(k)}</code> {muted(human_size(node[k]))}</div>" for k in files
+            f"<div style='margin-left:14px'><code>{escape(k)}</code> "
+            f"{muted(human_size(node[k]))}</div>"
+            for k in files
         )
         return "".join(out)
 

@@ -101,11 +101,13 @@ def test_bundle_preview_lists_files_dropped_excluded_and_reuse(nb, panel, tmp_pa
     assert panel.preview.wait(120)
     view = text(panel.preview.view)
     assert "helper.py" in view
-    assert "📁 <code>pkg/</code>" in view
+    assert "<summary><code>pkg/</code>" in view
+    assert "📁" not in view  # no emoji: drawn as empty boxes without an emoji font
     assert "util.py" in view
     assert "nb_my_analysis.py" in view
     assert "Dropped statements</b> (1)" in view
     assert "print('side effect')" in view
+    assert "cell cell" not in view  # the dropped statement's cell is named once
     assert "not in the store yet: a run uploads" in view
     bundle = panel.preview.preview.bundle
     assert bundle.digest in view
