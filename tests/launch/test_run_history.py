@@ -151,3 +151,30 @@ def test_after_a_restart_runs_come_back_with_their_errors_mapped(ip):
     with pytest.raises(LaunchError, match="bad value 3"):
         _ = again.outputs
     assert flyte_jupyter.get_run(good.id).outputs == {"o0": "0"}  # previews: no entity here
+
+
+def test_runs_work_from_plain_python_without_a_kernel(tmp_path):
+    import json
+    import os
+    import subprocess
+    import sys
+
+    add(tmp_path, "fp1")
+    code = (
+        "import json, flyte_jupyter\n"
+        "runs = flyte_jupyter.runs(status='succeeded')\n"
+        "print(json.dumps([[r.id, r.status] for r in runs] + [repr(runs).splitlines()[0]]))\n"
+    )
+    env = {**os.environ, "FLYTE_JUPYTER_HOME": str(tmp_path / "home")}
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert json.loads(out.strip().splitlines()[-1]) == [
+        ["fp1", "SUCCEEDED"],
+        "id   entity  status     notebook        started              took   version",
+    ]
