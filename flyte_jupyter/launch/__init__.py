@@ -3,9 +3,11 @@
 Contract: a launcher (:func:`launcher_for`) submits a :class:`LaunchSpec` (an entity already
 bundled, published and serialized) and follows it; every run is kept in the run store
 (:class:`RunStore`, SQLite under the home folder), which kernels, run supervisors and the
-Jupyter server share, and is seen through a :class:`Run`. Building what a launcher submits is
-the application layer's work (:mod:`flyte_jupyter.submit`): nothing here bundles. No IPython,
-ipywidgets or tornado here: a Run's live display belongs to the adapters.
+Jupyter server share, and is seen through a :class:`Run` (after a restart too:
+:mod:`flyte_jupyter.launch.history` reads runs back from the run store as Runs). Building
+what a launcher submits is the application layer's work (:mod:`flyte_jupyter.submit`):
+nothing here bundles. No IPython, ipywidgets or tornado here: a Run's live display belongs to
+the adapters.
 """
 
 from __future__ import annotations

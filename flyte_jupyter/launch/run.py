@@ -1,5 +1,8 @@
 """A run as the notebook sees it: id, URL, status, outputs as Python values, logs, cancel.
 
+A failed run's error has its traceback pointed at notebook cells (the mapping the run's record
+keeps, :mod:`flyte_jupyter.capture.origins`), and :meth:`Run.check` (``wait(raise_on_failure=
+True)``, ``%flyte_run --wait``) raises it as :class:`~flyte_jupyter.errors.RunFailedError`.
 Its live display in a notebook (an output that follows the run) is the adapters' work:
 :class:`flyte_jupyter.display.LiveRun`.
 """
