@@ -38,6 +38,7 @@ logger = logging.getLogger(__name__)
 TAIL_LINES = 20  # log lines a live display shows
 REDRAW = 1.0  # seconds between two frames of a live display (elapsed time, log tail)
 _TAIL_BYTES = 32 * 1024  # read no more of a log file per frame
+_BUSY = 10  # live displays beyond this many redraw less often (each every n/10 seconds)
 _MUTED = "color:var(--jp-content-font-color2,#6e7781)"
 # a Cancel button whose kernel is gone (the widget manager marks it) could only fail: hide it
 _LIVE_CSS = "<style>.flyte-jupyter-cancel.jupyter-widgets-disconnected{display:none}</style>"
@@ -256,7 +257,8 @@ class _LiveDisplay:
         changed = record.status != self.record.status
         if not (record.done or changed or now >= self._next_frame):
             return True
-        self._next_frame = now + REDRAW
+        # many runs followed at once: fewer frames each, so the kernel's output stays light
+        self._next_frame = now + REDRAW * max(1.0, len(_LIVE) / _BUSY)
         self.record = record
         self.handle.update(HTML(self.frame(record)))  # type: ignore[no-untyped-call]
         if record.done:
