@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import atexit
 import logging
+import os
 import threading
 import time
 import weakref
@@ -26,7 +27,7 @@ from flyte_jupyter.errors import FlyteJupyterError
 from flyte_jupyter.launch.follow import SLOW, follower
 from flyte_jupyter.launch.logtext import RunLog, tail_lines
 from flyte_jupyter.launch.run import Run, run_html
-from flyte_jupyter.redaction import redact_text, redact_url
+from flyte_jupyter.redaction import Redactor, redact_text, redact_url
 from flyte_jupyter.settings.local_runs import run_mode
 
 if TYPE_CHECKING:
@@ -170,16 +171,25 @@ class LiveRun(Run):
         """The same run, displayed live."""
         return cls(run._record, run._launcher, run._entity)  # noqa: SLF001 - same run, adapter class
 
+    _redactor: Redactor | None = None
+
+    @property
+    def redactor(self) -> Redactor:
+        """Hides the values of the kernel's secret-named environment variables in its logs."""
+        if self._redactor is None:
+            self._redactor = Redactor.of(os.environ)
+        return self._redactor
+
     def logs(self) -> RunLog:
         """Everything the run printed so far, displayed readable in a notebook (a ``str``)."""
         text = super().logs()
-        return RunLog(text, ended=self._record.done)
+        return RunLog(text, ended=self._record.done, redactor=self.redactor)
 
     def log_tail(self, record: RunRecord, lines: int = TAIL_LINES) -> list[str]:
         """The last ``lines`` readable, redacted lines of the log (reads at most 32 KiB)."""
         path = record.log_path
         text = _read_end(Path(path)) if path else self._launcher.logs(record)
-        return tail_lines(text, lines)
+        return tail_lines(text, lines, self.redactor)
 
     def _ipython_display_(self) -> None:
         _LiveDisplay(self).show()

@@ -199,3 +199,19 @@ def test_a_real_run_streams_its_log_and_the_cancel_button_stops_it(ip, published
     assert "ABORTED" in published[-2][0] or "ABORTED" in published[-1][0]
     assert "tick" in run.logs()
     assert "tick 0" in run.logs()._repr_html_()
+
+
+def test_a_secret_of_the_kernels_environment_is_hidden_in_the_tail_and_the_logs(
+    launcher, tmp_path, monkeypatch
+):
+    monkeypatch.setenv("WAREHOUSE_PASSWORD", "hunter2-hunter2-hunter2")
+    log = tmp_path / "run.log"
+    log.write_text("connecting with hunter2-hunter2-hunter2\n")  # printed without its name
+    run = running(launcher, "flive000000000000004", log)
+    html = live_html(run.record, run.log_tail(run.record))
+    assert "connecting with" in html
+    assert "hunter2-hunter2-hunter2" not in html
+    logs = run.logs()
+    assert "hunter2-hunter2-hunter2" in logs  # the str is the log as written, for code
+    assert "hunter2-hunter2-hunter2" not in logs._repr_html_()
+    launcher.run_store.update(run.id, "ABORTED", "cancelled")

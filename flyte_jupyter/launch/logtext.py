@@ -13,7 +13,7 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from flyte_jupyter._html import escape
-from flyte_jupyter.redaction import redact_text
+from flyte_jupyter.redaction import Redactor, redact_text
 
 if TYPE_CHECKING:
     from typing import Self
@@ -62,19 +62,21 @@ def readable_lines(text: str) -> list[str]:
     return lines
 
 
-def readable_text(text: str) -> str:
-    """The whole log, readable and redacted."""
-    return redact_text("\n".join(readable_lines(text)))
+def readable_text(text: str, redactor: Redactor | None = None) -> str:
+    """The whole log, readable and redacted (also the values ``redactor`` knows)."""
+    shown = "\n".join(readable_lines(text))
+    return redactor.text(shown) if redactor is not None else redact_text(shown)
 
 
-def tail_lines(text: str, n: int = 20) -> list[str]:
-    """The last ``n`` readable lines of ``text``, redacted."""
-    return redact_text("\n".join(readable_lines(text)[-n:])).splitlines()
+def tail_lines(text: str, n: int = 20, redactor: Redactor | None = None) -> list[str]:
+    """The last ``n`` readable lines of ``text``, redacted (also the values ``redactor`` knows)."""
+    shown = "\n".join(readable_lines(text)[-n:])
+    return (redactor.text(shown) if redactor is not None else redact_text(shown)).splitlines()
 
 
-def log_html(text: str, *, empty: str) -> str:
+def log_html(text: str, *, empty: str, redactor: Redactor | None = None) -> str:
     """``<pre>`` of the readable, redacted log; ``empty`` (in italics) when it has no text."""
-    shown = readable_text(text)
+    shown = readable_text(text, redactor)
     if not shown.strip():
         return f"<div class='flyte-jupyter-log-empty' style='{_MUTED}'>{escape(empty)}</div>"
     return f"<pre class='flyte-jupyter-log' style='{_PRE_STYLE}'>{escape(shown)}</pre>"
@@ -93,26 +95,33 @@ class RunLog(str):
         The log text.
     ended
         Whether the run has ended (only changes what an empty log says).
+    redactor
+        Secret values to hide besides those the text rules find (e.g. the kernel's
+        environment's); the ``str`` itself is the log as written.
     """
 
-    __slots__ = ("ended",)
+    __slots__ = ("ended", "redactor")
     ended: bool
+    redactor: Redactor | None
 
-    def __new__(cls, text: str = "", *, ended: bool = True) -> Self:  # noqa: D102
+    def __new__(  # noqa: D102
+        cls, text: str = "", *, ended: bool = True, redactor: Redactor | None = None
+    ) -> Self:
         made = super().__new__(cls, text)
         made.ended = ended
+        made.redactor = redactor
         return made
 
     @property
     def readable(self) -> str:
         """The log as the notebook shows it: messages of JSON lines, redacted."""
-        return readable_text(str(self))
+        return readable_text(str(self), self.redactor)
 
     def _empty_text(self) -> str:
         return "(the run wrote no output)" if self.ended else "(no output yet)"
 
     def _repr_html_(self) -> str:
-        return log_html(str(self), empty=self._empty_text())
+        return log_html(str(self), empty=self._empty_text(), redactor=self.redactor)
 
     def _repr_pretty_(self, printer: Any, cycle: bool) -> None:  # noqa: FBT001 - IPython's API
         del cycle
