@@ -224,6 +224,23 @@ function registerRunMenuCommands(app: JupyterFrontEnd, panel: RunsPanel): void {
     }
   });
 
+  commands.addCommand(CommandIDs.copyConsoleUrl, {
+    label: 'Copy Flyte Console URL',
+    caption: 'Where the Flyte console shows this remote run',
+    icon: linkIcon,
+    isVisible: args => {
+      const run = runOf(app, panel, args);
+      return Boolean(run && run.backend !== 'local' && run.url);
+    },
+    execute: args => {
+      const run = runOf(app, panel, args);
+      if (run?.url) {
+        Clipboard.copyToSystem(run.url);
+        copied('the Flyte console URL');
+      }
+    }
+  });
+
   commands.addCommand(CommandIDs.rerunRun, {
     label: 'Copy Rerun Command',
     caption:

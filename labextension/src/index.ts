@@ -77,9 +77,10 @@ const plugin: JupyterFrontEndPlugin<void> = {
       [CommandIDs.openRun, 1],
       [CommandIDs.copyRunId, 2],
       [CommandIDs.copyRunUrl, 3],
-      [CommandIDs.rerunRun, 4],
-      [CommandIDs.openNotebook, 5],
-      [CommandIDs.cancelRun, 6]
+      [CommandIDs.copyConsoleUrl, 4],
+      [CommandIDs.rerunRun, 5],
+      [CommandIDs.openNotebook, 6],
+      [CommandIDs.cancelRun, 7]
     ];
     for (const [command, rank] of menu) {
       app.contextMenu.addItem({

@@ -17,6 +17,7 @@ export namespace CommandIDs {
   export const cancelRun = 'flyte-jupyter:cancel-run';
   export const copyRunId = 'flyte-jupyter:copy-run-id';
   export const copyRunUrl = 'flyte-jupyter:copy-run-url';
+  export const copyConsoleUrl = 'flyte-jupyter:copy-console-url';
   export const rerunRun = 'flyte-jupyter:rerun';
   export const openNotebook = 'flyte-jupyter:open-notebook';
 }
