@@ -26,6 +26,7 @@ _V2_HELP = (
 
 if TYPE_CHECKING:
     from flyte_jupyter.settings import Settings
+    from flyte_jupyter.settings.images import ImageRefs
     from flyte_jupyter.widgets.state import PanelState
 
 _PICK = ("pick a known image…", "")
@@ -140,7 +141,10 @@ class ImagesSection:
         self.help = w.HTML(muted(FIELD_SPECS["images"].help))
         self.rows_box = w.VBox()
         self.environments = w.HTML()
-        self.widget = w.VBox([self.help, self.rows_box, self.add, self.error, self.environments])
+        self.warning = w.HTML()
+        self.widget = w.VBox(
+            [self.help, self.rows_box, self.add, self.error, self.warning, self.environments]
+        )
         self._known: list[tuple[str, str]] = [_PICK]
 
     # -- editing ---------------------------------------------------------------------------
@@ -260,6 +264,8 @@ class ImagesSection:
                 row.known.value = ""
             self.rows = current + pending
             self.rows_box.children = [r.box for r in self.rows]
+        self.error.value = ""
+        self.warning.value = _unbacked_warning(refs)
         stock_uri = stock_default_image()[0]
         for row in current:
             row.error.value = ""
@@ -268,7 +274,6 @@ class ImagesSection:
                 row.uri.placeholder = f"flytekit default: {stock_uri}"
                 source = "flytekit's default image"
             row.source.value = source_text(source)
-        self.error.value = ""
         self.show_environments()
 
     def show_environments(self) -> None:
@@ -304,3 +309,24 @@ class ImagesSection:
                 f"{muted(f'({variable})')} · image {shown}</div>"
             )
         self.environments.value = f"<div>{muted(_V2_HELP)}</div>" + "".join(lines)
+
+
+def _unbacked_warning(refs: ImageRefs) -> str:
+    """Named images without a default: what a flytekit run will say, shown now, not at Run.
+
+    Kept in the settings (flyte v2 environments name their own image), so not an error here;
+    the text is the flytekit SDK's own refusal, as ``%%flyte_run`` and Run give it.
+    """
+    if not refs.unbacked:
+        return ""
+    from flyte_jupyter.sdk import load_sdk
+
+    try:
+        load_sdk("flytekit").check_images("", None, refs)
+    except SettingsError as exc:
+        return (
+            f"<div class='flyte-jupyter-warning' style='color:#9a6700;white-space:pre-wrap;"
+            f"margin:2px 0 4px 110px'>⚠ flytekit tasks: {escape(str(exc))} "
+            f"{muted('(flyte v2 environments are fine.)')}</div>"
+        )
+    return ""

@@ -5,6 +5,8 @@ says it is not in effect, and Run refuses with that message instead of running w
 settings, until the edit is fixed, Reset, or made valid by a change elsewhere.
 """
 
+import html
+
 import pytest
 from IPython.core.error import UsageError
 from shell_helpers import run_cell
@@ -132,3 +134,17 @@ def test_a_run_from_the_panel_is_shown_live_and_can_be_cancelled(nb, panel):
     settle(lambda: "ABORTED" in panel.runner.status.value)
     settle(lambda: panel.runner.cancel_button.layout.display == "none")
     assert "running for" not in panel.runner.status.value
+
+
+def test_a_named_image_without_a_default_is_flagged_when_added_not_only_at_run(nb, panel):
+    row = panel.images.add_row("spark", "ghcr.io/acme/spark:3.5")
+    warning = panel.images.warning.value
+    assert "no default image" in warning
+    with pytest.raises(UsageError) as from_magic:
+        nb.run_line_magic("flyte_run", "--image spark=ghcr.io/acme/spark:3.5 square(x=2)")
+    # the same refusal the magic gives (its origin is the option, here the panel)
+    expected = str(from_magic.value).replace("from option --image", "from panel")
+    assert expected in html.unescape(warning)
+    panel.images.row("default").uri.value = IMAGE
+    assert panel.images.warning.value == ""
+    assert row.error.value == ""
