@@ -142,6 +142,10 @@ def test_follow_a_run_in_the_cell_and_the_panel_across_a_kernel_restart(page, la
         shot(page, "follow-refused-edit.png")
         assert len(RunStore(lab.home / "runs.sqlite").list()) == 1  # nothing ran
 
+        # the display kept following the run meanwhile (a frame a second)
+        expect(live.first).to_contain_text("tick 6", timeout=30_000)
+        expect(live.first).to_contain_text(re.compile(r"running for [3-9] s"))
+
         # Cancel in the cell stops the run; the display ends with ABORTED and no button
         cancel.click()
         expect(run_cell.locator(".flyte-jupyter-run", has_text="ABORTED")).to_be_visible(
