@@ -7,6 +7,9 @@ below, and the handlers translate them into status codes.
 Reads never change a run: the server may run in another container than the kernels and their
 supervisors, so it cannot tell a dead supervisor from one it cannot see. A run whose
 supervisor's lease expired is shown as lost (``lost``, ``lost_note``), and stays as recorded.
+Remote runs are the exception: their status belongs to the Flyte admin, which the server can
+reach as well as a kernel can, so :meth:`RunService.refresh_remote` records what the admin
+says (as the kernel's ``Run.wait`` does), throttled per run.
 """
 
 from __future__ import annotations
