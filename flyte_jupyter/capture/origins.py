@@ -102,7 +102,8 @@ class CellOrigins:
         ``cell [4], line 4, in boom (nb_x.py, line 10)``; other frames stay as they are.
         """
         pattern = re.compile(
-            r'File "(?:[^"\n]*[\\/])?' + re.escape(self.file) + r'", line (\d+)(, in [^\n]*)?'
+            # Python's tracebacks say ", in f"; faulthandler's (a crashed run) say " in f"
+            r'File "(?:[^"\n]*[\\/])?' + re.escape(self.file) + r'", line (\d+)(,? in [^\n]*)?'
         )
 
         def replace(match: re.Match[str]) -> str:
@@ -112,6 +113,8 @@ class CellOrigins:
                 return match.group(0)
             label, cell_line = found
             where = (match.group(2) or "").rstrip()  # logs pad lines to the console's width
+            if where and not where.startswith(","):
+                where = "," + where
             return f"{label}, line {cell_line}{where} ({self.file}, line {line})"
 
         return pattern.sub(replace, text)

@@ -43,6 +43,12 @@ def test_frames_of_the_module_name_the_cell_and_its_line():
     assert mod.origin(raise_line) == "cell [4], line 6"  # the self-check's answer agrees
 
 
+def test_faulthandlers_frames_are_mapped_too():
+    origins = CellOrigins("nb_demo.py", ((5, "cell [1]", 1),))
+    text = '  File "/w/nb_demo.py", line 9 in segfault\n'
+    assert origins.map_text(text) == "  cell [1], line 5, in segfault (nb_demo.py, line 9)\n"
+
+
 def test_a_line_before_the_first_statement_stays_as_it_was():
     origins = CellOrigins("nb_demo.py", ((5, "cell [1]", 1),))
     text = 'File "/w/nb_demo.py", line 2, in <module>'

@@ -145,7 +145,7 @@ async def _ended_pid():
 
 
 def test_a_segfault_is_named_in_the_error_and_the_log(nb):
-    run = nb.run_line_magic("flyte_run", "--wait segfault(x=1)")
+    run = nb.run_line_magic("flyte_run", "--wait --no-raise segfault(x=1)")
     assert run.status == "FAILED"
     assert "killed by SIGSEGV (segmentation fault)" in run.error
     assert "exit code" not in run.error.split("SIGSEGV")[0]

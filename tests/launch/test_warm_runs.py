@@ -78,8 +78,8 @@ def nb(ip, tmp_path, monkeypatch):
 
 def both_ways(ip, call):
     """Run ``call`` exact, then warm; the two runs."""
-    exact = ip.run_line_magic("flyte_run", f"--wait --local-runs exact {call}")
-    warm = ip.run_line_magic("flyte_run", f"--wait {call}")  # warm is the default
+    exact = ip.run_line_magic("flyte_run", f"--wait --no-raise --local-runs exact {call}")
+    warm = ip.run_line_magic("flyte_run", f"--wait --no-raise {call}")  # warm is the default
     assert exact.record.extra["run_mode"] == "exact", exact.record.extra
     assert warm.record.extra["run_mode"] == "warm", warm.record.extra
     return exact, warm
