@@ -37,6 +37,7 @@ def slow(n: int) -> int:
     return n""",
     "%flyte_panel",
     "%flyte_run slow(n=600)",
+    "%flyte_settings",
 ]
 
 
@@ -112,68 +113,87 @@ def test_follow_a_run_in_the_cell_and_the_panel_across_a_kernel_restart(page, la
     try:
         panel = open_notebook(page, lab, "follow.ipynb")
         run_cell = page.locator(".jp-Cell").nth(3)
-        live = run_cell.locator(".flyte-jupyter-live")
-
-        # the live cell display: elapsed time, log tail, a link, Cancel
-        expect(live.first).to_contain_text("tick 2", timeout=120_000)
-        expect(live.first).to_contain_text("running for")
-        expect(live.first).to_contain_text("open the run page for the live status")
-        cancel = run_cell.locator("button", has_text="Cancel run")
-        expect(cancel).to_be_visible()
-        live.first.scroll_into_view_if_needed()
-        shot(page, "follow-live-cell.png")
-
-        # item 3: a refused edit stays, and the panel's Run refuses it
-        project = panel.locator(".widget-text:has(> label:text-is('Project')) input")
-        project.fill("Bad_Project")
-        project.press("Enter")
-        expect(
-            panel.locator(".flyte-jupyter-error", has_text="Not in effect: project")
-        ).to_be_visible()
-        expect(
-            panel.locator(".flyte-jupyter-error", has_text="not a valid Flyte project").first
-        ).to_be_visible()
-        panel.locator(".lm-TabBar-tab", has_text="Run").first.click()
-        panel.locator("button.widget-button", has_text="Run").first.click()
-        refusal = panel.locator(".flyte-jupyter-error", has_text="fix it or press Reset")
-        expect(refusal).to_contain_text("not a valid Flyte project")
-        expect(project).to_have_value("Bad_Project")
-        panel.scroll_into_view_if_needed()
-        shot(page, "follow-refused-edit.png")
-        assert len(RunStore(lab.home / "runs.sqlite").list()) == 1  # nothing ran
-
-        # the display kept following the run meanwhile (a frame a second)
-        expect(live.first).to_contain_text("tick 6", timeout=30_000)
-        expect(live.first).to_contain_text(re.compile(r"running for [3-9] s"))
-
-        # Cancel in the cell stops the run; the display ends with ABORTED and no button
-        cancel.click()
-        expect(run_cell.locator(".flyte-jupyter-run", has_text="ABORTED")).to_be_visible(
-            timeout=60_000
-        )
-        expect(cancel).to_have_count(0)
-        expect(live).to_have_count(0)
-
-        # run it again, then restart the kernel while it runs
-        run_cell.locator(".jp-InputPrompt").click()  # not the output: it has a link
-        command(page, "notebook:run-cell")
-        expect(live.first).to_contain_text("tick 1", timeout=120_000)
-        command(page, "notebook:restart-kernel")
-        page.locator(".jp-Dialog button", has_text="Restart").click()
-        # the widget manager marks the dead kernel's widgets; the panel then hides its
-        # (stale) values and says it is disconnected
-        expect(panel).to_have_class(re.compile("jupyter-widgets-disconnected"), timeout=60_000)
-        expect(panel.locator(".lm-TabBar").first).to_be_hidden()
-        before = panel.evaluate("el => getComputedStyle(el, '::before').content")
-        assert "Disconnected: the kernel of this panel stopped or restarted" in before
-        # the cell's frame no longer claims a live status: it says when it was read (and,
-        # when the kernel's last messages arrive, that the kernel stopped); no Cancel button
-        expect(live.first).to_contain_text(re.compile("status as of|The kernel stopped at"))
-        expect(run_cell.locator("button", has_text="Cancel run")).to_be_hidden(timeout=30_000)
-        run_cell.scroll_into_view_if_needed()
-        shot(page, "follow-after-restart.png")
+        check_live_cell(page, run_cell)
+        check_settings_table(page)
+        check_refused_edit(page, lab, panel)
+        check_cancel(run_cell)
+        check_restart(page, panel, run_cell)
     except Exception:
         shot(page, "follow-failed.png")
         raise
     finally:
         cancel_leftovers(lab)
+
+
+def check_live_cell(page, run_cell):
+    """The live cell display: elapsed time, log tail, a link, Cancel."""
+    live = run_cell.locator(".flyte-jupyter-live")
+    expect(live.first).to_contain_text("tick 2", timeout=120_000)
+    expect(live.first).to_contain_text("running for")
+    expect(live.first).to_contain_text("open the run page for the live status")
+    expect(run_cell.locator("button", has_text="Cancel run")).to_be_visible()
+    live.first.scroll_into_view_if_needed()
+    shot(page, "follow-live-cell.png")
+
+
+def check_settings_table(page):
+    """Item 12: the settings table reads left-aligned, columns as wide as their content."""
+    cell = page.locator(".jp-Cell").nth(4).locator("table.flyte-jupyter-settings td").first
+    cell.wait_for()
+    assert cell.evaluate("td => getComputedStyle(td).textAlign") in ("left", "start")
+    layout = "t => getComputedStyle(t).tableLayout"
+    assert page.locator("table.flyte-jupyter-settings").evaluate(layout) == "auto"
+
+
+def check_refused_edit(page, lab, panel):
+    """Item 3: a refused edit stays, and the panel's Run refuses it."""
+    project = panel.locator(".widget-text:has(> label:text-is('Project')) input")
+    project.fill("Bad_Project")
+    project.press("Enter")
+    expect(panel.locator(".flyte-jupyter-error", has_text="Not in effect: project")).to_be_visible()
+    expect(
+        panel.locator(".flyte-jupyter-error", has_text="not a valid Flyte project").first
+    ).to_be_visible()
+    panel.locator(".lm-TabBar-tab", has_text="Run").first.click()
+    panel.locator("button.widget-button", has_text="Run").first.click()
+    refusal = panel.locator(".flyte-jupyter-error", has_text="fix it or press Reset")
+    expect(refusal).to_contain_text("not a valid Flyte project")
+    expect(project).to_have_value("Bad_Project")
+    panel.scroll_into_view_if_needed()
+    shot(page, "follow-refused-edit.png")
+    assert len(RunStore(lab.home / "runs.sqlite").list()) == 1  # nothing ran
+
+
+def check_cancel(run_cell):
+    """The display kept following meanwhile; Cancel stops the run; the display ends."""
+    live = run_cell.locator(".flyte-jupyter-live")
+    expect(live.first).to_contain_text("tick 6", timeout=30_000)
+    expect(live.first).to_contain_text(re.compile(r"running for [3-9] s"))
+    cancel = run_cell.locator("button", has_text="Cancel run")
+    cancel.click()
+    aborted = run_cell.locator(".flyte-jupyter-run", has_text="ABORTED")
+    expect(aborted).to_be_visible(timeout=60_000)
+    expect(cancel).to_have_count(0)
+    expect(live).to_have_count(0)
+
+
+def check_restart(page, panel, run_cell):
+    """Run it again, then restart the kernel while it runs: nothing claims to be current."""
+    live = run_cell.locator(".flyte-jupyter-live")
+    run_cell.locator(".jp-InputPrompt").click()  # not the output: it has a link
+    command(page, "notebook:run-cell")
+    expect(live.first).to_contain_text("tick 1", timeout=120_000)
+    command(page, "notebook:restart-kernel")
+    page.locator(".jp-Dialog button", has_text="Restart").click()
+    # the widget manager marks the dead kernel's widgets; the panel then hides its (stale)
+    # values and says it is disconnected
+    expect(panel).to_have_class(re.compile("jupyter-widgets-disconnected"), timeout=60_000)
+    expect(panel.locator(".lm-TabBar").first).to_be_hidden()
+    before = panel.evaluate("el => getComputedStyle(el, '::before').content")
+    assert "Disconnected: the kernel of this panel stopped or restarted" in before
+    # the cell's frame no longer claims a live status: it says when it was read (and, when
+    # the kernel's last messages arrive, that the kernel stopped); no Cancel button
+    expect(live.first).to_contain_text(re.compile("status as of|The kernel stopped at"))
+    expect(run_cell.locator("button", has_text="Cancel run")).to_be_hidden(timeout=30_000)
+    run_cell.scroll_into_view_if_needed()
+    shot(page, "follow-after-restart.png")
