@@ -157,7 +157,10 @@ def test_a_run_output_stays_live_after_its_kernel_restarts(page, lab):
         "display({'application/vnd.flyte-jupyter.run+json': {'id': RUN_ID, 'status': 'RUNNING',"
         " 'flyte_name': 'nb_live.pause'}, 'text/html': '<b>kernel html</b>'}, raw=True)"
     )
-    cells = ["%load_ext flyte_jupyter", LAUNCH.replace("seconds=3", "seconds=6"), show]
+    talkative = LAUNCH.replace("seconds=3", "seconds=6").replace(
+        "    time.sleep(seconds)", '    print("napping", flush=True)\n    time.sleep(seconds)'
+    )
+    cells = ["%load_ext flyte_jupyter", talkative, show]
     nb = new_notebook(cells=[new_code_cell(source) for source in cells])
     nb.metadata["kernelspec"] = {
         "name": "python3",
@@ -178,6 +181,7 @@ def test_a_run_output_stays_live_after_its_kernel_restarts(page, lab):
     assert page.locator(".jp-OutputArea", has_text="kernel html").count() == 0  # ours won
     assert "RUNNING" in output.inner_text()
     assert output.locator(".fj-run-output-cancel").is_visible()
+    output.locator(".fj-run-output-log", has_text="napping").wait_for()  # the log's tail
     screenshot(page, "10-run-output-live")
 
     # the kernel restarts (and forgets the run); the output still ends with the run

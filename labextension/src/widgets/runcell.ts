@@ -23,6 +23,9 @@ export interface IRunOutput {
   flyte_name?: string;
 }
 
+// Log lines shown under an active run.
+const TAIL_LINES = 6;
+
 const ICONS: Partial<Record<RunStatus, LabIcon>> = {
   SUCCEEDED: checkIcon,
   FAILED: closeIcon,
@@ -50,6 +53,8 @@ export class RunOutput extends Widget implements IRenderMime.IRenderer {
     if (id !== this._id) {
       this._id = id;
       this._snapshot = data ?? null;
+      this._run = null;
+      this._tail = null;
       this._show(null);
     }
     this._follow();
@@ -87,6 +92,20 @@ export class RunOutput extends Widget implements IRenderMime.IRenderer {
     }
     if (run) {
       this._run = run;
+      // the log's last lines while it runs (and the last look once it ended)
+      if (run.has_log && (!run.done || this._tail === null)) {
+        try {
+          const log = await requestAPI<{ text: string }>(
+            `runs/${encodeURIComponent(id)}/logs?tail=${TAIL_LINES}`
+          );
+          this._tail = log.text;
+        } catch {
+          // keep the lines already shown
+        }
+      }
+    }
+    if (this.isDisposed || id !== this._id) {
+      return;
     }
     this._show(this._run);
     if ((!this._run || !this._run.done) && this.isAttached) {
@@ -146,6 +165,13 @@ export class RunOutput extends Widget implements IRenderMime.IRenderer {
     if (run?.status === 'SUCCEEDED' && run.outputs) {
       body.push(values('fj-run-output-values', run.outputs));
     }
+    if (this._tail && run && !run.done) {
+      const log = document.createElement('pre');
+      log.className = 'fj-run-output-log';
+      log.textContent = this._tail.replace(/^\s*\n|\s+$/g, '');
+      log.title = 'The last lines of the log; the run page has all of it';
+      body.push(log);
+    }
     if (run?.error) {
       const error = document.createElement('pre');
       error.className = 'fj-run-output-error';
@@ -170,6 +196,7 @@ export class RunOutput extends Widget implements IRenderMime.IRenderer {
   private _snapshot: Partial<IRunOutput> | null = null;
   private _run: IRun | null = null;
   private _unreachable = false;
+  private _tail: string | null = null;
   private _timer = 0;
 }
 
