@@ -205,13 +205,53 @@ def run_magic(magics: FlyteMagics, line: str, cell: str | None) -> Any:
     if target is not None:  # bound before a failure is raised: the Run stays at hand
         magics.ip.user_ns[target] = run
     if args.wait and isinstance(run, Run):
-        _wait(run, target, raise_on_failure=not args.no_raise)
+        bound = target if cell is not None else line_target(magics.ip, line)
+        if bound is not None and cell is None:  # r = %flyte_run --wait ...: r is the Run too
+            magics.ip.user_ns[bound] = run
+        _wait(run, bound, raise_on_failure=not args.no_raise)
     if target is not None:
         from IPython.display import display
 
         display(run)
         return None
     return run
+
+
+def line_target(ip: InteractiveShell, line: str) -> str | None:
+    """The name ``r = %flyte_run <line>`` assigns in the running cell, if that is how it ran.
+
+    IPython gives a line magic no say in the assignment around it, so a run that fails
+    ``--wait`` would leave ``r`` unbound (or holding an older run). The running cell's source
+    (the shell's input history, as transformed: ``r = get_ipython().run_line_magic(
+    'flyte_run', '<line>')``) says which name it is; None when that cannot be told.
+    """
+    history = ip.user_ns.get("_ih") or []
+    if not history:
+        return None
+    try:
+        tree = ast.parse(history[-1])
+    except SyntaxError:
+        return None
+    names = {
+        node.targets[0].id
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Assign)
+        and len(node.targets) == 1
+        and isinstance(node.targets[0], ast.Name)
+        and _is_this_magic(node.value, line)
+    }
+    return names.pop() if len(names) == 1 else None
+
+
+def _is_this_magic(node: ast.expr, line: str) -> bool:
+    """True for ``get_ipython().run_line_magic('flyte_run', line)``."""
+    if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)):
+        return False
+    if node.func.attr != "run_line_magic" or len(node.args) != 2:  # noqa: PLR2004 - name, line
+        return False
+    values = [arg.value if isinstance(arg, ast.Constant) else None for arg in node.args]
+    magic, text = values
+    return magic == "flyte_run" and isinstance(text, str) and text.strip() == line.strip()
 
 
 def _wait(run: Run, target: str | None, *, raise_on_failure: bool) -> None:

@@ -83,6 +83,18 @@ def test_line_form_with_wait_raises_and_no_raise_returns_the_failed_run(nb):
     assert nb.user_ns["r2"].status == "FAILED"
 
 
+def test_an_assigned_line_magic_binds_the_failed_run_too(nb):
+    nb.user_ns["r3"] = "an older value"
+    result = nb.run_cell("r3 = %flyte_run --wait boom(x=6)", store_history=True)
+    error = result.error_in_exec
+    assert isinstance(error, RunFailedError)
+    assert nb.user_ns["r3"] is error.run  # not the older value: the Run of this cell
+    assert "`r3` is the Run too" in str(error)
+    result = nb.run_cell("r4 = %flyte_run --wait boom(x=0)", store_history=True)
+    assert result.error_in_exec is None
+    assert nb.user_ns["r4"].outputs == 0
+
+
 def test_without_wait_nothing_is_raised_and_a_success_is_quiet(nb):
     run = nb.run_line_magic("flyte_run", "boom(x=1)")  # returns at once, as before
     assert run.wait(timeout=120).status == "FAILED"
