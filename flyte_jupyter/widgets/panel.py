@@ -127,7 +127,10 @@ class FlytePanel(w.VBox):
         )
         self.reset_button.on_click(lambda _b: self.reset())
         self.error = w.HTML()
+        # the panel's styles, there even while the settings cannot be resolved (no summary)
+        self.style = w.HTML(CSS, layout=w.Layout(display="none"))
         self.children = [
+            self.style,
             w.HBox([self.summary, self.refresh_button, self.reset_button]),
             self.error,
             self.tabs,
@@ -182,7 +185,7 @@ class FlytePanel(w.VBox):
         self.serialization.worker.cancel()
         self.preview.worker.cancel()
         at = time.strftime("%H:%M:%S")
-        self.summary.value = CSS + (
+        self.summary.value = (
             "<div class='flyte-jupyter-disconnected'><b>Flyte</b> &nbsp;"
             f"<b style='color:#9a6700'>⚠ Disconnected: {escape(reason)} at {at}.</b> "
             "This panel can no longer show or change the kernel's settings; run "
@@ -214,7 +217,7 @@ class FlytePanel(w.VBox):
         self._show_refused()
         if settings is None:
             return
-        self.summary.value = CSS + (
+        self.summary.value = (
             f"<b>Flyte</b> &nbsp; project <code>{escape(settings.project)}</code> · domain "
             f"<code>{escape(settings.domain)}</code> · backend <code>{escape(settings.backend)}"
             f"</code> &nbsp;{muted('edits here are what the next %%flyte_run uses')}"
