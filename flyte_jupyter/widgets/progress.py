@@ -115,6 +115,10 @@ class TransferProgress(Progress):
         return time.monotonic() - self._started
 
 
+# what a bar says once its work is done (the magics name bars by the ongoing work)
+_DONE = {"Launching": "Launched", "Bundling": "Bundled", "Uploading": "Uploaded"}
+
+
 def _has_frontend() -> bool:
     from IPython.core.getipython import get_ipython
 
@@ -161,8 +165,9 @@ class LazyProgress(Progress):
         if self.bar is None:
             return
         seconds = time.monotonic() - self.started
-        if ok:
-            self.bar.finish(f"done: {human_size(self.total)} in {seconds:.1f} s")
+        if ok:  # "Launched", not "Launching", once it is over
+            done = _DONE.get(self.description, self.description)
+            self.bar.finish(f"{human_size(self.total)} in {seconds:.1f} s", description=done)
         else:
             self.bar.finish(f"stopped after {seconds:.1f} s", ok=False)
 
