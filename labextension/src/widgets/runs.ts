@@ -308,7 +308,19 @@ export class RunsPanel extends Widget {
     this._noMatch.hidden = none || shown.length > 0 || !this._error.hidden;
     this._list.hidden = shown.length === 0;
     const now = Date.now() / 1000;
+    // keep the keyboard where it was: the focused row is rebuilt too
+    const focused =
+      document.activeElement instanceof HTMLElement &&
+      this._list.contains(document.activeElement)
+        ? (document.activeElement.closest('.fj-run') as HTMLElement | null)
+            ?.dataset.runId
+        : undefined;
     this._list.replaceChildren(...shown.map(run => this._item(run, now)));
+    if (focused) {
+      this._list
+        .querySelector<HTMLElement>(`.fj-run[data-run-id="${focused}"]`)
+        ?.focus();
+    }
     // durations and ages of what is shown move on between refreshes
     window.clearInterval(this._ticker);
     this._ticker = window.setInterval(() => this._tick(), 1000);
@@ -388,6 +400,11 @@ export class RunsPanel extends Widget {
     const took = span('fj-run-duration', duration(runSeconds(run, now)));
     took.title = run.done ? 'Duration' : 'Running for';
     meta.append(took, span('fj-run-domain', run.domain));
+    if (run.lost) {
+      const lost = span('fj-run-lost', 'lost');
+      lost.title = run.lost_note ?? 'Its supervisor has not been heard from';
+      meta.append(lost);
+    }
     if (run.version) {
       const version = span('fj-run-version', run.version.slice(0, 10));
       version.title = `version ${run.version}`;
