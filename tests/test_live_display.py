@@ -215,3 +215,26 @@ def test_a_secret_of_the_kernels_environment_is_hidden_in_the_tail_and_the_logs(
     assert "hunter2-hunter2-hunter2" in logs  # the str is the log as written, for code
     assert "hunter2-hunter2-hunter2" not in logs._repr_html_()
     launcher.run_store.update(run.id, "ABORTED", "cancelled")
+
+
+def test_many_followed_runs_redraw_less_often_and_all_end(launcher, tmp_path, published):
+    runs = []
+    for i in range(25):
+        log = tmp_path / f"run{i}.log"
+        log.write_text(f"run {i} started\n")
+        runs.append(running(launcher, f"fmany{i:015d}", log))
+    for run in runs:
+        run._ipython_display_()
+    assert len(live._LIVE) == 25
+    shown = len(published)
+    time.sleep(2.0)
+    frames = len(published) - shown
+    # one frame a second each would be ~50; with 25 displays each redraws every 2.5 s
+    assert frames <= 25 * 2, frames
+    for run in runs:
+        launcher.run_store.update(run.id, "SUCCEEDED", "done", outputs={"o0": "1"})
+    settle(lambda: len(live._LIVE) == 0)
+    finals = {
+        display_id for html, display_id, update in published if update and "SUCCEEDED" in html
+    }
+    assert len(finals) == 25
