@@ -127,8 +127,9 @@ def live_html(record: RunRecord, tail: list[str], *, now: float | None = None) -
     if record.done:
         return run_summary_html(record)
     now = time.time() if now is None else now
+    verb = "queued for" if record.status == "QUEUED" else "running for"  # since launched
     meta = (
-        f"<div class='flyte-jupyter-live-meta' style='{_MUTED}'>running for "
+        f"<div class='flyte-jupyter-live-meta' style='{_MUTED}'>{verb} "
         f"{escape(elapsed_text(now - record.created_at))} &middot; status as of "
         f"{escape(_clock(now))}; {_page_link(record, 'open the run page')} for the live "
         "status</div>"
