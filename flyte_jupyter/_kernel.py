@@ -95,7 +95,10 @@ def follow_notebook(on_path: Callable[[str], None]) -> Callable[[], None]:
     listen(channel)
 
     def stop() -> None:
-        manager.unregister_target(NOTEBOOK_COMM, opened)
+        # only our own registration: a later session of this kernel may have replaced it,
+        # and comm's unregister_target drops whatever is registered under the name
+        if getattr(manager, "targets", {}).get(NOTEBOOK_COMM) is opened:
+            manager.unregister_target(NOTEBOOK_COMM, opened)
         channel.close()
 
     return stop

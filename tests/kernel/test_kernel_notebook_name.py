@@ -93,3 +93,20 @@ def test_nbclient_names_no_notebook_and_settings_say_so(kit, tmp_path):
     line = next(line for line in shown.splitlines() if line.startswith("module_name"))
     assert "nb_notebook" in line
     assert "no client named the notebook" in line
+
+
+def test_sessions_stop_following_only_their_own_comm_target():
+    import comm
+
+    from flyte_jupyter._kernel import follow_notebook
+
+    heard: list[str] = []
+    stop_first = follow_notebook(heard.append)
+    stop_second = follow_notebook(heard.append)  # a reloaded extension: replaces the target
+    manager = comm.get_comm_manager()
+    second = manager.targets[NOTEBOOK_COMM]
+    stop_first()  # the first session closes later: the second keeps its target
+    assert manager.targets[NOTEBOOK_COMM] is second
+    stop_second()
+    assert NOTEBOOK_COMM not in manager.targets
+    stop_second()  # twice is harmless
