@@ -27,6 +27,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from flyte_jupyter._private import private_dir, secure_home
 from flyte_jupyter.errors import FlyteJupyterError, LaunchError, StoreError
 from flyte_jupyter.launch.flyteadmin import (
     PHASE_NAMES,
@@ -37,7 +38,9 @@ from flyte_jupyter.launch.flyteadmin import (
     flyte_config,
     split_endpoint,
 )
+from flyte_jupyter.launch.remote_nodes import RemoteNodes, node_entities
 from flyte_jupyter.launch.runstore import RunStore
+from flyte_jupyter.redaction import redacting_logger
 from flyte_jupyter.sdk import load_sdk
 
 if TYPE_CHECKING:
@@ -54,6 +57,7 @@ __all__ = [
 ]
 
 CANCEL_CAUSE = "cancelled from flyte_jupyter"
+logger = redacting_logger(__name__)
 
 _NOT_READABLE = ("file", "local", "memory")
 _REGISTER_HINT = (
@@ -90,6 +94,7 @@ class RemoteLauncher:
         self._lock = threading.Lock()
         self._polled: dict[str, float] = {}
         self._outputs: dict[str, bytes] = {}
+        self._nodes = RemoteNodes()
 
     @classmethod
     def from_settings(cls, settings: Settings) -> RemoteLauncher:
@@ -167,12 +172,18 @@ class RemoteLauncher:
         target = self._register(spec)
         execution_id = self._create_execution(spec, target)
         now = time.time()
+        extra: dict[str, Any] = {"endpoint": self.endpoint}
+        folder = None
+        if spec.kind == "workflow":  # its nodes are listed into the run's folder (run page)
+            extra["node_entities"] = node_entities(spec)
+            folder = private_dir(secure_home(self.home) / "runs" / spec.run_id)
         record = spec.queued_record(
             self.name,
             now,
-            extra={"endpoint": self.endpoint},
+            extra=extra,
             url=str(self.remote.generate_console_url(execution_id)),
             remote_id=f"{execution_id.project}/{execution_id.domain}/{execution_id.name}",
+            run_dir=str(folder) if folder else None,
         )
         self.run_store.add(record, f"execution created on {self.endpoint}")
         return record
@@ -270,7 +281,21 @@ class RemoteLauncher:
         name = PHASE_NAMES[phase] if 0 <= phase < len(PHASE_NAMES) else str(phase)
         if status != current.status or changes:
             self.run_store.update(record.id, status, f"admin phase {name}", **changes)
+        self._record_nodes(current, execution_id)
         return self.run_store.get(record.id) or current
+
+    def _record_nodes(self, record: RunRecord, execution_id: Any) -> None:
+        """A workflow run's nodes into its folder (the run page's node list); best effort."""
+        if record.kind != "workflow" or not record.run_dir:
+            return
+        entities = dict(record.extra.get("node_entities") or {})
+        try:
+            with self._admin(f"list the nodes of run {record.id}"):
+                self._nodes.record(
+                    self.remote.client, record.id, execution_id, Path(record.run_dir), entities
+                )
+        except LaunchError as exc:  # the status is what matters; the nodes come next time
+            logger.warning("flyte_jupyter: %s", exc)
 
     def outputs_pb(self, record: RunRecord) -> bytes | None:
         """The execution's outputs (``GetExecutionData``) as a serialized ``LiteralMap``."""

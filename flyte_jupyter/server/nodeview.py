@@ -5,7 +5,8 @@ A local run writes ``nodes.json`` in its folder as it goes (see
 output previews, error, and the byte range of ``run.log`` it wrote. This module reads it
 through :func:`flyte_jupyter._private.open_inside` (the run's own code could plant a link
 there), redacts every value again with the run's redactor, and cuts each node's log out of
-``run.log``. A remote run has no such file: the page says nodes are shown for local runs.
+``run.log``. A remote workflow run's file is written from Flyte admin's node executions
+(:mod:`flyte_jupyter.launch.remote_nodes`); its nodes' logs are in the Flyte console.
 """
 
 from __future__ import annotations

@@ -18,6 +18,10 @@ What it does, and only that:
 - ``GetExecutionData`` serves the outputs inline (``full_outputs``) or, for
   ``Plan(outputs_inline=False)``, as a URL blob on the HTTP server, as admin does for large ones;
 - ``TerminateExecution`` ends a running execution ABORTED;
+- ``ListNodeExecutions`` lists the nodes of a workflow execution's registered template, their
+  phases following the execution's (running: the first node runs; succeeded: all did; failed:
+  the last one failed with the plan's error), and ``GetNodeExecutionData`` serves the node
+  inputs and outputs the plan gives (``Plan.nodes``);
 - ``CreateUploadLocation`` returns a URL on the HTTP server that accepts one PUT whose
   ``Content-MD5`` matches, and a ``s3://standin-bucket/...`` native URL for the stored bytes;
 - ``fail(method, code, message)`` makes a method answer with that gRPC error.
@@ -37,7 +41,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import grpc
-from flyteidl.admin import common_pb2, execution_pb2, launch_plan_pb2, task_pb2, workflow_pb2
+from flyteidl.admin import (
+    common_pb2,
+    execution_pb2,
+    launch_plan_pb2,
+    node_execution_pb2,
+    task_pb2,
+    workflow_pb2,
+)
 from flyteidl.core import execution_pb2 as core_execution_pb2
 from flyteidl.core import identifier_pb2, literals_pb2
 from flyteidl.service import admin_pb2_grpc, dataproxy_pb2, dataproxy_pb2_grpc
@@ -61,6 +72,10 @@ class Plan:
     outputs: literals_pb2.LiteralMap = field(default_factory=literals_pb2.LiteralMap)
     error: str | None = None
     outputs_inline: bool = True
+    # node id -> (inputs, outputs) that GetNodeExecutionData serves for a workflow's nodes
+    nodes: dict[str, tuple[literals_pb2.LiteralMap, literals_pb2.LiteralMap]] = field(
+        default_factory=dict
+    )
 
 
 @dataclass
@@ -256,6 +271,24 @@ class StandinFlyte:
         return execution_pb2.Execution(id=ident, spec=execution.request.spec, closure=closure)
 
 
+NodePhase = core_execution_pb2.NodeExecution.Phase
+NODE_RUNNING = NodePhase.Value("RUNNING")
+NODE_FAILED = NodePhase.Value("FAILED")
+
+
+def _node_phases(phase: int, count: int) -> list[int]:
+    """What the nodes of an execution in ``phase`` report (only nodes that started)."""
+    if count == 0 or phase == QUEUED:
+        return []
+    if phase == SUCCEEDED:
+        return [NodePhase.Value("SUCCEEDED")] * count
+    if phase == FAILED:
+        return [NodePhase.Value("SUCCEEDED")] * (count - 1) + [NODE_FAILED]
+    if phase == ABORTED:
+        return [NodePhase.Value("ABORTED")]
+    return [NODE_RUNNING]
+
+
 def _timestamp(seconds: float) -> timestamp_pb2.Timestamp:
     out = timestamp_pb2.Timestamp()
     out.FromNanoseconds(int(seconds * 1e9))
@@ -361,6 +394,49 @@ class _Admin(admin_pb2_grpc.AdminServiceServicer):
             return out
 
         return self.s.handle("GetExecutionData", request, context, run)
+
+    def _template_nodes(self, execution: Execution) -> list[str]:
+        target = execution.request.spec.launch_plan
+        plan = self.s.launch_plans.get(_key(target))
+        if target.resource_type != identifier_pb2.LAUNCH_PLAN or plan is None:
+            return []
+        workflow = self.s.workflows[_key(plan.workflow_id)]
+        return [n.id for n in workflow.template.nodes if n.id not in ("start-node", "end-node")]
+
+    def ListNodeExecutions(self, request, context):  # noqa: N802
+        def run(r):
+            _, execution = self._execution(r.workflow_execution_id)
+            nodes = self._template_nodes(execution)
+            phases = _node_phases(execution.phase, len(nodes))
+            out = node_execution_pb2.NodeExecutionList()
+            for index, (node_id, phase) in enumerate(zip(nodes, phases, strict=False)):
+                item = out.node_executions.add()
+                item.id.node_id = node_id
+                item.id.execution_id.CopyFrom(r.workflow_execution_id)
+                item.metadata.spec_node_id = node_id
+                item.closure.phase = phase
+                item.closure.started_at.CopyFrom(_timestamp(execution.created + index))
+                if phase != NODE_RUNNING:
+                    item.closure.duration.FromSeconds(1)
+                if phase == NODE_FAILED:
+                    item.closure.error.code = "USER:RuntimeError"
+                    item.closure.error.message = execution.plan.error or "failed"
+            return out
+
+        return self.s.handle("ListNodeExecutions", request, context, run)
+
+    def GetNodeExecutionData(self, request, context):  # noqa: N802
+        def run(r):
+            _, execution = self._execution(r.id.execution_id)
+            out = node_execution_pb2.NodeExecutionGetDataResponse()
+            inputs, outputs = execution.plan.nodes.get(r.id.node_id, (None, None))
+            if inputs is not None:
+                out.full_inputs.CopyFrom(inputs)
+            if outputs is not None:
+                out.full_outputs.CopyFrom(outputs)
+            return out
+
+        return self.s.handle("GetNodeExecutionData", request, context, run)
 
     def TerminateExecution(self, request, context):  # noqa: N802
         def run(r):

@@ -70,14 +70,22 @@ def test_a_workflow_registers_its_tasks_workflow_and_launch_plan(nb, standin):
     assert run.status == "SUCCEEDED"
     assert run.outputs == 81  # read from the outputs blob URL admin gave, not inline
 
-    assert standin.methods() == [
+    methods = standin.methods()
+    assert methods[:5] == [
         "CreateTask",
         "CreateWorkflow",
         "CreateLaunchPlan",
         "CreateExecution",
         "GetExecution",
-        "GetExecutionData",
     ]
+    # then the status, the outputs once, and the workflow's nodes for its run page
+    assert set(methods[5:]) == {
+        "GetExecution",
+        "GetExecutionData",
+        "ListNodeExecutions",
+        "GetNodeExecutionData",
+    }
+    assert len(standin.requests("GetExecutionData")) == 1
     (lp,) = standin.requests("CreateLaunchPlan")
     (execution,) = standin.requests("CreateExecution")
     assert execution.spec.launch_plan == lp.id

@@ -273,9 +273,9 @@ async def test_a_planted_nodes_file_is_not_read(raw, home, tmp_path):
     assert "recorded no nodes" in html
 
 
-async def test_a_remote_workflow_says_where_its_nodes_are(raw):
+async def test_a_remote_workflow_without_listed_nodes_says_where_they_are(raw):
     html = await get_page(raw, f"flyte-jupyter/runs/{REMOTE_FLOW}")
-    assert "Nodes are shown for local runs" in html
+    assert "No node listed yet" in html
     assert "https://flyte.example.com/console/x" in html
 
 
