@@ -181,6 +181,12 @@ def parse_magic(magics: FlyteMagics, line: str, cell: str | None) -> Parsed | No
     args = parse_options(magics.flyte_run, options)
     if args.call:
         raise UsageError(f"Unexpected text before the call: {' '.join(args.call)}")
+    if args.no_raise and not args.wait:
+        msg = (
+            "--no-raise only applies with --wait (without --wait the cell ends as soon as the "
+            "run is launched, whatever the run does): add --wait, or drop --no-raise."
+        )
+        raise UsageError(msg)
     return Parsed(args, call, target)
 
 

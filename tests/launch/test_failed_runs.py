@@ -189,3 +189,9 @@ def test_a_flyte_v2_run_names_the_cell_from_its_log(ip, monkeypatch):
     assert f"FAILED in {label}" in first  # ", in boom" too, unless the log wrapped the line
     assert first.endswith(": bad value 4")
     assert f"    {label}" in message  # the frame, under the first line
+
+
+def test_no_raise_without_wait_is_refused_and_launches_nothing(nb, tmp_path):
+    with pytest.raises(UsageError, match=r"--no-raise only applies with --wait"):
+        nb.run_line_magic("flyte_run", "--no-raise boom(x=1)")
+    assert RunStore(tmp_path / "home" / "runs.sqlite").list() == []
