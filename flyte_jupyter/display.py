@@ -36,13 +36,12 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
+RUN_MIME = "application/vnd.flyte-jupyter.run+json"  # rendered by the JupyterLab extension
 TAIL_LINES = 20  # log lines a live display shows
 REDRAW = 1.0  # seconds between two frames of a live display (elapsed time, log tail)
 _TAIL_BYTES = 32 * 1024  # read no more of a log file per frame
 _BUSY = 10  # live displays beyond this many redraw less often (each every n/10 seconds)
 _MUTED = "color:var(--jp-content-font-color2,#6e7781)"
-# a Cancel button whose kernel is gone (the widget manager marks it) could only fail: hide it
-_LIVE_CSS = "<style>.flyte-jupyter-cancel.jupyter-widgets-disconnected{display:none}</style>"
 _TAIL_STYLE = (
     "white-space:pre-wrap;word-break:break-word;max-height:22em;overflow:auto;margin:4px 0;"
     "padding:4px 6px;font-size:0.9em;background:var(--jp-layout-color2,#f6f8fa);"
@@ -141,7 +140,7 @@ def live_html(record: RunRecord, tail: list[str], *, now: float | None = None) -
         )
     else:
         log = f"<div class='flyte-jupyter-live-log' style='{_MUTED}'><i>no output yet</i></div>"
-    return f"<div class='flyte-jupyter-live'>{_LIVE_CSS}{run_summary_html(record)}{meta}{log}</div>"
+    return f"<div class='flyte-jupyter-live'>{run_summary_html(record)}{meta}{log}</div>"
 
 
 def stopped_html(record: RunRecord, *, at: float | None = None) -> str:
@@ -213,6 +212,20 @@ def _read_end(path: Path) -> str:
     return data.decode("utf-8", errors="replace")
 
 
+def _lab_renders_runs() -> bool:
+    """True when JupyterLab's flyte_jupyter extension is connected to this kernel.
+
+    It told the kernel the notebook's path (over the comm the session opens), so it renders
+    the run MIME type: live from the server, with its own (confirmed) Cancel.
+    """
+    from IPython.core.getipython import get_ipython
+
+    shell = get_ipython()  # type: ignore[no-untyped-call]
+    registry = getattr(getattr(shell, "magics_manager", None), "registry", {})
+    session = getattr(registry.get("FlyteMagics"), "session", None)
+    return bool(getattr(session, "followed_notebook", None))
+
+
 def _widgets_render() -> bool:
     """True in a kernel with a frontend (widgets may render); False in a bare shell."""
     from IPython.core.getipython import get_ipython
@@ -229,6 +242,7 @@ class _LiveDisplay:
         self.record: RunRecord = run._record  # noqa: SLF001 - what the display was made from
         self.handle: Any = None
         self.button: Any = None
+        self.cancel_box: Any = None
         self.button_handle: Any = None
         self.cancel_error: str | None = None
         self._next_frame = 0.0
@@ -236,19 +250,38 @@ class _LiveDisplay:
         self.ended = False
 
     def show(self) -> None:
-        from IPython.core.display import HTML
         from IPython.core.display_functions import display
 
         self.record = record = self.run.record
-        self.handle = display(HTML(self.frame(record)), display_id=True)  # type: ignore[no-untyped-call]
+        self.handle = display(self.bundle(record), raw=True, display_id=True)  # type: ignore[no-untyped-call]
         if record.done or self.handle is None:
             return
-        if _widgets_render():
-            self.button = _cancel_button(self.cancel)
-            self.button_handle = display(self.button, display_id=True)  # type: ignore[no-untyped-call]
+        # JupyterLab with our extension renders the run MIME type, Cancel (confirmed) included
+        if _widgets_render() and not _lab_renders_runs():
+            self.cancel_box, self.button = _cancel_button(self.cancel)
+            self.button_handle = display(self.cancel_box, display_id=True)  # type: ignore[no-untyped-call]
         _LIVE.add(self)
         self._next_frame = time.monotonic() + REDRAW
         follower().watch(self.poll, SLOW, start_in=SLOW)
+
+    def bundle(self, record: RunRecord) -> dict[str, Any]:
+        """The output of one frame: HTML (every frontend), text, and the run MIME type.
+
+        The MIME type goes with frames of an active run only: JupyterLab's extension renders
+        it from the server, so the output stays live when this kernel is gone (the kernel's
+        last frame has it); an ended run's summary is the same everywhere.
+        """
+        data: dict[str, Any] = {
+            "text/html": self.frame(record),
+            "text/plain": f"Run {record.id} of {record.flyte_name}: {record.status}",
+        }
+        if not record.done:
+            data[RUN_MIME] = {
+                "id": record.id,
+                "status": record.status,
+                "flyte_name": record.flyte_name,
+            }
+        return data
 
     def frame(self, record: RunRecord) -> str:
         html = live_html(record, [] if record.done else self.run.log_tail(record))
@@ -261,8 +294,6 @@ class _LiveDisplay:
 
     def poll(self) -> bool:
         """Draw a frame when the status changed or a second passed; False once the run ended."""
-        from IPython.core.display import HTML
-
         record = self.run.record
         now = time.monotonic()
         changed = record.status != self.record.status
@@ -271,7 +302,7 @@ class _LiveDisplay:
         # many runs followed at once: fewer frames each, so the kernel's output stays light
         self._next_frame = now + REDRAW * max(1.0, len(_LIVE) / _BUSY)
         self.record = record
-        self.handle.update(HTML(self.frame(record)))  # type: ignore[no-untyped-call]
+        self.handle.update(self.bundle(record), raw=True)
         if record.done:
             self.end()
         return not record.done
@@ -285,9 +316,10 @@ class _LiveDisplay:
                 return
             self.ended = True
         _LIVE.discard(self)
-        if self.button is not None:
+        if self.cancel_box is not None:
             self.button_handle.update(HTML(""))  # type: ignore[no-untyped-call]
-            self.button.close()
+            for widget in (*self.cancel_box.children, self.cancel_box):
+                widget.close()
 
     def cancel(self) -> None:
         """What the Cancel button does: cancel the run (in a thread: it may take seconds)."""
@@ -309,15 +341,24 @@ class _LiveDisplay:
 
     def kernel_stopped(self) -> None:
         """The kernel is ending: leave a frame that says it no longer updates."""
-        from IPython.core.display import HTML
-
         if self.ended:
             return
-        self.handle.update(HTML(stopped_html(self.record)))  # type: ignore[no-untyped-call]
+        data = {**self.bundle(self.record), "text/html": stopped_html(self.record)}
+        self.handle.update(data, raw=True)
         self.end()
 
 
-def _cancel_button(on_cancel: Any) -> Any:
+# A Cancel button is pointless where its kernel is gone (the widget manager marks the view
+# disconnected), and doubles the one of JupyterLab's run renderer (.fj-run-output) when that
+# renders the run MIME type beside it: hide it there. The rule comes with the button.
+_CANCEL_CSS = (
+    "<style>.flyte-jupyter-cancel.jupyter-widgets-disconnected,"
+    ".jp-OutputArea:has(.fj-run-output) .flyte-jupyter-cancel{display:none!important}</style>"
+)
+
+
+def _cancel_button(on_cancel: Any) -> tuple[Any, Any]:
+    """``(box, button)``: the Cancel button, in a box that carries its style rule."""
     import ipywidgets as w
 
     button = w.Button(
@@ -327,9 +368,10 @@ def _cancel_button(on_cancel: Any) -> Any:
         tooltip="Stop this run; it ends ABORTED",
         layout=w.Layout(width="auto"),
     )
-    button.add_class("flyte-jupyter-cancel")
     button.on_click(lambda _b: on_cancel())
-    return button
+    box = w.HBox([w.HTML(_CANCEL_CSS, layout=w.Layout(display="none")), button])
+    box.add_class("flyte-jupyter-cancel")
+    return box, button
 
 
 class _LiveDisplays:
