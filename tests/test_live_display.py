@@ -238,3 +238,23 @@ def test_many_followed_runs_redraw_less_often_and_all_end(launcher, tmp_path, pu
         display_id for html, display_id, update in published if update and "SUCCEEDED" in html
     }
     assert len(finals) == 25
+
+
+def test_frames_of_an_active_run_carry_the_run_mime_type_for_jupyterlab(
+    ip, launcher, tmp_path, monkeypatch
+):
+    published = []
+    monkeypatch.setattr(ip.display_pub, "publish", lambda data=None, **_kw: published.append(data))
+    run = running(launcher, "flive000000000000005", tmp_path / "run.log")
+    run._ipython_display_()
+    data = published
+    assert data[0][live.RUN_MIME] == {
+        "id": run.id,
+        "status": "RUNNING",
+        "flyte_name": "nb.train",
+    }
+    assert data[0]["text/plain"] == f"Run {run.id} of nb.train: RUNNING"
+    launcher.run_store.update(run.id, "SUCCEEDED", "done", outputs={"o0": "1"})
+    settle(lambda: len(live._LIVE) == 0)
+    assert live.RUN_MIME not in data[-1]  # an ended run's summary is the same everywhere
+    assert "SUCCEEDED" in data[-1]["text/html"]

@@ -11,6 +11,8 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
+from flyte_jupyter.display import RUN_MIME
+
 pytestmark = pytest.mark.slow
 
 DEFS = """\
@@ -52,3 +54,4 @@ def test_a_run_not_waited_for_ends_as_its_final_summary_in_the_saved_notebook(ki
         o for o in outputs if "application/vnd.jupyter.widget-view+json" in o.get("data", {})
     ]
     assert widgets == []  # the Cancel button was taken away when the run ended
+    assert not any(RUN_MIME in o.get("data", {}) for o in outputs)  # ended: HTML only
