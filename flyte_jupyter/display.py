@@ -31,6 +31,8 @@ from flyte_jupyter.redaction import Redactor, redact_text, redact_url
 from flyte_jupyter.settings.local_runs import run_mode
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from flyte_jupyter.launch.model import RunRecord
     from flyte_jupyter.settings import Settings
 
@@ -334,7 +336,7 @@ class _LiveDisplay:
                 self.cancel_error = str(exc)
                 if self.button is not None:
                     self.button.disabled = False
-                    self.button.description = "Cancel run"
+                    self.button.description = CANCEL_LABEL
             self._next_frame = 0.0  # show the outcome at the next poll
 
         threading.Thread(target=cancel, name="flyte-cancel", daemon=True).start()
@@ -346,6 +348,41 @@ class _LiveDisplay:
         data = {**self.bundle(self.record), "text/html": stopped_html(self.record)}
         self.handle.update(data, raw=True)
         self.end()
+
+
+CANCEL_LABEL = "Cancel run"
+CONFIRM_LABEL = "Click again to cancel"
+CONFIRM_SECONDS = 5.0  # how long a first click waits for the second
+
+
+def confirm_clicks(button: Any, action: Callable[[], None]) -> None:
+    """Make ``button`` ask before ``action``: a first click arms it, a second one acts.
+
+    Cancelling a run cannot be undone; a stray click must not do it (JupyterLab's renderer and
+    the sidebar ask in a dialog, which ipywidgets lack). Unconfirmed, the button goes back to
+    its label after :data:`CONFIRM_SECONDS`.
+    """
+    armed: list[float] = [0.0]
+    label = button.description
+
+    def disarm(at: float) -> None:
+        if armed[0] == at and not button.disabled:
+            armed[0] = 0.0
+            button.description = label
+
+    def clicked(_button: Any) -> None:
+        now = time.monotonic()
+        if armed[0] and now - armed[0] < CONFIRM_SECONDS:
+            armed[0] = 0.0
+            action()
+            return
+        armed[0] = now
+        button.description = CONFIRM_LABEL
+        timer = threading.Timer(CONFIRM_SECONDS, disarm, (now,))
+        timer.daemon = True
+        timer.start()
+
+    button.on_click(clicked)
 
 
 # A Cancel button is pointless where its kernel is gone (the widget manager marks the view
@@ -362,13 +399,13 @@ def _cancel_button(on_cancel: Any) -> tuple[Any, Any]:
     import ipywidgets as w
 
     button = w.Button(
-        description="Cancel run",
+        description=CANCEL_LABEL,
         icon="stop",
         button_style="danger",
-        tooltip="Stop this run; it ends ABORTED",
+        tooltip="Stop this run; it ends ABORTED (click twice: a second click confirms)",
         layout=w.Layout(width="auto"),
     )
-    button.on_click(lambda _b: on_cancel())
+    confirm_clicks(button, on_cancel)
     box = w.HBox([w.HTML(_CANCEL_CSS, layout=w.Layout(display="none")), button])
     box.add_class("flyte-jupyter-cancel")
     return box, button

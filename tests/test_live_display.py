@@ -192,6 +192,10 @@ def test_a_real_run_streams_its_log_and_the_cancel_button_stops_it(ip, published
     shown = next(d for d in live._LIVE.displays() if d.run.id == run.id)
     assert shown.button.description == "Cancel run"
     assert "ABORTED" in shown.button.tooltip
+    shown.button.click()  # a first click only asks
+    assert shown.button.description == "Click again to cancel"
+    time.sleep(0.3)
+    assert not run.record.done
     shown.button.click()
     settle(lambda: run.record.done, 60)
     assert run.status == "ABORTED"
@@ -258,3 +262,21 @@ def test_frames_of_an_active_run_carry_the_run_mime_type_for_jupyterlab(
     settle(lambda: len(live._LIVE) == 0)
     assert live.RUN_MIME not in data[-1]  # an ended run's summary is the same everywhere
     assert "SUCCEEDED" in data[-1]["text/html"]
+
+
+def test_a_cancel_button_asks_once_and_forgets_an_unconfirmed_click(monkeypatch):
+    import ipywidgets as w
+
+    monkeypatch.setattr(live, "CONFIRM_SECONDS", 0.2)
+    calls = []
+    button = w.Button(description="Cancel run")
+    live.confirm_clicks(button, lambda: calls.append(1))
+    button.click()
+    assert (calls, button.description) == ([], "Click again to cancel")
+    settle(lambda: button.description == "Cancel run", 5)
+    button.click()
+    time.sleep(0.3)
+    button.click()  # too late: this one asks again
+    assert calls == []
+    button.click()
+    assert calls == [1]

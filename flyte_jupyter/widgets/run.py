@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import ipywidgets as w
 
+from flyte_jupyter.display import CANCEL_LABEL, confirm_clicks
 from flyte_jupyter.errors import FlyteJupyterError, InputError
 from flyte_jupyter.widgets.common import entity_picker, error_html, muted, offer_entities
 from flyte_jupyter.widgets.inputs import InputsForm
@@ -55,13 +56,13 @@ class RunSection:
         self.error = w.HTML()
         self.status = w.HTML()
         self.cancel_button = w.Button(
-            description="Cancel run",
+            description=CANCEL_LABEL,
             icon="stop",
             button_style="danger",
-            tooltip="Stop the run launched here; it ends ABORTED",
+            tooltip="Stop the run launched here; it ends ABORTED (a second click confirms)",
             layout=w.Layout(display="none", margin="2px 0 2px 114px"),
         )
-        self.cancel_button.on_click(lambda _b: self.cancel())
+        confirm_clicks(self.cancel_button, self.cancel)
         self.widget = w.VBox(
             [
                 self.entity,
@@ -209,7 +210,7 @@ class RunSection:
         record = run.record
         self.status.value = live_html(record, run.log_tail(record))
         self.cancel_button.disabled = False
-        self.cancel_button.description = "Cancel run"
+        self.cancel_button.description = CANCEL_LABEL
         self.cancel_button.layout.display = "none" if record.done else "flex"
         if record.done:
             return
@@ -244,7 +245,7 @@ class RunSection:
             except FlyteJupyterError as exc:
                 self.error.value = error_html(f"Cancel failed: {message_of(exc)}")
                 self.cancel_button.disabled = False
-                self.cancel_button.description = "Cancel run"
+                self.cancel_button.description = CANCEL_LABEL
 
         threading.Thread(target=cancel, name="flyte-cancel", daemon=True).start()
 

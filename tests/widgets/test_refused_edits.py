@@ -128,6 +128,8 @@ def test_a_run_from_the_panel_is_shown_live_and_can_be_cancelled(nb, panel):
     assert "running for" in status
     assert "status as of" in status
     assert panel.runner.cancel_button.layout.display == "flex"
+    panel.runner.cancel_button.click()  # asks first
+    assert panel.runner.cancel_button.description == "Click again to cancel"
     panel.runner.cancel_button.click()
     settle(lambda: run.record.done)
     assert run.status == "ABORTED"
