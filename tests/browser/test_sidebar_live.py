@@ -101,6 +101,7 @@ def test_a_launched_run_shows_at_once_follows_live_and_takes_the_new_name(page, 
     row.wait_for(timeout=5_000)
     shown_after = time.monotonic() - listed_at
     assert shown_after < 2.5, f"the sidebar showed the run {shown_after:.1f} s after the API"
+    assert "fj-run-new" in row.get_attribute("class")  # lit up for a moment
     assert run["flyte_name"] == "nb_untitled.pause"
     screenshot(page, "06-sidebar-new-run-at-once")
     page.locator(f'.fj-run[data-run-id="{run["id"]}"][data-status="SUCCEEDED"]').wait_for(
@@ -168,6 +169,8 @@ def test_a_run_output_stays_live_after_its_kernel_restarts(page, lab):
         "language": "python",
     }
     nbformat.write(nb, lab.root / "live.ipynb")
+    asked = []
+    page.on("request", lambda request: asked.append(request.url))
     page.goto(f"{lab.url}lab/tree/live.ipynb?token={lab.token}")
     page.locator(CELLS).first.wait_for()
     known = {run["id"] for run in lab.runs()}
@@ -175,11 +178,12 @@ def test_a_run_output_stays_live_after_its_kernel_restarts(page, lab):
     run_cell(page, 1)
     run, _ = newest_run(lab, known)
     run_cell(page, 2)  # shows the newest run: this one
-    output = page.locator(".fj-run-output")
+    output = page.locator(CELLS).nth(2).locator(".fj-run-output")
     output.wait_for()
     assert run["id"] in output.inner_text()
     assert page.locator(".jp-OutputArea", has_text="kernel html").count() == 0  # ours won
-    assert "RUNNING" in output.inner_text()
+    # as the server has it (the kernel's snapshot said RUNNING; the server says how long)
+    output.locator(".fj-run-output-meta", has_text="running for").wait_for()
     assert output.locator(".fj-run-output-cancel").is_visible()
     output.locator(".fj-run-output-log", has_text="napping").wait_for()  # the log's tail
     screenshot(page, "10-run-output-live")
@@ -188,9 +192,13 @@ def test_a_run_output_stays_live_after_its_kernel_restarts(page, lab):
     page.locator(".lm-MenuBar-item", has_text="Kernel").first.click()
     page.locator('.lm-Menu-item:has(.lm-Menu-itemLabel:text-is("Restart Kernel…"))').click()
     page.locator(".jp-Dialog button.jp-mod-accept").click()
-    page.locator('.fj-run-output[data-status="SUCCEEDED"]').wait_for(timeout=60_000)
+    page.locator(CELLS).nth(2).locator('.fj-run-output[data-status="SUCCEEDED"]').wait_for(
+        timeout=60_000
+    )
     text = output.inner_text()
     assert "took" in text
     assert "o0=6" in text
     assert output.locator(".fj-run-output-cancel").count() == 0
     screenshot(page, "11-run-output-after-kernel-restart")
+    # the sidebar, restored open from the last session, follows the server's changes too
+    assert any("/flyte-jupyter/api/runs/changes" in url for url in asked)

@@ -144,7 +144,13 @@ export class RunOutput extends Widget implements IRenderMime.IRenderer {
     const parts: string[] = [];
     if (run) {
       const took = duration(runSeconds(run, Date.now() / 1000));
-      parts.push(run.done ? `took ${took}` : `running for ${took}`);
+      parts.push(
+        run.done
+          ? `took ${took}`
+          : run.status === 'QUEUED'
+            ? `queued for ${took}`
+            : `running for ${took}`
+      );
       if (run.lost && run.lost_note) {
         parts.push(run.lost_note);
       }

@@ -51,6 +51,8 @@ const STATUS_CHOICES: [IRunFilter['status'], string][] = [
 // After the push channel fails (an older server, a proxy that cuts long requests), wait
 // this long before trying it again; polling goes on meanwhile.
 const PUSH_RETRY_MS = 10_000;
+// How long a newly listed run stays lit up (the fj-new animation in style/base.css).
+const NEW_SECONDS = 2;
 
 const EMPTY_CELL = `%%flyte_run --wait
 from flytekit import task
@@ -204,7 +206,15 @@ export class RunsPanel extends Widget {
   /** Follow the server's change channel while shown (one loop per panel). */
   private _startFollowing(): void {
     this._wakeFollower();
-    if (this._following) {
+    this._ensureFollowing();
+  }
+
+  /**
+   * Start the change loop if it is not running. A sidebar restored open gets no after-show
+   * message, so every refresh of a visible panel makes sure of it.
+   */
+  private _ensureFollowing(): void {
+    if (this._following || this.isDisposed) {
       return;
     }
     this._following = true;
@@ -248,6 +258,9 @@ export class RunsPanel extends Widget {
   }
 
   private async _fetch(): Promise<void> {
+    if (this.isVisible) {
+      this._ensureFollowing();
+    }
     const query = new URLSearchParams({
       limit: String(this._options.pageSize)
     });
@@ -315,7 +328,23 @@ export class RunsPanel extends Widget {
         ? (document.activeElement.closest('.fj-run') as HTMLElement | null)
             ?.dataset.runId
         : undefined;
-    this._list.replaceChildren(...shown.map(run => this._item(run, now)));
+    const items = shown.map(run => this._item(run, now));
+    // a run that was not listed before (launched just now) is lit up for a moment; rows are
+    // rebuilt on each refresh, so the animation goes on where it was
+    for (const run of this._runs) {
+      if (!this._seenAt.has(run.id)) {
+        this._seenAt.set(run.id, this._loaded ? now : 0);
+      }
+    }
+    this._loaded = true;
+    for (const item of items) {
+      const since = now - (this._seenAt.get(item.dataset.runId ?? '') ?? 0);
+      if (since < NEW_SECONDS) {
+        item.classList.add('fj-run-new');
+        item.style.animationDelay = `-${since.toFixed(2)}s`;
+      }
+    }
+    this._list.replaceChildren(...items);
     if (focused) {
       this._list
         .querySelector<HTMLElement>(`.fj-run[data-run-id="${focused}"]`)
@@ -544,6 +573,8 @@ export class RunsPanel extends Widget {
   private _filter: IRunFilter = { ...NO_FILTER };
   private _runs: IRun[] = [];
   private _notebooks = new Set<string>();
+  private _seenAt = new Map<string, number>();
+  private _loaded = false;
   private _pending: Promise<void> | null = null;
   private _again = false;
   private _timer = 0;
