@@ -50,13 +50,16 @@ export class RunOutput extends Widget implements IRenderMime.IRenderer {
       this.node.textContent = 'Not a flyte_jupyter run (no valid run id).';
       return;
     }
-    if (id !== this._id) {
-      this._id = id;
-      this._snapshot = data ?? null;
-      this._run = null;
-      this._tail = null;
-      this._show(null);
+    if (id === this._id) {
+      // the kernel redrew its display (every second while it lives): the server's view,
+      // followed already, is as fresh, so no extra request
+      return;
     }
+    this._id = id;
+    this._snapshot = data ?? null;
+    this._run = null;
+    this._tail = null;
+    this._show(null);
     this._follow();
   }
 
