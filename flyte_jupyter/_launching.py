@@ -211,10 +211,16 @@ def run_magic(magics: FlyteMagics, line: str, cell: str | None) -> Any:
     if target is not None:  # bound before a failure is raised: the Run stays at hand
         magics.ip.user_ns[target] = run
     if args.wait and isinstance(run, Run):
+        if isinstance(run, LiveRun):
+            run.show_while_waiting()  # elapsed time, log tail and Cancel while the cell waits
         bound = target if cell is not None else line_target(magics.ip, line)
         if bound is not None and cell is None:  # r = %flyte_run --wait ...: r is the Run too
             magics.ip.user_ns[bound] = run
-        _wait(run, bound, raise_on_failure=not args.no_raise)
+        try:
+            _wait(run, bound, raise_on_failure=not args.no_raise)
+        finally:
+            if isinstance(run, LiveRun):
+                run.settle_display()
     if target is not None:
         from IPython.display import display
 

@@ -193,11 +193,47 @@ class LiveRun(Run):
         text = _read_end(Path(path)) if path else self._launcher.logs(record)
         return tail_lines(text, lines, self.redactor)
 
+    _live: _LiveDisplay | None = None
+    _waited_in: int | None = None
+
     def _ipython_display_(self) -> None:
-        _LiveDisplay(self).show()
+        """Show the live display (the one ``--wait`` showed, if this is still its cell)."""
+        if self._waited_in is not None and self._waited_in == _execution_count():
+            self._waited_in = None  # the Run the cell returns is the output it already has
+            return
+        self._live = _LiveDisplay(self)
+        self._live.show()
+
+    def show_while_waiting(self) -> None:
+        """Show the live display now (``--wait``); the cell's own display of it adds none.
+
+        Only where the frontend follows the output live: JupyterLab with this extension
+        (its renderer follows the run from the server). nbval and older tools keep a cell's
+        first ``display_data`` and drop its updates, so there the run shows once it ended.
+        """
+        if not _lab_renders_runs():
+            return
+        self._ipython_display_()
+        self._waited_in = _execution_count()
+
+    def settle_display(self) -> None:
+        """Draw the run's current frame now (an ended run's final one) in the calling thread.
+
+        The follower thread draws frames a moment apart; a cell that waited for the run must
+        end with its final frame, before the frontend or nbclient takes the cell as done.
+        """
+        live = self._live
+        if live is not None and not live.ended and live.handle is not None:
+            live.poll()
 
     def _repr_html_(self) -> str:
         return run_summary_html(self.record)
+
+
+def _execution_count() -> int | None:
+    from IPython.core.getipython import get_ipython
+
+    return getattr(get_ipython(), "execution_count", None)  # type: ignore[no-untyped-call]
 
 
 def _read_end(path: Path) -> str:

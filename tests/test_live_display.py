@@ -280,3 +280,51 @@ def test_a_cancel_button_asks_once_and_forgets_an_unconfirmed_click(monkeypatch)
     assert calls == []
     button.click()
     assert calls == [1]
+
+
+@pytest.mark.parametrize("form", ["cell", "line"])
+def test_in_jupyterlab_a_wait_cell_shows_the_run_live_while_it_waits_and_once(
+    ip, published, monkeypatch, form
+):
+    """With the extension's renderer connected, ``--wait`` shows the run at once, live.
+
+    The cell ends with that one output in its final frame (no second display of the Run).
+    """
+    monkeypatch.setattr(live, "_lab_renders_runs", lambda: True)
+    run_cell(
+        ip,
+        """
+        import time
+        from flytekit import task
+
+        @task
+        def nap(n: int) -> int:
+            print("napping", flush=True)
+            time.sleep(1.5)
+            return n
+        """,
+    )
+    source = (
+        "%%flyte_run --wait\nr = nap(n=3)\n" if form == "cell" else "%flyte_run --wait nap(n=3)"
+    )
+    run_cell(ip, source)
+    # (a display of an earlier test may still draw its last frame: only this cell's count)
+    ours = published[next(i for i, (_, _, update) in enumerate(published) if not update) :]
+    assert len({display_id for _, display_id, _ in ours}) == 1  # one output, updated in place
+    first = ours[0][0]
+    assert "QUEUED" in first or "RUNNING" in first  # shown before the run ended
+    final, _, update = ours[-1]
+    assert update
+    assert "SUCCEEDED" in final  # drawn before the cell ended
+    assert "o0=3" in final
+
+
+def test_elsewhere_a_wait_cell_shows_the_run_once_it_ended(ip, published):
+    """nbval/nbconvert keep a cell's first display and drop updates: show the ended run."""
+    run_cell(ip, "from flytekit import task\n\n@task\ndef one() -> int:\n    return 1\n")
+    run_cell(ip, "%%flyte_run --wait\nr = one()\n")
+    ours = [p for p in published if ".one</b>" in p[0]]  # not an earlier test's late frame
+    assert len(ours) == 1
+    html, _, update = ours[0]
+    assert not update
+    assert "SUCCEEDED" in html

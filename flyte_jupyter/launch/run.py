@@ -19,6 +19,7 @@ from flyte_jupyter._html import escape
 from flyte_jupyter.capture.origins import CellOrigins
 from flyte_jupyter.errors import LaunchError, RunFailedError
 from flyte_jupyter.launch.follow import FAST, follower
+from flyte_jupyter.launch.logtext import RunLog
 from flyte_jupyter.redaction import redact, redact_text, redact_url
 
 if TYPE_CHECKING:
@@ -220,9 +221,10 @@ class Run:
 
         return sdk_for(self._entity).outputs_to_python(self._entity, data)
 
-    def logs(self) -> str:
-        """Everything the run printed so far."""
-        return self._launcher.logs(self.record)
+    def logs(self) -> RunLog:
+        """Everything the run printed so far: a ``str``, shown readable in a notebook."""
+        record = self.record
+        return RunLog(self._launcher.logs(record), ended=record.done)
 
     def cancel(self) -> Run:
         """Stop the run; it ends ABORTED."""
