@@ -119,6 +119,28 @@ def confirm_cancel(page):
     dialog.locator("button.jp-mod-warn").click()
 
 
+def page_follows_the_theme(page, run_id):
+    """The open run page tab follows a switch to the dark theme and back (no page script)."""
+    selector = f"#flyte-jupyter-run-{run_id} iframe"
+    assert page.locator(selector).get_attribute("src").endswith("?theme=light")
+    change_theme(page, "JupyterLab Dark")
+    page.wait_for_function(
+        f"document.querySelector('{selector}').getAttribute('src').endsWith('?theme=dark')"
+    )
+    page.frame_locator(selector).locator("h1").first.wait_for()
+    change_theme(page, "JupyterLab Light")
+    page.wait_for_function(
+        f"document.querySelector('{selector}').getAttribute('src').endsWith('?theme=light')"
+    )
+
+
+def change_theme(page, name):
+    """Settings > Theme > ``name``, as a user switches JupyterLab's theme."""
+    page.locator(".lm-MenuBar-itemLabel", has_text="Settings").click()
+    page.locator(".lm-Menu-itemLabel", has_text="Theme").first.hover()
+    page.locator(".lm-Menu-itemLabel", has_text=name).first.click()
+
+
 def cancel_from_its_page(page, lab, run):
     """Open a running run's page in a tab; cancel it there, confirming; see the page follow."""
     # the tab's frame is sandboxed without scripts (a framed page with scripts and
@@ -205,6 +227,7 @@ def test_runs_launched_from_a_notebook_show_in_the_sidebar_and_on_their_pages(pa
     assert "def square(x: int) -> int:" in body  # the generated module, from the bundle
     assert "pyflyte-fast-execute" in body  # the container command
     screenshot(page, "03-run-page")
+    page_follows_the_theme(page, square["id"])
 
     page.locator(f'.fj-run[data-run-id="{explode["id"]}"]').click()
     frame = page.frame_locator(f"#flyte-jupyter-run-{explode['id']} iframe")

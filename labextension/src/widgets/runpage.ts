@@ -15,6 +15,15 @@ export function runPageUrl(runId: string): string {
 }
 
 /**
+ * The run page's URL in JupyterLab's current theme (light or dark), when it tells.
+ */
+function themedUrl(runId: string): string {
+  const light = document.body.dataset.jpThemeLight;
+  const theme = light === 'false' ? 'dark' : light === 'true' ? 'light' : '';
+  return theme ? `${runPageUrl(runId)}?theme=${theme}` : runPageUrl(runId);
+}
+
+/**
  * A main-area tab showing a run's page (the server's HTML page in an iframe).
  *
  * The frame is sandboxed without `allow-scripts`: with both `allow-scripts` and
@@ -40,12 +49,19 @@ export function createRunPage(
     'sandbox',
     'allow-same-origin allow-popups allow-popups-to-escape-sandbox'
   );
-  // follow JupyterLab's light/dark theme rather than the browser's preference
-  const light = document.body.dataset.jpThemeLight;
-  const theme = light === 'false' ? 'dark' : light === 'true' ? 'light' : '';
-  content.url = theme
-    ? `${runPageUrl(runId)}?theme=${theme}`
-    : runPageUrl(runId);
+  // follow JupyterLab's light/dark theme rather than the browser's preference, also when
+  // the user switches themes while the tab is open (the framed page runs no script)
+  content.url = themedUrl(runId);
+  const themes = new MutationObserver(() => {
+    const url = themedUrl(runId);
+    if (content.url !== url) {
+      content.url = url;
+    }
+  });
+  themes.observe(document.body, {
+    attributes: true,
+    attributeFilter: ['data-jp-theme-light']
+  });
   content.addClass('fj-run-frame');
   const widget = new MainAreaWidget({ content });
   widget.id = `flyte-jupyter-run-${runId}`;
@@ -76,7 +92,10 @@ export function createRunPage(
   follower.changed = run => {
     cancelButton.enabled = !run.done;
   };
-  widget.disposed.connect(() => follower.dispose());
+  widget.disposed.connect(() => {
+    themes.disconnect();
+    follower.dispose();
+  });
   void follower.start();
   return widget;
 }
