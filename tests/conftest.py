@@ -38,6 +38,11 @@ def ip(tmp_path, monkeypatch):
     monkeypatch.syspath_prepend(str(tmp_path))  # a kernel has its folder on sys.path
     shell = start_ipython() or IPython.get_ipython()  # None once already started
     monkeypatch.setattr(shell.events, "trigger", _strict_trigger(shell.events))
+    # the shell is shared by the whole run: cells an earlier test ran with store_history=True
+    # would otherwise be history here, which %load_ext records as this notebook's cells
+    history = shell.history_manager
+    for cells in (history.input_hist_raw, history.input_hist_parsed):
+        del cells[1:]
     shell.run_line_magic("load_ext", "flyte_jupyter")
     names = set(shell.user_ns)
     yield shell
