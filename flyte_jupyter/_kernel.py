@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import sys
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from flyte_jupyter.capture import defined_names
@@ -52,9 +53,11 @@ def notebook_origin(user_ns: Mapping[str, Any]) -> tuple[str | None, str]:
     * a Jupyter server sets ``JPY_SESSION_NAME`` (ipykernel copies it to ``__session__``):
       the path when the kernel started, not updated on rename (the JupyterLab extension
       tells the current one; see :func:`follow_notebook`);
-    * nbclient, nbconvert and papermill tell nothing: ``resources["metadata"]["path"]`` is
-      only the kernel's working folder, papermill's input path goes into the output
-      notebook's metadata, not to the kernel.
+    * nbclient, nbconvert and papermill tell the kernel nothing (``resources["metadata"]
+      ["path"]`` is only its working folder; papermill's input path goes into the output
+      notebook's metadata); but ``jupyter nbconvert --execute NB.ipynb`` and ``papermill
+      IN.ipynb OUT.ipynb`` start the kernel themselves, so the command line of the kernel's
+      parent process names the notebook (:func:`_named_by_parent`).
     """
     vscode = user_ns.get("__vsc_ipynb_file__")
     if vscode:
@@ -62,7 +65,38 @@ def notebook_origin(user_ns: Mapping[str, Any]) -> tuple[str | None, str]:
     session = user_ns.get("__session__") or os.environ.get("JPY_SESSION_NAME")
     if session:
         return str(session), "the Jupyter server's session (the path at kernel start)"
+    named = _named_by_parent()
+    if named is not None:
+        return named
     return None, UNNAMED
+
+
+_TOOLS = ("nbconvert", "papermill")
+
+
+def _named_by_parent() -> tuple[str, str] | None:
+    """The notebook a parent ``jupyter nbconvert``/``papermill`` was given, if just one.
+
+    nbconvert executes every notebook it is given in turn, each with a new kernel: with
+    several on its command line the kernel cannot tell which one it runs, and says nothing.
+    papermill's first notebook is its input.
+    """
+    parent = os.getppid()
+    try:
+        argv = Path(f"/proc/{parent}/cmdline").read_bytes().decode(errors="replace")
+        cwd = os.readlink(f"/proc/{parent}/cwd")
+    except OSError:  # not Linux, or the parent is gone
+        return None
+    args = [a for a in argv.split("\0") if a]
+    tool = next((t for t in _TOOLS if any(Path(a).name.endswith(t) for a in args[:3])), None)
+    if tool is None:
+        return None
+    notebooks = [a for a in args[1:] if a.endswith(".ipynb") and not a.startswith("-")]
+    if tool == "papermill":
+        notebooks = notebooks[:1]
+    if len(notebooks) != 1:
+        return None
+    return os.path.join(cwd, notebooks[0]), f"the command line of {tool} (its only notebook)"
 
 
 def follow_notebook(on_path: Callable[[str], None]) -> Callable[[], None]:

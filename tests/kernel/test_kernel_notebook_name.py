@@ -1,4 +1,4 @@
-"""The module name follows the notebook: renames in JupyterLab, VS Code, and nbclient's "none".
+"""The module name follows the notebook: JupyterLab renames, VS Code, nbconvert, nbclient.
 
 JupyterLab's side (labextension/src/notebookpath.ts) is played here by jupyter_client: it finds
 the comm the kernel opened when the extension was loaded and sends ``{"path": ...}`` on it, as
@@ -6,6 +6,8 @@ the extension does on open and on each rename. The browser test does the real re
 """
 
 from __future__ import annotations
+
+import re
 
 import nbformat
 import pytest
@@ -93,6 +95,41 @@ def test_nbclient_names_no_notebook_and_settings_say_so(kit, tmp_path):
     line = next(line for line in shown.splitlines() if line.startswith("module_name"))
     assert "nb_notebook" in line
     assert "no client named the notebook" in line
+
+
+def _nbconvert(kit, tmp_path, *names):
+    import subprocess
+    import sys
+
+    for name in names:
+        nbformat.write(
+            kit.make_notebook(["%load_ext flyte_jupyter", "%flyte_settings"]), tmp_path / name
+        )
+    env = kit.kernel_env(tmp_path / "home", None)  # nbconvert tells its kernel no name
+    proc = subprocess.run(
+        [sys.executable, "-m", "nbconvert", "--execute", "--to", "markdown", "--stdout", *names],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
+    )
+    # %flyte_settings' table, as nbconvert's markdown keeps it: the module_name row
+    row = r"<code>module_name</code></td><td[^>]*>([^<]*)</td><td[^>]*>([^<]*)</td>"
+    return [f"{name} ({source})" for name, source in re.findall(row, proc.stdout)]
+
+
+def test_nbconvert_of_one_notebook_names_it_from_its_command_line(kit, tmp_path):
+    (line,) = _nbconvert(kit, tmp_path, "Weekly Report.ipynb")
+    assert "nb_weekly_report" in line
+    assert "the command line of nbconvert" in line
+
+
+def test_nbconvert_of_several_notebooks_names_none(kit, tmp_path):
+    lines = _nbconvert(kit, tmp_path, "a.ipynb", "b.ipynb")
+    assert len(lines) == 2
+    assert all("nb_notebook" in line for line in lines)
 
 
 def test_sessions_stop_following_only_their_own_comm_target():
