@@ -21,11 +21,33 @@ import {
 import { confirmAndCancel } from './cancel';
 import { flyteIcon } from './icons';
 import { CommandIDs, IRun, SIDEBAR_ID } from './tokens';
-import { rerunCommand, RUN_ID, shortLabel } from './model';
+import { rerunCommand, rerunnable, RUN_ID, shortLabel } from './model';
 import { createRunPage, runPageUrl } from './widgets/runpage';
 import { RunsPanel } from './widgets/runs';
 
 const CATEGORY = 'Flyte';
+
+/**
+ * The parts of a notebook panel (from `docmanager:open`) a rerun uses; typed here so the
+ * extension does not depend on @jupyterlab/notebook for four members.
+ */
+interface INotebookPanelLike {
+  id: string;
+  context: { ready: Promise<void> };
+  sessionContext: { ready: Promise<void> };
+  content: {
+    activeCellIndex: number;
+    model: {
+      cells: { length: number };
+      sharedModel: {
+        insertCell(
+          index: number,
+          cell: { cell_type: 'code'; source: string }
+        ): void;
+      };
+    };
+  };
+}
 
 /**
  * Open a run's page in a JupyterLab tab (or bring its open tab forward).
@@ -238,6 +260,39 @@ function registerRunMenuCommands(app: JupyterFrontEnd, panel: RunsPanel): void {
         Clipboard.copyToSystem(run.url);
         copied('the Flyte console URL');
       }
+    }
+  });
+
+  commands.addCommand(CommandIDs.rerunInNotebook, {
+    label: 'Rerun in Its Notebook',
+    caption:
+      'Open the notebook that launched the run, add a cell with the %flyte_run line that ' +
+      'launches the same task with the same inputs, and run it in the notebook’s kernel ' +
+      '(which must define the task: run its cells first after a restart)',
+    icon: runIcon,
+    isEnabled: args => {
+      const run = runOf(app, panel, args);
+      return Boolean(run?.notebook_path && rerunnable(run));
+    },
+    execute: async args => {
+      const run = runOf(app, panel, args);
+      if (!run?.notebook_path) {
+        return;
+      }
+      const widget = (await commands.execute('docmanager:open', {
+        path: run.notebook_path
+      })) as INotebookPanelLike;
+      await widget.context.ready;
+      await widget.sessionContext.ready;
+      app.shell.activateById(widget.id);
+      const notebook = widget.content;
+      const index = notebook.model.cells.length;
+      notebook.model.sharedModel.insertCell(index, {
+        cell_type: 'code',
+        source: rerunCommand(run)
+      });
+      notebook.activeCellIndex = index;
+      await commands.execute('notebook:run-cell');
     }
   });
 

@@ -78,9 +78,10 @@ const plugin: JupyterFrontEndPlugin<void> = {
       [CommandIDs.copyRunId, 2],
       [CommandIDs.copyRunUrl, 3],
       [CommandIDs.copyConsoleUrl, 4],
-      [CommandIDs.rerunRun, 5],
-      [CommandIDs.openNotebook, 6],
-      [CommandIDs.cancelRun, 7]
+      [CommandIDs.rerunInNotebook, 5],
+      [CommandIDs.rerunRun, 6],
+      [CommandIDs.openNotebook, 7],
+      [CommandIDs.cancelRun, 8]
     ];
     for (const [command, rank] of menu) {
       app.contextMenu.addItem({

@@ -153,6 +153,14 @@ export function rerunCommand(
   return `%flyte_run ${options.join(' ')} ${run.entity}(${args})`;
 }
 
+/**
+ * Whether :func:`rerunCommand` gives the run's inputs whole (the run store keeps each input's
+ * repr cut at 200 characters, ending with "…" when cut).
+ */
+export function rerunnable(run: Pick<IRun, 'inputs'>): boolean {
+  return Object.values(run.inputs).every(value => !value.endsWith('…'));
+}
+
 /** What the sidebar shows: runs of one status group and notebook, matching a text. */
 export interface IRunFilter {
   /** '' for every status, 'active' for queued or running, else one status. */

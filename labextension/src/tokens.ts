@@ -19,6 +19,7 @@ export namespace CommandIDs {
   export const copyRunUrl = 'flyte-jupyter:copy-run-url';
   export const copyConsoleUrl = 'flyte-jupyter:copy-console-url';
   export const rerunRun = 'flyte-jupyter:rerun';
+  export const rerunInNotebook = 'flyte-jupyter:rerun-in-notebook';
   export const openNotebook = 'flyte-jupyter:open-notebook';
 }
 

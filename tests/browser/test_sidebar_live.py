@@ -67,6 +67,21 @@ def context_menu(page, run_id: str) -> list[str]:
     return menu.locator(".lm-Menu-item:not(.lm-mod-hidden) .lm-Menu-itemLabel").all_inner_texts()
 
 
+def rerun_from_the_menu(page, lab) -> None:
+    """Rerun the newest run from its row: a cell with its %flyte_run line, run in its kernel."""
+    page.locator(".fj-runs-notebook-filter").select_option("")
+    (last, _) = newest_run(lab, set())
+    known = {r["id"] for r in lab.runs()}
+    context_menu(page, last["id"])
+    page.locator(".lm-Menu-itemLabel", has_text="Rerun in Its Notebook").click()
+    (again, _) = newest_run(lab, known)
+    assert (again["flyte_name"], again["inputs"]) == (last["flyte_name"], last["inputs"])
+    added = page.locator(CELLS).last
+    assert "%flyte_run --project flytesnacks --domain development pause(" in added.inner_text()
+    page.locator(f'.fj-run[data-run-id="{again["id"]}"]').wait_for(timeout=10_000)
+    screenshot(page, "09b-rerun-in-its-notebook")
+
+
 def rename_notebook(page, new_name: str) -> None:
     """File > Rename Notebook…, as a user does."""
     page.locator(".lm-MenuBar-item", has_text="File").first.click()
@@ -133,7 +148,13 @@ def test_a_launched_run_shows_at_once_follows_live_and_takes_the_new_name(page, 
 
     # the context menu of a row; the notebook filter
     labels = context_menu(page, renamed["id"])
-    for label in ("Open Run Page", "Copy Run Id", "Copy Run Page URL", "Copy Rerun Command"):
+    for label in (
+        "Open Run Page",
+        "Copy Run Id",
+        "Copy Run Page URL",
+        "Rerun in Its Notebook",
+        "Copy Rerun Command",
+    ):
         assert label in labels
     assert "Open Notebook" in labels
     assert "Copy Flyte Console URL" not in labels  # a local run has no console page
@@ -143,6 +164,7 @@ def test_a_launched_run_shows_at_once_follows_live_and_takes_the_new_name(page, 
     page.locator(f'.fj-run[data-run-id="{renamed["id"]}"]').wait_for(state="detached")
     assert page.locator(f'.fj-run[data-run-id="{run["id"]}"]').is_visible()
     screenshot(page, "09-sidebar-filtered-by-notebook")
+    rerun_from_the_menu(page, lab)
 
 
 def test_a_run_output_stays_live_after_its_kernel_restarts(page, lab):

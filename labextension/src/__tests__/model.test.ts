@@ -18,6 +18,7 @@ import {
   notebookName,
   notebooksOf,
   rerunCommand,
+  rerunnable,
   RUN_FIELDS,
   RUN_ID,
   runSeconds,
@@ -156,4 +157,10 @@ test('notebooks are listed once, by file name', () => {
   assert.equal(notebookName('analysis/Quick Start.ipynb'), 'Quick Start.ipynb');
   assert.equal(notebookName('C:\\work\\x.ipynb'), 'x.ipynb');
   assert.equal(notebookName(null), '');
+});
+
+test('a run is rerun from its notebook only when its inputs were recorded whole', () => {
+  assert.equal(rerunnable({ inputs: { x: '7', name: "'bob'" } }), true);
+  assert.equal(rerunnable({ inputs: {} }), true);
+  assert.equal(rerunnable({ inputs: { data: '[1, 2, 3, 4, …' } }), false);
 });
