@@ -19,10 +19,10 @@ import signal
 import sys
 import threading
 import time
-import traceback
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
 from flyte_jupyter._os import close_fds_above_stdio
+from flyte_jupyter.worker.child import become, run_and_exit
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
@@ -74,10 +74,10 @@ class ForkedCommand:
         self.send_signal(signal.SIGKILL)
 
 
-def _child(argv: list[str], cwd: str, env: Mapping[str, str], log_fd: int, sdk: str) -> None:
+def _child(argv: list[str], cwd: str, env: Mapping[str, str], log_fd: int, sdk: str) -> NoReturn:
     """In the child: become the command (never returns)."""
-    code = 1
-    try:
+
+    def command() -> int:
         null = os.open(os.devnull, os.O_RDONLY)
         os.dup2(null, 0)
         os.dup2(log_fd, 1)
@@ -86,25 +86,15 @@ def _child(argv: list[str], cwd: str, env: Mapping[str, str], log_fd: int, sdk: 
         close_fds_above_stdio()
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, signal.SIG_DFL)
-        os.environ.clear()
-        os.environ.update(env)
-        os.chdir(cwd)
         if env.get("PYTHONFAULTHANDLER"):
             faulthandler.enable()
-        from flyte_jupyter.sdk import imported_sdks, load_sdk
+        become(env, cwd)
+        from flyte_jupyter.sdk import load_sdk
 
-        for each in imported_sdks():
-            each.after_fork()
         result = load_sdk(sdk).run_in_process(argv)
         if result is None:  # not the SDK's command: run it as it is
             sys.stdout.flush()
             os.execvpe(argv[0], argv, dict(env))  # noqa: S606 - the run's own command
-        code = result
-    except BaseException:  # noqa: BLE001 - the run's log is where the user reads why
-        with contextlib.suppress(Exception):
-            traceback.print_exc()
-    finally:
-        with contextlib.suppress(Exception):
-            sys.stdout.flush()
-            sys.stderr.flush()
-        os._exit(code)
+        return result
+
+    run_and_exit(command)

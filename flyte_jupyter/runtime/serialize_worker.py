@@ -122,14 +122,9 @@ def main() -> None:
     try:
         result = serialize(request)
     except Exception as exc:  # noqa: BLE001 - reported to the parent, which raises
-        import traceback
+        from flyte_jupyter.worker.child import failure
 
-        result = {
-            "ok": False,
-            "type": type(exc).__name__,
-            "message": str(exc),
-            "traceback": traceback.format_exc(limit=8),
-        }
+        result = failure(exc)
     sys.stdout.write("\n" + json.dumps(result) + "\n")
 
 

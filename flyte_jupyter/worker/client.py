@@ -25,14 +25,16 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any, TypeVar
 
 from flyte_jupyter._private import open_private, private_dir
 from flyte_jupyter.redaction import redacting_logger
 from flyte_jupyter.sdk import SDKS
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Callable, Mapping
+
+T = TypeVar("T")
 
 logger = redacting_logger(__name__)
 START_TIMEOUT = 120.0  # seconds a new worker may take to import the SDKs
@@ -274,15 +276,11 @@ class WarmPool:
         TimeoutError
             The job ran longer than ``timeout`` seconds and was killed.
         """
-        with self._lock:
-            worker = self._get(base_env)
-            if worker is None:
-                return None
-            try:
-                return worker.call(target, request, env=env, cwd=cwd, timeout=timeout)
-            except WorkerGone as exc:
-                self._lost(worker, exc)
-                return None
+        return self._use(
+            base_env,
+            lambda worker: worker.call(target, request, env=env, cwd=cwd, timeout=timeout),
+            WorkerGone,
+        )
 
     def spawn(
         self,
@@ -295,13 +293,29 @@ class WarmPool:
         output: Path,
     ) -> int | None:
         """The pid of ``target(request)`` started from the worker; None: start it cold."""
+        return self._use(
+            base_env,
+            lambda worker: worker.spawn(target, request, env=env, cwd=cwd, output=output),
+            (WorkerGone, TimeoutError),
+        )
+
+    def _use(
+        self,
+        base_env: Mapping[str, str],
+        job: Callable[[Worker], T],
+        lost: type[Exception] | tuple[type[Exception], ...],
+    ) -> T | None:
+        """``job(worker)`` with the worker fitting ``base_env``; None when there is none.
+
+        A worker that fails with ``lost`` is ended (the next job starts a new one).
+        """
         with self._lock:
             worker = self._get(base_env)
             if worker is None:
                 return None
             try:
-                return worker.spawn(target, request, env=env, cwd=cwd, output=output)
-            except (WorkerGone, TimeoutError) as exc:
+                return job(worker)
+            except lost as exc:
                 self._lost(worker, exc)
                 return None
 

@@ -30,10 +30,10 @@ import os
 import select
 import signal
 import sys
-import traceback
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from flyte_jupyter._os import close_fds_above_stdio
+from flyte_jupyter.worker.child import become, failure, run_and_exit
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -125,10 +125,10 @@ def _spawn(request: dict[str, Any]) -> int:
     return pid
 
 
-def _child(request: dict[str, Any], result_fd: int | None, *, new_session: bool) -> None:
+def _child(request: dict[str, Any], result_fd: int | None, *, new_session: bool) -> NoReturn:
     """In the forked child: become the job, run it, end (never returns)."""
-    code = 1
-    try:
+
+    def job() -> int:
         if new_session:
             os.setsid()  # its own process group, as ``start_new_session``: cancel ends all of it
         else:
@@ -137,35 +137,18 @@ def _child(request: dict[str, Any], result_fd: int | None, *, new_session: bool)
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
         _redirect(request.get("output"))
         close_fds_above_stdio({result_fd} if result_fd is not None else set())
-        os.environ.clear()
-        os.environ.update(request["env"])
-        os.chdir(request["cwd"])
-        from flyte_jupyter.sdk import imported_sdks
-
-        for sdk in imported_sdks():
-            sdk.after_fork()
+        become(request["env"], request["cwd"])
         module, _, function = request["target"].partition(":")
         try:
             result = getattr(importlib.import_module(module), function)(request["request"])
-            code = 0
         except Exception as exc:  # noqa: BLE001 - reported to the kernel, which raises
-            result = {
-                "ok": False,
-                "type": type(exc).__name__,
-                "message": str(exc),
-                "traceback": traceback.format_exc(limit=8),
-            }
+            result = failure(exc)
         if result_fd is not None:
             with os.fdopen(result_fd, "w", encoding="utf-8") as out:
                 json.dump(result, out)
-    except BaseException:  # noqa: BLE001 - the output file is where the kernel reads why
-        with contextlib.suppress(Exception):
-            traceback.print_exc()
-    finally:
-        with contextlib.suppress(Exception):
-            sys.stdout.flush()
-            sys.stderr.flush()
-        os._exit(code)
+        return 0
+
+    run_and_exit(job)
 
 
 def describe(request: dict[str, Any]) -> dict[str, Any]:
