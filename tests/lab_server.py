@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Iterator, Sequence
     from pathlib import Path
 
 START_TIMEOUT = 60
@@ -61,6 +61,20 @@ class Lab:
         )
         with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 - as above
             return json.loads(response.read())
+
+
+def write_notebook(path: Path, cells: Sequence[str]) -> None:
+    """A notebook of these code cells at ``path``, for the ``python3`` kernel the suite pins."""
+    import nbformat
+    from nbformat.v4 import new_code_cell, new_notebook
+
+    nb = new_notebook(cells=[new_code_cell(source) for source in cells])
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
+    nbformat.write(nb, path)
 
 
 def chromium_path() -> str:

@@ -5,10 +5,9 @@ from __future__ import annotations
 
 import re
 
-import nbformat
 import pytest
 from lab_helpers import screenshot
-from nbformat.v4 import new_code_cell, new_notebook
+from lab_server import write_notebook
 from test_lab import open_lab, run_all_cells
 
 pytestmark = pytest.mark.slow
@@ -27,14 +26,8 @@ r = divide(a=1, b=0)""",
 ]
 
 
-def write_notebook(lab, name="failing_run.ipynb"):
-    nb = new_notebook(cells=[new_code_cell(source) for source in CELLS])
-    nb.metadata["kernelspec"] = {
-        "name": "python3",
-        "display_name": "Python 3",
-        "language": "python",
-    }
-    nbformat.write(nb, lab.root / name)
+def notebook_for(lab, name="failing_run.ipynb"):
+    write_notebook(lab.root / name, CELLS)
     return name
 
 
@@ -44,7 +37,7 @@ def flat(text: str) -> str:
 
 
 def test_run_all_stops_at_the_failed_run_and_shows_its_error_in_the_cell(page, lab):
-    name = write_notebook(lab)
+    name = notebook_for(lab)
     open_lab(page, lab, f"lab/tree/{name}")
     run_all_cells(page)
 

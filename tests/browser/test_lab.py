@@ -5,10 +5,9 @@ from __future__ import annotations
 import json
 import time
 
-import nbformat
 import pytest
 from lab_helpers import screenshot
-from nbformat.v4 import new_code_cell, new_notebook
+from lab_server import write_notebook
 
 pytestmark = pytest.mark.slow
 
@@ -52,14 +51,8 @@ nap(seconds=600)""",
 ]
 
 
-def write_notebook(lab, name="launch_runs.ipynb"):
-    nb = new_notebook(cells=[new_code_cell(source) for source in CELLS])
-    nb.metadata["kernelspec"] = {
-        "name": "python3",
-        "display_name": "Python 3",
-        "language": "python",
-    }
-    nbformat.write(nb, lab.root / name)
+def notebook_for(lab, name="launch_runs.ipynb"):
+    write_notebook(lab.root / name, CELLS)
     return name
 
 
@@ -181,7 +174,7 @@ def test_empty_sidebar_tells_how_to_launch_a_first_run(page, lab):
 def test_runs_launched_from_a_notebook_show_in_the_sidebar_and_on_their_pages(page, lab):
     dialogs = []
     page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
-    name = write_notebook(lab)
+    name = notebook_for(lab)
     open_lab(page, lab, f"lab/tree/{name}")
     run_all_cells(page)
 

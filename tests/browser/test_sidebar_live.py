@@ -10,10 +10,9 @@ from __future__ import annotations
 
 import time
 
-import nbformat
 import pytest
 from lab_helpers import screenshot
-from nbformat.v4 import new_code_cell, new_notebook
+from lab_server import write_notebook
 
 pytestmark = pytest.mark.slow
 
@@ -94,13 +93,7 @@ def rename_notebook(page, new_name: str) -> None:
 
 
 def test_a_launched_run_shows_at_once_follows_live_and_takes_the_new_name(page, lab):
-    nb = new_notebook(cells=[new_code_cell("%load_ext flyte_jupyter"), new_code_cell(LAUNCH)])
-    nb.metadata["kernelspec"] = {
-        "name": "python3",
-        "display_name": "Python 3",
-        "language": "python",
-    }
-    nbformat.write(nb, lab.root / "Untitled.ipynb")
+    write_notebook(lab.root / "Untitled.ipynb", ["%load_ext flyte_jupyter", LAUNCH])
     page.goto(f"{lab.url}lab/tree/Untitled.ipynb?token={lab.token}")
     page.locator(SIDEBAR_TAB).click()
     page.locator("#flyte-jupyter-runs .fj-runs-empty").wait_for(state="visible")
@@ -184,13 +177,7 @@ def test_a_run_output_stays_live_after_its_kernel_restarts(page, lab):
         "    time.sleep(seconds)", '    print("napping", flush=True)\n    time.sleep(seconds)'
     )
     cells = ["%load_ext flyte_jupyter", talkative, show]
-    nb = new_notebook(cells=[new_code_cell(source) for source in cells])
-    nb.metadata["kernelspec"] = {
-        "name": "python3",
-        "display_name": "Python 3",
-        "language": "python",
-    }
-    nbformat.write(nb, lab.root / "live.ipynb")
+    write_notebook(lab.root / "live.ipynb", cells)
     asked = []
     page.on("request", lambda request: asked.append(request.url))
     page.goto(f"{lab.url}lab/tree/live.ipynb?token={lab.token}")

@@ -6,10 +6,9 @@ from __future__ import annotations
 import json
 import time
 
-import nbformat
 import pytest
 from lab_helpers import screenshot
-from nbformat.v4 import new_code_cell, new_notebook
+from lab_server import write_notebook
 from test_lab import open_lab, open_sidebar, run_all_cells, wait_for_runs
 
 from flyte_jupyter.launch.model import RunRecord
@@ -44,13 +43,7 @@ def pipeline(x: int) -> str:
 
 
 def test_a_workflow_run_page_lists_its_nodes(page, lab):
-    nb = new_notebook(cells=[new_code_cell(source) for source in CELLS])
-    nb.metadata["kernelspec"] = {
-        "name": "python3",
-        "display_name": "Python 3",
-        "language": "python",
-    }
-    nbformat.write(nb, lab.root / "nodes.ipynb")
+    write_notebook(lab.root / "nodes.ipynb", CELLS)
     open_lab(page, lab, "lab/tree/nodes.ipynb")
     run_all_cells(page)
     run = wait_for_runs(lab, page, {"pipeline": "FAILED"})["pipeline"]

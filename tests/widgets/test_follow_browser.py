@@ -11,10 +11,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-import nbformat
 import pytest
-from lab_server import chromium, new_page, start_lab, stop_lab
-from nbformat.v4 import new_code_cell, new_notebook
+from lab_server import chromium, new_page, start_lab, stop_lab, write_notebook
 
 from flyte_jupyter.launch import RunStore
 from flyte_jupyter.launch.local import LocalLauncher
@@ -84,13 +82,7 @@ def command(page, name):
 
 
 def open_notebook(page, lab, name):
-    nb = new_notebook(cells=[new_code_cell(source) for source in CELLS])
-    nb.metadata["kernelspec"] = {
-        "name": "python3",
-        "display_name": "Python 3",
-        "language": "python",
-    }
-    nbformat.write(nb, lab.root / name)
+    write_notebook(lab.root / name, CELLS)
     page.goto(f"{lab.url}lab/tree/{name}?token={lab.token}")
     page.locator(".jp-Notebook .jp-Cell").first.wait_for()
     page.locator("#jp-main-statusbar", has_text="| Idle").wait_for(timeout=90_000)
