@@ -72,7 +72,16 @@ def rerun_from_the_menu(page, lab) -> None:
     (last, _) = newest_run(lab, set())
     known = {r["id"] for r in lab.runs()}
     context_menu(page, last["id"])
-    page.locator(".lm-Menu-itemLabel", has_text="Rerun in Its Notebook").click()
+    # hover, then Enter: lumino triggers the item it made active (a click right after the
+    # menu opened was sometimes not taken on a loaded machine)
+    item = page.locator('.lm-Menu-item:has(.lm-Menu-itemLabel:text-is("Rerun in Its Notebook"))')
+    item.hover()
+    page.wait_for_function(
+        "() => document.querySelector('.lm-Menu-item.lm-mod-active .lm-Menu-itemLabel')"
+        "?.textContent === 'Rerun in Its Notebook'"
+    )
+    page.keyboard.press("Enter")
+    page.locator(".lm-Menu").wait_for(state="detached")
     (again, _) = newest_run(lab, known)
     assert (again["flyte_name"], again["inputs"]) == (last["flyte_name"], last["inputs"])
     added = page.locator(CELLS).last
