@@ -119,6 +119,19 @@ def _rpc_error(exc: BaseException) -> Any:
     return None
 
 
+def not_found(exc: BaseException) -> bool:
+    """True when admin answered NOT_FOUND (flytekit raises its own exception for it)."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if type(current).__name__ == "FlyteEntityNotExistException":
+            return True
+        current = current.__cause__ or current.__context__
+    rpc = _rpc_error(exc)
+    return rpc is not None and rpc.code().name == "NOT_FOUND"
+
+
 def explain(exc: BaseException, action: str, endpoint: str) -> str:
     """A message for a failed call: admin's own words, and what to do."""
     rpc = _rpc_error(exc)

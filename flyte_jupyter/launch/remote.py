@@ -36,6 +36,7 @@ from flyte_jupyter.launch.flyteadmin import (
     error_text,
     explain,
     flyte_config,
+    not_found,
     split_endpoint,
 )
 from flyte_jupyter.launch.remote_nodes import RemoteNodes, node_entities
@@ -261,8 +262,19 @@ class RemoteLauncher:
             return current
         self._polled[record.id] = now
         execution_id = self._execution_id(current)
-        with self._admin(f"get the status of run {record.id}"):
-            execution = self.remote.client.get_execution(execution_id)
+        try:
+            with self._admin(f"get the status of run {record.id}"):
+                execution = self.remote.client.get_execution(execution_id)
+        except LaunchError as exc:
+            if not not_found(exc):
+                raise
+            # admin forgot it (deleted, or another admin at this address): it never ends
+            message = (
+                f"Flyte admin {self.endpoint} no longer knows execution {current.remote_id} "
+                "(NOT_FOUND): the run's outcome cannot be known. Launch it again."
+            )
+            self.run_store.update(record.id, "FAILED", "execution not found", error=message)
+            return self.run_store.get(record.id) or current
         closure = execution.closure
         phase = int(closure.phase)
         status = PHASES.get(phase, "RUNNING")

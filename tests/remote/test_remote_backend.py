@@ -116,6 +116,24 @@ def test_cancel_terminates_the_execution(nb, standin):
     assert standin.executions[key].phase == ABORTED
 
 
+def test_an_execution_admin_no_longer_knows_ends_the_run_once_with_why(nb, standin, runs):
+    standin.plan(Plan(phases=[RUNNING]))
+    run = flyte_run(nb, "--backend remote square(x=7)")
+    assert run.status == "RUNNING"
+    with standin.lock:
+        standin.executions.clear()  # deleted on the admin, or another admin at this address
+    launcher = run._launcher  # asked directly: now, not after the poll interval
+    launcher._polled.pop(run.id, None)
+    record = launcher.refresh(runs.get(run.id))
+    assert record.status == "FAILED"
+    assert "no longer knows execution" in record.error
+    assert "NOT_FOUND" in record.error
+    asked = len(standin.requests("GetExecution"))
+    launcher._polled.pop(run.id, None)
+    launcher.refresh(record)
+    assert len(standin.requests("GetExecution")) == asked  # ended: never asked again
+
+
 def test_a_failed_execution_keeps_admins_error(nb, standin):
     standin.plan(Plan(phases=[RUNNING, FAILED], error="ZeroDivisionError: division by zero"))
     run = flyte_run(nb, "--backend remote --wait --no-raise square(x=7)")
