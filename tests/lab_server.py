@@ -77,6 +77,26 @@ def write_notebook(path: Path, cells: Sequence[str]) -> None:
     nbformat.write(nb, path)
 
 
+def lab_command(page: Any, name: str) -> None:
+    """Execute JupyterLab command ``name``, not awaited (a dialog's command settles only once
+    the dialog is answered)."""
+    page.evaluate("name => { window.jupyterapp.commands.execute(name); }", name)
+
+
+def open_notebook_with_panel(page: Any, lab: Lab, name: str, cells: Sequence[str]) -> Any:
+    """Write the notebook, open it in JupyterLab, run all its cells; the panel they show."""
+    write_notebook(lab.root / name, cells)
+    page.goto(f"{lab.url}lab/tree/{name}?token={lab.token}")
+    page.locator(".jp-Notebook .jp-Cell").first.wait_for()
+    page.locator("#jp-main-statusbar", has_text="| Idle").wait_for(timeout=90_000)
+    page.wait_for_function("() => window.jupyterapp !== undefined")
+    lab_command(page, "application:toggle-left-area")  # room for the panel
+    lab_command(page, "notebook:run-all-cells")
+    panel = page.locator(".flyte-jupyter-panel")
+    panel.wait_for(state="visible", timeout=120_000)
+    return panel
+
+
 def chromium_path() -> str:
     found = os.environ.get("FLYTE_JUPYTER_CHROMIUM") or shutil.which("chromium")
     if not found:

@@ -12,7 +12,14 @@ import re
 from pathlib import Path
 
 import pytest
-from lab_server import chromium, new_page, start_lab, stop_lab, write_notebook
+from lab_server import (
+    chromium,
+    lab_command,
+    new_page,
+    open_notebook_with_panel,
+    start_lab,
+    stop_lab,
+)
 
 from flyte_jupyter.launch import RunStore
 from flyte_jupyter.launch.local import LocalLauncher
@@ -76,24 +83,6 @@ def shot(page, name):
     page.screenshot(path=str(ARTIFACTS / name))
 
 
-def command(page, name):
-    # not awaited: a command that opens a dialog (restart) settles only once it is answered
-    page.evaluate("name => { window.jupyterapp.commands.execute(name); }", name)
-
-
-def open_notebook(page, lab, name):
-    write_notebook(lab.root / name, CELLS)
-    page.goto(f"{lab.url}lab/tree/{name}?token={lab.token}")
-    page.locator(".jp-Notebook .jp-Cell").first.wait_for()
-    page.locator("#jp-main-statusbar", has_text="| Idle").wait_for(timeout=90_000)
-    page.wait_for_function("() => window.jupyterapp !== undefined")
-    command(page, "application:toggle-left-area")
-    command(page, "notebook:run-all-cells")
-    panel = page.locator(PANEL)
-    panel.wait_for(state="visible", timeout=120_000)
-    return panel
-
-
 def cancel_leftovers(lab):
     launcher = LocalLauncher(lab.home, max_parallel=1, server_url=None)
     for record in RunStore(lab.home / "runs.sqlite").list():
@@ -103,7 +92,7 @@ def cancel_leftovers(lab):
 
 def test_follow_a_run_in_the_cell_and_the_panel_across_a_kernel_restart(page, lab):
     try:
-        panel = open_notebook(page, lab, "follow.ipynb")
+        panel = open_notebook_with_panel(page, lab, "follow.ipynb", CELLS)
         run_cell = page.locator(".jp-Cell").nth(3)
         check_live_cell(page, run_cell)
         check_settings_table(page)
@@ -178,9 +167,9 @@ def check_restart(page, lab, panel, run_cell):
     the run's output keeps following the run (from the server) until it ends."""
     output = run_cell.locator(".fj-run-output")
     run_cell.locator(".jp-InputPrompt").click()  # not the output: it has a link
-    command(page, "notebook:run-cell")
+    lab_command(page, "notebook:run-cell")
     expect(output).to_contain_text("tick 1", timeout=120_000)
-    command(page, "notebook:restart-kernel")
+    lab_command(page, "notebook:restart-kernel")
     page.locator(".jp-Dialog button", has_text="Restart").click()
     # the widget manager marks the dead kernel's widgets; the panel then hides its (stale)
     # values and says it is disconnected

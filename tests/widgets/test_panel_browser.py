@@ -8,7 +8,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from lab_server import chromium, new_page, start_lab, stop_lab, write_notebook
+from lab_server import (
+    chromium,
+    new_page,
+    open_notebook_with_panel,
+    start_lab,
+    stop_lab,
+)
 
 from flyte_jupyter.launch import RunStore
 
@@ -73,23 +79,6 @@ def shot(page, name):
     page.screenshot(path=str(ARTIFACTS / name))
 
 
-def command(page, name):
-    page.evaluate("name => window.jupyterapp.commands.execute(name)", name)
-
-
-def open_notebook(page, lab, name):
-    write_notebook(lab.root / name, CELLS)
-    page.goto(f"{lab.url}lab/tree/{name}?token={lab.token}")
-    page.locator(".jp-Notebook .jp-Cell").first.wait_for()
-    page.locator("#jp-main-statusbar", has_text="| Idle").wait_for(timeout=90_000)
-    page.wait_for_function("() => window.jupyterapp !== undefined")
-    command(page, "application:toggle-left-area")  # room for the panel
-    command(page, "notebook:run-all-cells")
-    panel = page.locator(PANEL)
-    panel.wait_for(state="visible", timeout=120_000)
-    return panel
-
-
 def tab(panel, title):
     panel.locator(".lm-TabBar-tab", has_text=title).first.click()
 
@@ -109,7 +98,7 @@ def failure_shot(page, request):
 
 @pytest.mark.usefixtures("failure_shot")
 def test_pick_domain_and_images_then_run_a_task_from_the_panel(page, lab):
-    panel = open_notebook(page, lab, "panel.ipynb")
+    panel = open_notebook_with_panel(page, lab, "panel.ipynb", CELLS)
     choose_domain(panel)
     image = choose_images(page, panel)
     check_serialization(panel, image)
