@@ -28,7 +28,6 @@ pytestmark = pytest.mark.slow
 
 REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO / "test-artifacts"
-PANEL = ".flyte-jupyter-panel"
 CELLS = [
     "%load_ext flyte_jupyter",
     """import time

@@ -22,7 +22,6 @@ pytestmark = pytest.mark.slow
 
 REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO / "test-artifacts"
-PANEL = ".flyte-jupyter-panel"
 SPARK = "ghcr.io/org/spark:3.5"
 CELLS = [
     "%load_ext flyte_jupyter",
