@@ -26,6 +26,10 @@ _LAUNCHERS = {
     "remote": ("flyte_jupyter.launch.remote:RemoteLauncher", "pip install flytekit"),
 }
 LAUNCHERS = MappingProxyType(_LAUNCHERS)
+# a cluster speaks one SDK's protocol: flyte v2 runs go to a v2 control plane (Connect RPC)
+_SDK_LAUNCHERS = {
+    ("remote", "flyte"): ("flyte_jupyter.launch.remote_v2:RemoteV2Launcher", "pip install flyte"),
+}
 _ALPHABET = string.ascii_lowercase + string.digits
 
 
@@ -34,9 +38,22 @@ def new_run_id() -> str:
     return "f" + "".join(secrets.choice(_ALPHABET) for _ in range(19))
 
 
-def launcher_for(settings: Settings) -> Launcher:
-    """The backend the settings name (imported on first use)."""
-    target, hint = _LAUNCHERS[settings.backend]
+def launcher_target(backend: str, sdk: str = "flytekit") -> tuple[str, str] | None:
+    """``(module:class, install hint)`` of the launcher of ``backend`` for ``sdk``'s runs."""
+    return _SDK_LAUNCHERS.get((backend, sdk)) or _LAUNCHERS.get(backend)
+
+
+def launcher_for(settings: Settings, sdk: str = "flytekit") -> Launcher:
+    """The backend the settings name, for runs of ``sdk`` (imported on first use).
+
+    The local backend runs both SDKs; the remote one is flytekit's admin (gRPC) for flytekit
+    entities and a flyte v2 control plane (Connect RPC) for v2 tasks.
+    """
+    found = launcher_target(settings.backend, sdk)
+    if found is None:  # pragma: no cover - settings validate the backend
+        msg = f"Unknown backend {settings.backend!r}."
+        raise LaunchError(msg)
+    target, hint = found
     module_name, _, class_name = target.partition(":")
     try:
         cls = getattr(importlib.import_module(module_name), class_name)
