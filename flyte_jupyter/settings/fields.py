@@ -206,6 +206,12 @@ _FIELDS: tuple[FieldSpec, ...] = (
         "Flyte admin endpoint for the remote backend.",
         "from the flytekit config file",
     ),
+    FieldSpec(
+        "org",
+        "optional_str",
+        "Flyte organization of remote flyte v2 runs and deploys (task.org of the config file).",
+        "from the config file's task.org; none",
+    ),
     FieldSpec("home", "path", "Folder for flyte_jupyter's state.", "~/.flyte_jupyter"),
     FieldSpec(
         "bundle_warn_bytes",

@@ -9,8 +9,8 @@ environment comes from the mapping passed in, not from ``os.environ``, and files
 strictly: a file that does not parse is an error, not a warning.
 
 Read: project and domain (``task.project``/``[local] project``, then pyflyte's
-``FLYTE_DEFAULT_PROJECT``/``FLYTE_DEFAULT_DOMAIN``), the ``images`` section, the admin
-endpoint and the S3 storage connection (as s3fs options ``endpoint_url``, ``key``, ``secret``).
+``FLYTE_DEFAULT_PROJECT``/``FLYTE_DEFAULT_DOMAIN``), flyte v2's ``task.org``, the ``images``
+section (and v2's ``image.image_refs``), the admin endpoint and the S3 storage connection (as s3fs options ``endpoint_url``, ``key``, ``secret``).
 """
 
 from __future__ import annotations
@@ -162,6 +162,13 @@ def _v2_image_refs(cfg: Any, origin: str) -> list[tuple[str, str]]:
     return specs
 
 
+def _yaml_value(cfg: Any, section: str, key: str) -> Any:
+    """``section.key`` of a YAML config file (None when absent or not YAML)."""
+    doc = getattr(cfg, "yaml_config", None) if cfg is not None else None
+    part = doc.get(section) if isinstance(doc, dict) else None
+    return part.get(key) if isinstance(part, dict) else None
+
+
 def flytekit_layer(location: tuple[Path, str] | None, *, environ: Mapping[str, str]) -> Layer:
     """Read the flytekit config file at ``location`` (may be ``None``) and flytekit's env vars."""
     from flytekit.configuration import internal
@@ -191,6 +198,8 @@ def flytekit_layer(location: tuple[Path, str] | None, *, environ: Mapping[str, s
             value, origin = _read(entry, cfg, environ, file_origin)
             put(key, str(value).strip() if value is not None else None, origin)
     put("images", _images(cfg, file_origin), file_origin)
+    org = _yaml_value(cfg, "task", "org")  # flyte v2's organization; flytekit has none
+    put("org", str(org).strip() if org is not None else None, f"{file_origin} (task.org)")
     endpoint, origin = _read(internal.Platform.URL, cfg, environ, file_origin)
     put("endpoint", endpoint, origin)
     options: list[tuple[str, object]] = []

@@ -66,6 +66,7 @@ class Settings:
     backend: Backend = "local"
     config_file: Path | None = None
     endpoint: str | None = None
+    org: str | None = None
     home: Path = field(default_factory=_default_home)
     limits: BundleLimits = field(default_factory=BundleLimits)
     include_secrets: tuple[str, ...] = ()

@@ -91,6 +91,7 @@ def test_every_key_from_pyproject(resolve, project_dir, write):
         storage_options = { endpoint_url = "http://127.0.0.1:9000", anon = false }
         backend = "remote"
         endpoint = "flyte.example.com:443"
+        org = "acme"
         home = "state"
         bundle_warn_bytes = "1MiB"
         bundle_max_bytes = 5000000
@@ -110,6 +111,7 @@ def test_every_key_from_pyproject(resolve, project_dir, write):
     assert s.store == "s3://bucket/prefix"
     assert s.storage_options_dict == {"anon": False, "endpoint_url": "http://127.0.0.1:9000"}
     assert s.endpoint == "flyte.example.com:443"
+    assert s.org == "acme"
     assert s.home == project_dir / "state"
     assert (s.limits.warn_bytes, s.limits.max_bytes) == (2**20, 5_000_000)
     assert s.include_secrets == (".env.example",)
@@ -309,6 +311,25 @@ def test_flyte_v2_image_refs_of_the_config_file_are_image_refs(resolve, home, wr
     assert s.images.get("gpu") == "ghcr.io/org/gpu:1"  # flytekit's images section wins
     assert ".flyte/config.yaml" in s.provenance["images.base"]
     assert s.images.unbacked == ()  # refs from a config file keep pyflyte's default image
+
+
+def test_a_flyte_v2_config_file_gives_endpoint_project_domain_and_org(resolve, home, write):
+    """What `flyte create config` writes: one file for flyte v2 and flytekit alike."""
+    write(
+        home / ".flyte" / "config.yaml",
+        "admin:\n  endpoint: dns:///flyte.example.com\n  insecure: false\n"
+        "task:\n  org: acme\n  project: ml\n  domain: staging\n",
+    )
+    s = resolve()
+    assert (s.endpoint, s.org, s.project, s.domain) == (
+        "flyte.example.com",  # flytekit's reading drops dns:///
+        "acme",
+        "ml",
+        "staging",
+    )
+    assert s.provenance["org"].endswith("config.yaml (task.org)")
+    assert ".flyte/config.yaml" in s.provenance["endpoint"]
+    assert resolve(options={"org": "other"}).org == "other"  # a higher source wins
 
 
 def test_relative_start_dir_is_made_absolute(nb_dir, environ, monkeypatch):
