@@ -13,7 +13,7 @@ import dataclasses
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from flyte_jupyter._private import secure_home
 from flyte_jupyter.bundle import BundleLimits, BundleRequest, make_bundle
@@ -200,17 +200,24 @@ def _local_store_dir(url: str | None) -> Path | None:
     return Path(rest) if scheme in ("file", "local") else None
 
 
-def store_for(settings: Settings) -> BundleStore | DataProxyStore:
+def store_for(settings: Settings, sdk: str = "flytekit") -> BundleStore | DataProxyStore:
     """Where the settings send bundles: a bucket store, or a Flyte cluster's data proxy.
 
-    ``store = "flyte"`` sends archives through the data proxy of the configured cluster.
+    ``store = "flyte"`` sends archives through the data proxy of the configured cluster: the
+    one ``sdk``'s entities run on (flytekit's admin, or a flyte v2 control plane).
     """
     from flyte_jupyter.store.dataproxy import FLYTE_STORE, DataProxyStore
 
     if settings.store == FLYTE_STORE:
-        from flyte_jupyter.launch.remote import RemoteLauncher
+        from flyte_jupyter.launch.backends import launcher_for
+        from flyte_jupyter.store.index import PublishIndex
 
-        return DataProxyStore(RemoteLauncher.from_settings(settings).upload_file)
+        launcher: Any = launcher_for(dataclasses.replace(settings, backend="remote"), sdk)
+        secure_home(settings.home)  # the publish index lives there
+        place = f"{launcher.endpoint} {settings.org or ''}/{settings.project}/{settings.domain}"
+        return DataProxyStore(
+            launcher.upload_file, index=PublishIndex(settings.home / "index.sqlite"), place=place
+        )
     return bucket_store_for(settings)
 
 
@@ -233,6 +240,7 @@ def publish_bundle(
     *,
     progress: Progress | None = None,
     verify: bool = True,
+    sdk: str = "flytekit",
 ) -> Bundle:
     """Put the archive in the store (unless it is there already); return it with its URI.
 
@@ -243,7 +251,8 @@ def publish_bundle(
     returned carries the sha256 of the stored object: what a run must execute.
 
     With store ``flyte`` the archive goes through the data proxy of the configured Flyte
-    cluster (``FlyteRemote.upload_file``), as ``pyflyte register`` uploads its package.
+    cluster, as ``pyflyte register`` uploads its package: the cluster ``sdk``'s entities run
+    on (``FlyteRemote.upload_file``, or ``CreateUploadLocation`` of a flyte v2 control plane).
 
     ``progress`` is told the ``upload`` phase while bytes are sent; nothing on reuse.
 
@@ -254,7 +263,7 @@ def publish_bundle(
         Building the bundle again rebuilds it.
     """
     try:
-        published = store_for(settings).publish(
+        published = store_for(settings, sdk).publish(
             bundle.path,
             bundle.digest,
             progress=progress,
@@ -276,21 +285,22 @@ def prepare_and_publish(
     settings: Settings,
     *,
     progress: Progress | None = None,
+    sdk: str = "flytekit",
 ) -> Bundle | None:
     """:func:`prepare_bundle`, then :func:`publish_bundle`; a damaged cached archive is rebuilt.
 
-    Returns None for copy style ``none``.
+    Returns None for copy style ``none``. ``sdk``: see :func:`publish_bundle`.
     """
     bundle = prepare_bundle(job, progress=progress)
     if bundle is None:
         return None
     try:
-        return publish_bundle(bundle, settings, progress=progress)
+        return publish_bundle(bundle, settings, progress=progress, sdk=sdk)
     except DamagedArchiveError:
         # deleted by publish_bundle: building again writes a sound archive
         rebuilt = prepare_bundle(job, progress=progress)
         assert rebuilt is not None  # noqa: S101 - same job, same copy style
-        return publish_bundle(rebuilt, settings, progress=progress)
+        return publish_bundle(rebuilt, settings, progress=progress, sdk=sdk)
 
 
 def serialize_for(

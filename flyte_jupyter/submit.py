@@ -106,8 +106,8 @@ def launch(
     check_image_refs(sdk.container_images(request.entity), settings.images)
     sdk.check_images(request.entity_name, request.entity, settings.images)
     # a backend that cannot work (no Flyte endpoint, missing package) fails before any bundling
-    launcher = None if dry_run else launcher_for(settings)
-    bundle = prepare_and_publish(request.job, settings, progress=progress)
+    launcher = None if dry_run else launcher_for(settings, sdk.name)
+    bundle = prepare_and_publish(request.job, settings, progress=progress, sdk=sdk.name)
     module = bundle.module if bundle is not None else request.module
     if module is None:
         msg = f"Cannot tell which installed module defines {request.entity_name!r}."

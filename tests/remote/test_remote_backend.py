@@ -209,3 +209,9 @@ def test_store_flyte_uploads_the_bundle_through_the_data_proxy(nb, standin):
     (task,) = standin.requests("CreateTask")
     args = args_of(task)
     assert args[args.index("--additional-distribution") + 1] == uri
+
+    # launched again unchanged: the proxy is not sent the same archive twice
+    again = flyte_run(nb, "--backend remote --store flyte --wait square(x=8)")
+    assert again.bundle == run.bundle
+    assert again.status == "SUCCEEDED"
+    assert len(standin.requests("CreateUploadLocation")) == 1

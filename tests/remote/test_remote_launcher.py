@@ -128,6 +128,24 @@ def test_upload_through_the_data_proxy(tmp_path, standin, flyte_config):
     assert dataclasses.replace(bundle, uri=None, reused=None, sha256=None) == _bundle(tmp_path)
 
 
+def test_an_unchanged_bundle_is_not_sent_through_the_data_proxy_again(
+    tmp_path, standin, flyte_config
+):
+    settings = settings_for(
+        tmp_path, endpoint=standin.endpoint, config_file=flyte_config, store="flyte"
+    )
+    first = publish_bundle(_bundle(tmp_path), settings)
+    again = publish_bundle(_bundle(tmp_path), settings)
+    assert (first.reused, again.reused) == (False, True)
+    assert again.uri == first.uri
+    assert len(standin.requests("CreateUploadLocation")) == 1
+
+    # another domain is another place of the cluster: sent there too
+    elsewhere = publish_bundle(_bundle(tmp_path), dataclasses.replace(settings, domain="staging"))
+    assert elsewhere.reused is False
+    assert len(standin.requests("CreateUploadLocation")) == 2
+
+
 def test_a_refused_upload_is_a_store_error_with_admins_message(tmp_path, standin, flyte_config):
     standin.fail("CreateUploadLocation", grpc.StatusCode.PERMISSION_DENIED, "uploads are off")
     settings = settings_for(
