@@ -114,6 +114,8 @@ def _options(table: tuple[tuple[str, dict[str, Any]], ...]) -> Callable[[Any], A
 help_option = argument("-h", "--help", action="store_true", help="Show this help; run nothing.")
 code_options = _options(_CODE_OPTIONS)
 target_options = _options(_TARGET_OPTIONS)
+# a deploy always goes to a Flyte cluster: --backend has no say
+deploy_target_options = _options(tuple(o for o in _TARGET_OPTIONS if o[0] != "--backend"))
 run_options = _options(_RUN_OPTIONS)
 
 
@@ -261,6 +263,31 @@ class FlyteMagics(Magics):
         for path in written:
             print(f"  {path.name}")  # noqa: T201
         return written
+
+    @magic_arguments()
+    @help_option
+    @argument("entities", nargs="*", help="Tasks/workflows to deploy (default: all).")
+    @argument(
+        "--dry-run",
+        action="store_true",
+        help="Show the specs that would be registered; upload and register nothing.",
+    )
+    @deploy_target_options
+    @code_options
+    @line_magic
+    def flyte_deploy(self, line: str) -> Any:
+        """Register tasks/workflows on the Flyte cluster under a version, without running them.
+
+        Builds, checks and publishes the bundle as a run does, serializes each entity with
+        its SDK and registers it: flytekit tasks, workflows and their default launch plans
+        (FlyteRemote), flyte v2 task environments. Always the cluster of the Flyte config
+        (``endpoint``), whatever ``backend`` says. Returns a Deployment listing each entity
+        (registered, or already registered with the same spec) with its console link; with
+        ``--dry-run``, the serialized specs, nothing uploaded and no cluster contacted.
+        """
+        from flyte_jupyter import _deploying
+
+        return _deploying.deploy_magic(self, line)
 
     @magic_arguments()
     @help_option

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
 
     from flyte_jupyter.bundle import Bundle
+    from flyte_jupyter.deploy import DeployRequest
     from flyte_jupyter.prepare import BundleJob
     from flyte_jupyter.progress import Progress
     from flyte_jupyter.settings import Settings
@@ -281,4 +282,20 @@ class KernelSession:
             settings=settings,
             module=self.entity_modules(targets, None).get(name),
             notebook=self.notebook,
+        )
+
+    def deploy_request(self, settings: Settings, names: list[str]) -> DeployRequest:
+        """The deploy of ``names`` (default: all entities of the notebook).
+
+        What ``%flyte_deploy`` and the panel's Deploy submit.
+        """
+        from flyte_jupyter.deploy import DeployRequest
+
+        job, targets = self.job(settings, names)
+        return DeployRequest(
+            targets=targets,
+            entities={name: self.entity(name) for name in targets},
+            job=job,
+            settings=settings,
+            installed=self.entity_modules(targets, None),
         )

@@ -25,6 +25,7 @@ BELOW_ADAPTERS = (
     "launch",
     "prepare",
     "submit",
+    "deploy",
     "session",
     "_kernel",
     "progress",

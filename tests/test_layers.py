@@ -2,8 +2,9 @@
 
 ::
 
-    adapters     magics, _launching, _usage, _traits, display, widgets, server, the package root
-    application  session, submit, prepare, _kernel
+    adapters     magics, _launching, _deploying, _usage, _traits, display, widgets, server,
+                 the package root
+    application  session, submit, deploy, prepare, _kernel
     launch       launch (launchers, run store, Run, supervisor)
     core         settings | store | serialize | runtime   (peers: none imports another)
                  bundle
@@ -52,9 +53,19 @@ LAYERS: dict[str, tuple[int, bool]] = {
     "bundle": (4, False),
     **dict.fromkeys(("settings", "store", "serialize", "runtime"), (5, False)),
     "launch": (6, False),
-    **dict.fromkeys(("session", "submit", "prepare", "_kernel"), (7, True)),
+    **dict.fromkeys(("session", "submit", "deploy", "prepare", "_kernel"), (7, True)),
     **dict.fromkeys(
-        ("magics", "_launching", "_usage", "_traits", "display", "widgets", "server", ROOT),
+        (
+            "magics",
+            "_launching",
+            "_deploying",
+            "_usage",
+            "_traits",
+            "display",
+            "widgets",
+            "server",
+            ROOT,
+        ),
         (8, True),
     ),
 }

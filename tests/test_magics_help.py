@@ -10,6 +10,7 @@ MAGICS = (
     "flyte_serialize",
     "flyte_panel",
     "flyte_runs",
+    "flyte_deploy",
 )
 
 

@@ -25,7 +25,7 @@ from flyte_jupyter.redaction import redact_url
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
-    from flyte_jupyter.launch.model import Launcher
+    from flyte_jupyter.launch.model import Deployed, DeploySpec, Launcher
     from flyte_jupyter.settings import Backend, Settings
 
 DEFAULT_LIMIT = 20
@@ -69,6 +69,9 @@ class _Deferred:
 
     def cancel(self, record: RunRecord) -> RunRecord:
         return self._get().cancel(record)
+
+    def deploy(self, spec: DeploySpec) -> list[Deployed]:
+        return self._get().deploy(spec)
 
 
 class RunList(list[Run]):

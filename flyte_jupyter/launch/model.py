@@ -103,6 +103,57 @@ class LaunchSpec:
         )
 
 
+@dataclass(frozen=True)
+class DeploySpec:
+    """Everything a backend needs to register entities of one SDK without running them.
+
+    Parameters
+    ----------
+    sdk
+        The SDK of every serialized entity (``flytekit`` or ``flyte``).
+    serialized
+        The serialized specs: every entity to register (a workflow's tasks and its default
+        launch plan included).
+    bundle
+        The published bundle (``uri`` set); None for copy style ``none``.
+    settings
+        The resolved settings (project, domain, the cluster's endpoint).
+    version
+        The version to register under.
+    """
+
+    sdk: str
+    serialized: Serialized
+    bundle: Bundle | None
+    settings: Settings
+    version: str
+
+
+@dataclass(frozen=True)
+class Deployed:
+    """One entity a deploy registered, or found registered with an identical spec.
+
+    Parameters
+    ----------
+    kind
+        ``task``, ``workflow`` or ``launch plan``.
+    name
+        Its Flyte name (``nb_quickstart.square``; ``env.square`` for flyte v2).
+    version
+        The version it is registered under.
+    status
+        ``registered`` (new), or ``already registered`` (the same spec was there).
+    url
+        Its page in the Flyte console, if known.
+    """
+
+    kind: str
+    name: str
+    version: str
+    status: str
+    url: str | None
+
+
 def _origins(bundle: Bundle | None) -> dict[str, Any]:
     """What ``extra`` keeps to point the run's tracebacks at notebook cells.
 
@@ -181,6 +232,14 @@ class Launcher(Protocol):
 
     def cancel(self, record: RunRecord) -> RunRecord:
         """Stop the run (its whole process group locally); record ABORTED."""
+        ...
+
+    def deploy(self, spec: DeploySpec) -> list[Deployed]:
+        """Register the serialized entities under ``spec.version``; execute nothing.
+
+        An entity registered already with an identical spec is reported as such; one with a
+        different spec under the same version is an error (a version names one definition).
+        """
         ...
 
 

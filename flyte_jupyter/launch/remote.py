@@ -1,11 +1,13 @@
 """The remote backend: register and execute on a Flyte cluster with flytekit's ``FlyteRemote``.
 
 A launch registers the serialized specs exactly as ``pyflyte register`` does (tasks first, then
-workflows and launch plans, each through ``FlyteRemote.raw_register`` under the settings'
-version; an entity that already exists with that version is kept), then creates the execution
-with the inputs as the literal map that was checked against the entity's interface. The run's
-URL is the execution's page in the Flyte console; status, outputs and cancel go through the
-same ``FlyteRemote`` client.
+workflows and launch plans, each created through the admin client as
+``FlyteRemote.raw_register`` creates it, under the settings' version; an entity that already
+exists with an identical spec under that version is kept), then creates the execution with the
+inputs as the literal map that was checked against the entity's interface. The run's URL is
+the execution's page in the Flyte console; status, outputs and cancel go through the same
+``FlyteRemote`` client. A deploy (:meth:`RemoteLauncher.deploy`, ``%flyte_deploy``) registers
+the same way and executes nothing.
 
 The cluster must be able to read the bundle: either the configured store is a bucket the
 cluster reads (``s3://...``), or the store is ``flyte`` and the bundle goes through Flyte's
@@ -47,7 +49,8 @@ from flyte_jupyter.sdk import load_sdk
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
-    from flyte_jupyter.launch.model import LaunchSpec, RunRecord
+    from flyte_jupyter.launch.model import Deployed, DeploySpec, LaunchSpec, RunRecord
+    from flyte_jupyter.serialize.api import Serialized, SerializedFile
     from flyte_jupyter.settings import Settings
 
 __all__ = [
@@ -62,7 +65,7 @@ logger = redacting_logger(__name__)
 
 _NOT_READABLE = ("file", "local", "memory")
 _REGISTER_HINT = (
-    "A version names one definition of each entity: if the code changed, launch under a new "
+    "A version names one definition of each entity: if the code changed, {verb} under a new "
     "version (--version), or leave version on auto."
 )
 
@@ -190,42 +193,87 @@ class RemoteLauncher:
         return record
 
     def _register(self, spec: LaunchSpec) -> Any:
-        """Register every serialized file; return the identifier to execute.
-
-        Like ``pyflyte register``: tasks first, then workflows and launch plans in
-        serialization order (dependencies first), with no default launch plan made on the
-        side (the serialized one is registered).
-        """
-        from flytekit.models import launch_plan as launch_plan_models
-        from flytekit.models import task as task_models
-        from flytekit.models.admin import workflow as workflow_models
-
-        models = {
-            "task": task_models.TaskSpec,
-            "workflow": workflow_models.WorkflowSpec,
-            "launch plan": launch_plan_models.LaunchPlan,
-        }
-        from flyte_jupyter.settings import serialization_settings_for_bundle
-
-        settings = serialization_settings_for_bundle(
-            spec.settings, spec.bundle, version=spec.version
-        )
-        files = sorted(spec.serialized.files, key=lambda f: f.kind != "task")  # stable
+        """Register every serialized file; return the identifier to execute."""
         wanted = "task" if spec.kind == "task" else "launch plan"
         target = None
-        for item in files:
-            entity = models[item.kind].from_flyte_idl(item.read())
-            action = f"register {item.kind} {item.name} version {spec.version}"
-            with self._admin(action, hint=_REGISTER_HINT):
-                ident = self.remote.raw_register(
-                    entity, settings, version=spec.version, create_default_launchplan=False
-                )
+        for item, ident, _new in self._register_all(
+            spec.serialized, spec.settings, spec.version, verb="launch"
+        ):
             if item.kind == wanted and item.name == spec.flyte_name:
                 target = ident
         if target is None:
             msg = f"No {wanted} {spec.flyte_name!r} among the serialized entities to register."
             raise LaunchError(msg)
         return target
+
+    def deploy(self, spec: DeploySpec) -> list[Deployed]:
+        """Register the serialized entities under the version, as ``pyflyte register`` does.
+
+        Nothing is executed. Each entity is reported ``registered`` (new) or ``already
+        registered`` (admin answered ALREADY_EXISTS: the same spec under that version), with
+        its page in the Flyte console. A different spec under the same version is a
+        :class:`~flyte_jupyter.errors.LaunchError` saying to deploy under a new version.
+        """
+        from flyte_jupyter.launch.model import Deployed
+
+        if spec.sdk != "flytekit":  # pragma: no cover - launcher_for picks the v2 launcher
+            msg = f"The flytekit remote backend cannot deploy {spec.sdk} entities."
+            raise LaunchError(msg)
+        if spec.bundle is not None:
+            _check_readable(str(spec.bundle.uri))
+        return [
+            Deployed(
+                kind=item.kind,
+                name=item.name,
+                version=spec.version,
+                status="registered" if new else "already registered",
+                url=str(self.remote.generate_console_url(ident)),
+            )
+            for item, ident, new in self._register_all(
+                spec.serialized, spec.settings, spec.version, verb="deploy"
+            )
+        ]
+
+    def _register_all(
+        self, serialized: Serialized, settings: Settings, version: str, *, verb: str
+    ) -> list[tuple[SerializedFile, Any, bool]]:
+        """Register every serialized file: ``(file, identifier, new?)`` of each, in order.
+
+        Like ``pyflyte register``: tasks first, then workflows and launch plans in
+        serialization order (dependencies first), with no default launch plan made on the
+        side (the serialized one is registered). The admin client is called directly, as
+        ``FlyteRemote.raw_register`` calls it, because ``raw_register`` swallows
+        ALREADY_EXISTS and so cannot tell a new entity from one registered before. A
+        different spec under the same version (INVALID_ARGUMENT) is an error whose message
+        says to ``verb`` under a new version.
+        """
+        from flytekit.models.core.identifier import Identifier
+
+        hint = _REGISTER_HINT.format(verb=verb)
+        out = []
+        for item in sorted(serialized.files, key=lambda f: f.kind != "task"):  # stable
+            entity, name, resource = _control_plane_entity(item)
+            ident = Identifier(resource, settings.project, settings.domain, name, version)
+            with self._admin(f"register {item.kind} {name} version {version}", hint=hint):
+                new = self._create(item.kind, ident, entity)
+            out.append((item, ident, new))
+        return out
+
+    def _create(self, kind: str, ident: Any, entity: Any) -> bool:
+        """Create one entity; False when admin has it already (ALREADY_EXISTS: the same spec)."""
+        from flytekit.exceptions.user import FlyteEntityAlreadyExistsException
+
+        client = self.remote.client
+        try:
+            if kind == "task":
+                client.create_task(ident, entity)
+            elif kind == "workflow":
+                client.create_workflow(ident, entity)
+            else:
+                client.create_launch_plan(ident, entity.spec)
+        except FlyteEntityAlreadyExistsException:
+            return False
+        return True
 
     def _create_execution(self, spec: LaunchSpec, target: Any) -> Any:
         """``CreateExecution`` of ``target`` named after the run, with the literal inputs."""
@@ -377,6 +425,24 @@ class RemoteLauncher:
             raise LaunchError(msg)
         project, domain, name = (record.remote_id or "").split("/", 2)
         return WorkflowExecutionIdentifier(project, domain, name)
+
+
+def _control_plane_entity(item: SerializedFile) -> tuple[Any, str, int]:
+    """Flytekit's model of a serialized file, its Flyte name and its resource type."""
+    from flytekit.models.admin.workflow import WorkflowSpec
+    from flytekit.models.core.identifier import ResourceType
+    from flytekit.models.launch_plan import LaunchPlan
+    from flytekit.models.task import TaskSpec
+
+    message = item.read()
+    if item.kind == "task":
+        task = TaskSpec.from_flyte_idl(message)
+        return task, task.template.id.name, ResourceType.TASK
+    if item.kind == "workflow":
+        workflow = WorkflowSpec.from_flyte_idl(message)
+        return workflow, workflow.template.id.name, ResourceType.WORKFLOW
+    plan = LaunchPlan.from_flyte_idl(message)
+    return plan, plan.id.name, ResourceType.LAUNCH_PLAN
 
 
 def _check_readable(uri: str) -> None:
