@@ -37,6 +37,7 @@ from flyte_jupyter.widgets.target import TargetSection
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
 
+    from flyte_jupyter.deploy import Deployment
     from flyte_jupyter.launch import Run
     from flyte_jupyter.session import KernelSession
 
@@ -169,6 +170,18 @@ class FlytePanel(w.VBox):
         """
         self.tabs.selected_index = TITLES.index("Run")
         return self.runner.run(name, inputs)
+
+    def on_deploy(self, callback: Callable[[Deployment], None]) -> None:
+        """Call ``callback(deployment)`` after each deploy from the panel."""
+        self.runner.deployer.on_deploy(callback)
+
+    def deploy(self, name: str | None = None) -> Deployment:
+        """Deploy ``name`` (default: the selected one) to the Flyte cluster, as Deploy does.
+
+        Registers it under the version without running it; returns the result.
+        """
+        self.tabs.selected_index = TITLES.index("Run")
+        return self.runner.deployer.deploy(name)
 
     def select(self, title: str) -> None:
         """Show the tab called ``title`` (one of :data:`TITLES`)."""

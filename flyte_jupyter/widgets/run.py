@@ -1,4 +1,4 @@
-"""Run: pick a task or workflow, fill in its inputs, press Run.
+"""Run: pick a task or workflow, fill in its inputs, press Run (or Deploy, to register it).
 
 The button builds the same ``LaunchRequest`` that ``%%flyte_run`` builds (from the settings the
 magics resolve, with the panel layer in them) and calls the same ``launch``; a progress bar is
@@ -18,6 +18,7 @@ import ipywidgets as w
 from flyte_jupyter.display import CANCEL_LABEL, confirm_clicks
 from flyte_jupyter.errors import FlyteJupyterError, InputError
 from flyte_jupyter.widgets.common import entity_picker, error_html, muted, offer_entities
+from flyte_jupyter.widgets.deploy import DeployAction
 from flyte_jupyter.widgets.inputs import InputsForm
 from flyte_jupyter.widgets.progress import TransferProgress
 from flyte_jupyter.widgets.state import message_of
@@ -52,6 +53,7 @@ class RunSection:
             layout=w.Layout(margin="6px 0 6px 114px"),
         )
         self.button.on_click(lambda _b: self.click())
+        self.deployer = DeployAction(state, self.entity, [self.button], self.busy)
         self.progress = TransferProgress("Launching")
         self.error = w.HTML()
         self.status = w.HTML()
@@ -67,11 +69,12 @@ class RunSection:
             [
                 self.entity,
                 self.form_box,
-                self.button,
+                w.HBox([self.button, self.deployer.button]),
                 self.progress.widget,
                 self.error,
                 self.status,
                 self.cancel_button,
+                self.deployer.widget,
             ]
         )
         self.last_run: Run | None = None
@@ -156,15 +159,26 @@ class RunSection:
             raise FlyteJupyterError(self.error_text)
         return run
 
+    def busy(self) -> bool:
+        """True while a launch or a deploy from the panel is under way."""
+        launching = self.launching is not None and self.launching.is_alive()
+        return launching or self.deployer.running
+
+    def _set_busy(self, *, busy: bool) -> None:
+        """Disable Run and Deploy while either is under way (one bundle build at a time)."""
+        self.button.disabled = busy
+        self.deployer.button.disabled = busy
+
     def click(self) -> None:
         """What the Run button does: check inputs now, launch in a background thread."""
-        if self.launching is not None and self.launching.is_alive():
+        if self.busy():
             return
         try:
             request = self._request(None, None)
         except Exception as exc:  # noqa: BLE001 - every failure is shown next to the button
             self.error.value = error_html(message_of(exc))
             return
+        self._set_busy(busy=True)  # at once: a second click must not start another launch
         self.launching = threading.Thread(
             target=self._launch, args=(request,), name="flyte-launch", daemon=True
         )
@@ -175,7 +189,7 @@ class RunSection:
         from flyte_jupyter.launch import Run
         from flyte_jupyter.submit import launch
 
-        self.button.disabled = True
+        self._set_busy(busy=True)
         self.progress.start()
         self.error_text = ""
         try:
@@ -186,7 +200,7 @@ class RunSection:
             self.progress.finish("failed", ok=False, description="Launch failed")
             return None
         finally:
-            self.button.disabled = False
+            self._set_busy(busy=False)
         assert isinstance(run, Run)  # noqa: S101 - launch without dry_run returns a Run
         run = LiveRun.of(run)
         self.progress.finish(f"in {self.progress.elapsed:.1f} s", description="Launched")

@@ -25,6 +25,7 @@ from flyte_jupyter.errors import FlyteJupyterError
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
 
+    from flyte_jupyter.deploy import DeployRequest
     from flyte_jupyter.prepare import BundleJob
     from flyte_jupyter.session import KernelSession
     from flyte_jupyter.settings import Settings
@@ -264,6 +265,10 @@ class PanelState:
     ) -> LaunchRequest:
         """The request ``%%flyte_run`` would build for ``name(**inputs)``."""
         return self.session.launch_request(settings, name, inputs)
+
+    def deploy_request(self, settings: Settings, names: list[str]) -> DeployRequest:
+        """The request ``%flyte_deploy`` would build for ``names``."""
+        return self.session.deploy_request(settings, names)
 
 
 def settings_value(settings: Settings, key: str) -> Any:
