@@ -142,6 +142,12 @@ def live_html(record: RunRecord, tail: list[str], *, now: float | None = None) -
         )
     else:
         log = f"<div class='flyte-jupyter-live-log' style='{_MUTED}'><i>no output yet</i></div>"
+    lost = record.extra.get("connection")  # the backend could not be reached: since when, why
+    if lost:
+        meta += (
+            "<div class='flyte-jupyter-live-connection' style='color:#9a6700'>⚠ "
+            f"{escape(redact_text(str(lost)))}</div>"
+        )
     return f"<div class='flyte-jupyter-live'>{run_summary_html(record)}{meta}{log}</div>"
 
 

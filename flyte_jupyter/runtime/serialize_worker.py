@@ -105,7 +105,7 @@ def serialize_v2(request: dict[str, Any]) -> dict[str, Any]:
             version=version,
             project=settings["project"],
             domain=settings["domain"],
-            org=ORG,
+            org=settings.get("org") or ORG,
             code_bundle=code_bundle,
             image_cache=image_cache,
             root_dir=Path(root) if root else None,

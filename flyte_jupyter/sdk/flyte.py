@@ -123,18 +123,12 @@ class FlyteV2Sdk:
                 raise SettingsError(msg)
 
     def check_launch(self, name: str, obj: object, backend: str) -> None:
-        """Refuse the remote backend (not run yet).
+        """Nothing to refuse: v2 tasks run on the local backend and on a v2 control plane.
 
-        A task calling tasks runs locally in flyte's local mode (see :meth:`local_command`).
+        Locally, a task calling tasks runs in flyte's local mode (see :meth:`local_command`);
+        on a cluster, v2's own controller runs what it calls.
         """
-        del obj
-        if backend != "local":
-            msg = (
-                f"{name!r} is a flyte v2 task; flyte_jupyter runs v2 tasks on the local backend "
-                f"only so far, not on {backend!r}. Use --backend local (or --dry-run to see its "
-                "spec), or submit it with flyte.run from the notebook."
-            )
-            raise LaunchError(msg)
+        del name, obj, backend
 
     def called_tasks(self, obj: object) -> list[str]:
         """The v2 tasks the task's function refers to (see :func:`called_tasks`)."""

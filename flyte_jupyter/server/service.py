@@ -128,7 +128,7 @@ class RunService:
         # remote runs: when the admin was last asked about each, and their launchers
         self._remote_polled: dict[str, float] = {}
         self._remote_failed: set[str] = set()
-        self._launchers: dict[tuple[str, Path], Any] = {}
+        self._launchers: dict[tuple[str, str, Path], Any] = {}
 
     def list_runs(
         self,
@@ -247,18 +247,18 @@ class RunService:
         return cancelled
 
     def _remote_launcher(self, record: RunRecord) -> Any:
-        """The launcher of a remote run's backend (one per backend and folder, kept).
+        """The launcher of a remote run's backend and SDK (one per backend, SDK and folder, kept).
 
         Raises
         ------
         Unsupported
             The backend is unknown here, or its package is not installed.
         """
-        from flyte_jupyter.launch.backends import LAUNCHERS, launcher_for
+        from flyte_jupyter.launch.backends import launcher_for, launcher_target
         from flyte_jupyter.settings import resolve_settings
 
         where = f" Cancel it in the Flyte console: {redact_url(record.url)}" if record.url else ""
-        target = LAUNCHERS.get(record.backend)
+        target = launcher_target(record.backend, record.sdk)
         if target is None:
             msg = f"Run {record.id} ran on backend {record.backend!r}, unknown here.{where}"
             raise Unsupported(msg)
@@ -272,14 +272,14 @@ class RunService:
         # the notebook's folder holds the pyproject/flytekit config the run was launched with
         notebook_dir = Path(record.notebook).parent if record.notebook else None
         start_dir = notebook_dir if notebook_dir and notebook_dir.is_dir() else self.root_dir
-        key = (record.backend, start_dir)
+        key = (record.backend, record.sdk, start_dir)
         if key not in self._launchers:
             settings = resolve_settings(
                 start_dir=start_dir,
                 environ=os.environ,
                 options={"backend": record.backend, "home": str(self.home)},
             )
-            self._launchers[key] = launcher_for(settings)
+            self._launchers[key] = launcher_for(settings, record.sdk)
         return self._launchers[key]
 
 

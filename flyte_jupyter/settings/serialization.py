@@ -113,6 +113,7 @@ def serialization_settings_for_bundle(
 def flyte_v2_settings(settings: Settings, bundle: Bundle | None) -> str:
     """Return flyte v2's serialization settings for a stored bundle (None: no bundle), as JSON.
 
+    ``org`` is the settings' organization (None: the placeholder local runs need).
     ``images`` are the settings' named images as v2 image refs
     (``flyte.Image.from_ref_name("NAME")``), plus ``default`` (the image of an environment
     without one) only when a default image was chosen: otherwise v2's own default image for its
@@ -132,6 +133,7 @@ def flyte_v2_settings(settings: Settings, bundle: Bundle | None) -> str:
     data = {
         "project": settings.project,
         "domain": settings.domain,
+        "org": settings.org,
         "version": effective_version(bundle.digest if bundle else None, settings),
         "images": images,
         "bundle_uri": bundle.uri if bundle is not None else None,

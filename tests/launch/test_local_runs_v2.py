@@ -148,9 +148,15 @@ def test_a_v2_task_runs_from_a_bundle_in_an_s3_store(ip, tmp_path, monkeypatch, 
     assert command["argv"][command["argv"].index("--tgz") + 1].startswith(f"s3://{bucket}/nb/")
 
 
-def test_a_v2_task_on_the_remote_backend_is_refused_before_anything_is_built(nb, tmp_path):
-    with pytest.raises(UsageError, match=r"'square' is a flyte v2 task; .* local backend only"):
+def test_a_v2_task_on_an_unconfigured_remote_backend_says_how_before_anything_is_built(
+    nb, tmp_path, monkeypatch
+):
+    for name in ("FLYTECTL_CONFIG", "FLYTE_JUPYTER_ENDPOINT", "FLYTE_PLATFORM_URL"):
+        monkeypatch.delenv(name, raising=False)
+    with pytest.raises(UsageError, match=r"Remote flyte v2 runs need a Flyte endpoint") as info:
         nb.run_line_magic("flyte_run", "--backend remote square(x=1)")
+    assert "admin.endpoint" in str(info.value)
+    assert "FLYTE_JUPYTER_ENDPOINT" in str(info.value)
     assert runs(tmp_path) == []
     assert not list((tmp_path / "home").glob("cache/bundles/*.tar.gz"))
 

@@ -103,3 +103,93 @@ def nb(ip, flyte_config, shared, monkeypatch):  # noqa: ARG001 - flyte_config se
     monkeypatch.setenv("FLYTE_JUPYTER_STORE", "s3://bundles/nb")
     cell(ip, DEFS, cell_id="defs")
     return ip
+
+
+# -- flyte v2: the stand-in control plane ------------------------------------------------------
+
+V2_DEFS = """
+import flyte
+import v2helper
+
+env = flyte.TaskEnvironment(name="nbv2", image="ghcr.io/acme/base:1.0", env_vars={"STAGE": "two"})
+
+@env.task
+def square(x: int) -> int:
+    return v2helper.double(x) * x // 2
+
+@env.task
+def boom(x: int) -> int:
+    raise ValueError(f"bad value {x}")
+"""
+
+
+@pytest.fixture(scope="session")
+def standin_v2_server(tmp_path_factory, moto_endpoint):
+    """A stand-in Flyte v2 control plane whose ``a0`` runs read the moto store."""
+    from standin_v2 import StandinFlyteV2
+
+    server = StandinFlyteV2(
+        tmp_path_factory.mktemp("standin-v2"),
+        env={
+            "FLYTE_AWS_ENDPOINT": moto_endpoint,
+            "FLYTE_AWS_ACCESS_KEY_ID": "testing",
+            "FLYTE_AWS_SECRET_ACCESS_KEY": "testing",
+        },
+    ).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def standin_v2(standin_v2_server, monkeypatch):
+    """The v2 stand-in, emptied and serving; runs are polled without the 1 s throttle."""
+    from flyte_jupyter.launch.remote_v2 import RemoteV2Launcher
+
+    standin_v2_server.start()  # a test may have left it stopped
+    standin_v2_server.reset()
+    monkeypatch.setattr(RemoteV2Launcher, "poll_interval", 0.0)
+    monkeypatch.setattr(RemoteV2Launcher, "retry_backoff", (0.1, 0.5))
+    return standin_v2_server
+
+
+@pytest.fixture
+def v2_config(tmp_path, standin_v2, moto_endpoint, monkeypatch):
+    """A flyte config file for the v2 stand-in and the moto store, found via FLYTECTL_CONFIG."""
+    path = tmp_path / "flyte-config.yaml"
+    path.write_text(
+        textwrap.dedent(f"""\
+            admin:
+              endpoint: {standin_v2.endpoint}
+              insecure: true
+            task:
+              org: acme
+              project: flytesnacks
+              domain: development
+            storage:
+              connection:
+                endpoint: {moto_endpoint}
+                access-key: testing
+                secret-key: testing
+            """),
+        encoding="utf-8",
+    )
+    monkeypatch.setenv("FLYTECTL_CONFIG", str(path))
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    monkeypatch.setenv("DO_NOT_TRACK", "1")
+    for name in ("FLYTE_JUPYTER_ENDPOINT", "FLYTE_PLATFORM_URL", "FLYTE_JUPYTER_STORE"):
+        monkeypatch.delenv(name, raising=False)
+    return path
+
+
+@pytest.fixture
+def nb2(ip, v2_config, shared, monkeypatch):  # noqa: ARG001 - v2_config sets the env
+    """The IPython shell with v2 tasks defined, set up for the v2 stand-in and the moto store."""
+    root = shared / "root"
+    (root / "v2helper.py").write_text("def double(v):\n    return 2 * v\n", encoding="utf-8")
+    monkeypatch.setenv("FLYTE_JUPYTER_HOME", str(shared / "home"))
+    monkeypatch.setenv("FLYTE_JUPYTER_ROOT_DIR", str(root))
+    monkeypatch.setenv("FLYTE_JUPYTER_STORE", "s3://bundles/nb")
+    monkeypatch.syspath_prepend(str(root))
+    cell(ip, V2_DEFS, cell_id="defs2")
+    return ip
