@@ -24,10 +24,10 @@ from flyte_jupyter.errors import FlyteJupyterError, LaunchError
 from flyte_jupyter.launch.backends import launcher_for
 from flyte_jupyter.launch.model import DeploySpec
 from flyte_jupyter.prepare import (
-    bucket_store_for,
     prepare_and_publish,
     prepare_bundle,
     serialize_for,
+    would_be_uri,
 )
 from flyte_jupyter.redaction import redact_text
 
@@ -325,24 +325,11 @@ def _bundles(
     if dry_run:
         bundle = prepare_bundle(request.job, progress=progress)
         if bundle is not None:
-            bundle = dataclasses.replace(bundle, uri=_planned_uri(settings, bundle.digest))
+            bundle = dataclasses.replace(bundle, uri=would_be_uri(settings, bundle.digest))
         return dict.fromkeys(sdks, bundle)
     return {
         sdk: prepare_and_publish(request.job, settings, progress=progress, sdk=sdk) for sdk in sdks
     }
-
-
-def _planned_uri(settings: Settings, digest: str) -> str:
-    """Where the bundle would be stored: computed, nothing uploaded, no store contacted.
-
-    As the panel's serialization preview computes it (``widgets.serialization.would_be_uri``).
-    """
-    from flyte_jupyter.bundle.model import archive_name
-    from flyte_jupyter.store.dataproxy import FLYTE_STORE
-
-    if settings.store == FLYTE_STORE:  # the data proxy picks the location at upload
-        return f"<Flyte data proxy upload location>/{archive_name(digest)}"
-    return bucket_store_for(settings).uri_for(digest)
 
 
 def _targets(

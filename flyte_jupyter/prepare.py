@@ -234,6 +234,19 @@ def bucket_store_for(settings: Settings) -> BundleStore:
     return open_store(url, home=settings.home, storage_options=options)
 
 
+def would_be_uri(settings: Settings, digest: str) -> str:
+    """The URI the bundle of ``digest`` has (or would get) in the configured store.
+
+    Computed, not asked: nothing is uploaded and no store is contacted (previews, dry runs).
+    """
+    from flyte_jupyter.bundle.model import archive_name
+    from flyte_jupyter.store.dataproxy import FLYTE_STORE
+
+    if settings.store == FLYTE_STORE:  # the data proxy picks the location at upload
+        return f"<Flyte data proxy upload location>/{archive_name(digest)}"
+    return bucket_store_for(settings).uri_for(digest)
+
+
 def publish_bundle(
     bundle: Bundle,
     settings: Settings,

@@ -15,6 +15,7 @@ import ipywidgets as w
 from flyte_jupyter._html import escape
 from flyte_jupyter.bundle.display import table_html
 from flyte_jupyter.errors import StoreError
+from flyte_jupyter.prepare import would_be_uri
 from flyte_jupyter.redaction import redact_code, redact_text, redact_url
 from flyte_jupyter.store.dataproxy import FLYTE_STORE
 from flyte_jupyter.widgets.background import BackgroundView
@@ -23,7 +24,6 @@ from flyte_jupyter.widgets.common import (
     human_size,
     muted,
 )
-from flyte_jupyter.widgets.serialization import would_be_uri
 
 if TYPE_CHECKING:
     from flyte_jupyter.bundle import Bundle, ManifestEntry

@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from flyte_jupyter._html import escape
+from flyte_jupyter.prepare import would_be_uri
 from flyte_jupyter.redaction import redact, redact_text
-from flyte_jupyter.store.dataproxy import FLYTE_STORE
 from flyte_jupyter.widgets.background import BackgroundView
 from flyte_jupyter.widgets.common import entity_picker, muted
 
@@ -56,16 +56,6 @@ class SerializationView:
     tasks: tuple[TaskView, ...] = ()
     entity: str | None = None
     digest: str | None = None
-
-
-def would_be_uri(settings: Settings, digest: str) -> str:
-    """The URI the bundle of ``digest`` has (or would get) in the configured store."""
-    from flyte_jupyter.bundle.model import archive_name
-    from flyte_jupyter.prepare import bucket_store_for
-
-    if settings.store == FLYTE_STORE:  # the data proxy picks the location at upload
-        return f"<Flyte data proxy upload location>/{archive_name(digest)}"
-    return bucket_store_for(settings).uri_for(digest)
 
 
 def compute(job: SerializationJob) -> SerializationView:
