@@ -318,9 +318,10 @@ def _bundles(
 ) -> dict[str, Bundle | None]:
     """The bundle as each SDK's cluster reads it (None: copy style ``none``).
 
-    Built and self-checked once. Published for each SDK (with store ``flyte`` each SDK's
-    cluster gets it through its own data proxy; a bucket store is asked once more, and
-    reuses it); a dry run computes where it would be stored and publishes nothing.
+    Built and self-checked once (for a second SDK the cached archive and check are reused).
+    Published for each SDK: with store ``flyte`` each SDK's cluster gets it through its own
+    data proxy; a bucket store is asked once more and reuses it. A dry run computes where it
+    would be stored and publishes nothing.
     """
     if dry_run:
         bundle = prepare_bundle(request.job, progress=progress)

@@ -176,6 +176,9 @@ def test_dry_run_needs_no_cluster(ip, tmp_path, monkeypatch):
     cell(ip, DEFS, cell_id="defs")
     plan = flyte_deploy(ip, "--dry-run square")
     assert [(p.kind, p.name) for p in plan.planned] == [("task", SQUARE)]
+    store = tmp_path / "home" / "store"
+    assert plan.bundle_uri == f"file://{store}/fast{plan.bundle_digest}.tar.gz"
+    assert not list(store.rglob("*.tar.gz"))  # nothing put in the local store either
 
 
 def test_without_an_endpoint_the_error_says_how_to_configure_one(ip, tmp_path, monkeypatch):
