@@ -13,7 +13,7 @@ import textwrap
 
 import pytest
 import requests
-from remote_shell import DEFS, cell
+from remote_shell import DEFS, V2_DEFS, cell
 from standin_admin import StandinFlyte
 
 from flyte_jupyter.launch import RunStore
@@ -106,21 +106,6 @@ def nb(ip, flyte_config, shared, monkeypatch):  # noqa: ARG001 - flyte_config se
 
 
 # -- flyte v2: the stand-in control plane ------------------------------------------------------
-
-V2_DEFS = """
-import flyte
-import v2helper
-
-env = flyte.TaskEnvironment(name="nbv2", image="ghcr.io/acme/base:1.0", env_vars={"STAGE": "two"})
-
-@env.task
-def square(x: int) -> int:
-    return v2helper.double(x) * x // 2
-
-@env.task
-def boom(x: int) -> int:
-    raise ValueError(f"bad value {x}")
-"""
 
 
 @pytest.fixture(scope="session")

@@ -16,6 +16,21 @@ def pipeline(x: int) -> int:
     return square(x=square(x=x))
 """
 
+V2_DEFS = """
+import flyte
+import v2helper
+
+env = flyte.TaskEnvironment(name="nbv2", image="ghcr.io/acme/base:1.0", env_vars={"STAGE": "two"})
+
+@env.task
+def square(x: int) -> int:
+    return v2helper.double(x) * x // 2
+
+@env.task
+def boom(x: int) -> int:
+    raise ValueError(f"bad value {x}")
+"""
+
 
 def cell(ip, source, cell_id=None):
     """Run a cell as the notebook would (recorded by the extension); raise its error."""

@@ -8,14 +8,14 @@ import time
 
 import pytest
 from IPython.core.error import UsageError
-from remote_shell import flyte_run
+from remote_shell import V2_DEFS, cell, flyte_run
 
 from flyte_jupyter.display import live_html
 from flyte_jupyter.errors import RunFailedError
 
 pytestmark = pytest.mark.slow
 
-ACTIVE = ("QUEUED", "RUNNING")
+V2_CHANGED = V2_DEFS.replace("return v2helper.double(x) * x // 2", "return x * x + 0")
 
 
 def wait_for(predicate, timeout=30.0):
@@ -160,3 +160,44 @@ def test_the_jupyter_server_follows_a_v2_remote_run_without_a_kernel(nb2, standi
     calls = len(standin_v2.calls)
     service.list_runs()
     assert len(standin_v2.calls) == calls  # listing runs never calls the control plane
+
+
+def test_deploy_registers_a_v2_task_under_its_version_and_runs_nothing(nb2, standin_v2):
+    deployment = nb2.run_line_magic("flyte_deploy", "square")
+    assert [(d.kind, d.name, d.status) for d in deployment.deployed] == [
+        ("task", "nbv2.square", "registered")
+    ]
+    (request,) = standin_v2.requests("DeployTask")
+    ident = request.task_id
+    assert (ident.org, ident.project, ident.domain, ident.name, ident.version) == (
+        "acme",
+        "flytesnacks",
+        "development",
+        "nbv2.square",
+        deployment.version,
+    )
+    args = list(request.spec.task_template.container.args)
+    assert args[args.index("--tgz") + 1].startswith("s3://bundles/nb/")
+    assert "CreateRun" not in standin_v2.methods()
+    (shown,) = deployment.deployed
+    assert (
+        shown.url == f"{standin_v2.url}/v2/domain/development/project/flytesnacks/tasks/nbv2.square"
+    )
+
+    again = nb2.run_line_magic("flyte_deploy", "square")
+    assert [d.status for d in again.deployed] == ["already registered"]
+    assert again.version == deployment.version
+
+
+def test_a_changed_v2_task_under_the_same_version_is_a_clear_error(nb2, standin_v2):
+    nb2.run_line_magic("flyte_deploy", "--version v1 square")
+    cell(nb2, V2_CHANGED, cell_id="defs2")
+    with pytest.raises(UsageError, match=r"already deployed .* different definition.*--version"):
+        nb2.run_line_magic("flyte_deploy", "--version v1 square")
+    assert len(standin_v2.requests("DeployTask")) == 2
+
+
+def test_a_dry_run_deploy_of_a_v2_task_contacts_no_control_plane(nb2, standin_v2):
+    plan = nb2.run_line_magic("flyte_deploy", "--dry-run square")
+    assert [(p.kind, p.name) for p in plan.planned] == [("task", "nbv2.square")]
+    assert standin_v2.calls == []
