@@ -21,7 +21,7 @@ import sys
 import types
 from typing import TYPE_CHECKING, Any
 
-from flyte_jupyter.errors import LaunchError, SettingsError
+from flyte_jupyter.errors import SettingsError
 from flyte_jupyter.sdk import inputs as checks
 from flyte_jupyter.sdk.base import EntityKind, Interface
 from flyte_jupyter.sdk.literals import clip, literal_text

@@ -10,7 +10,8 @@ strictly: a file that does not parse is an error, not a warning.
 
 Read: project and domain (``task.project``/``[local] project``, then pyflyte's
 ``FLYTE_DEFAULT_PROJECT``/``FLYTE_DEFAULT_DOMAIN``), flyte v2's ``task.org``, the ``images``
-section (and v2's ``image.image_refs``), the admin endpoint and the S3 storage connection (as s3fs options ``endpoint_url``, ``key``, ``secret``).
+section (and v2's ``image.image_refs``), the admin endpoint and the S3 storage connection (as
+s3fs options ``endpoint_url``, ``key``, ``secret``).
 """
 
 from __future__ import annotations
