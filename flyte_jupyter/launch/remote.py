@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 from flyte_jupyter._private import private_dir, secure_home
 from flyte_jupyter.errors import FlyteJupyterError, LaunchError, StoreError
+from flyte_jupyter.launch.cluster import check_readable, console_logs
 from flyte_jupyter.launch.flyteadmin import (
     PHASE_NAMES,
     PHASES,
@@ -63,7 +64,6 @@ __all__ = [
 CANCEL_CAUSE = "cancelled from flyte_jupyter"
 logger = redacting_logger(__name__)
 
-_NOT_READABLE = ("file", "local", "memory")
 _REGISTER_HINT = (
     "A version names one definition of each entity: if the code changed, {verb} under a new "
     "version (--version), or leave version on auto."
@@ -171,8 +171,7 @@ class RemoteLauncher:
 
     def submit(self, spec: LaunchSpec) -> RunRecord:
         """Register the serialized entities, create the execution, record the run (QUEUED)."""
-        if spec.bundle is not None:
-            _check_readable(str(spec.bundle.uri))
+        check_readable(spec.bundle, spec.settings)
         target = self._register(spec)
         execution_id = self._create_execution(spec, target)
         now = time.time()
@@ -219,8 +218,7 @@ class RemoteLauncher:
         if spec.sdk != "flytekit":  # pragma: no cover - launcher_for picks the v2 launcher
             msg = f"The flytekit remote backend cannot deploy {spec.sdk} entities."
             raise LaunchError(msg)
-        if spec.bundle is not None:
-            _check_readable(str(spec.bundle.uri))
+        check_readable(spec.bundle, spec.settings)
         return [
             Deployed(
                 kind=item.kind,
@@ -386,13 +384,7 @@ class RemoteLauncher:
 
     def logs(self, record: RunRecord) -> str:
         """Where the run's logs are (the Flyte console), with its status and error."""
-        lines = [
-            f"Run {record.id} on {record.extra.get('endpoint', self.endpoint)}: {record.status}",
-            f"Logs and details are in the Flyte console: {record.url}",
-        ]
-        if record.error:
-            lines += ["", record.error]
-        return "\n".join(lines) + "\n"
+        return console_logs(record, self.endpoint)
 
     def cancel(self, record: RunRecord) -> RunRecord:
         """``TerminateExecution``; the run is recorded ABORTED."""
@@ -443,14 +435,3 @@ def _control_plane_entity(item: SerializedFile) -> tuple[Any, str, int]:
         return workflow, workflow.template.id.name, ResourceType.WORKFLOW
     plan = LaunchPlan.from_flyte_idl(message)
     return plan, plan.id.name, ResourceType.LAUNCH_PLAN
-
-
-def _check_readable(uri: str) -> None:
-    scheme = uri.split("://", 1)[0] if "://" in uri else "file"
-    if scheme in _NOT_READABLE:
-        msg = (
-            f"The bundle is at {uri}, which a Flyte cluster cannot read. For the remote "
-            "backend, set store to a bucket the cluster reads (store = 's3://bucket/prefix', "
-            "FLYTE_JUPYTER_STORE) or to 'flyte' to upload through Flyte's data proxy."
-        )
-        raise LaunchError(msg)

@@ -31,6 +31,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from flyte_jupyter.errors import FlyteJupyterError, LaunchError, StoreError
+from flyte_jupyter.launch.cluster import check_readable, console_logs
 from flyte_jupyter.launch.controlplane import (
     PHASE_NAMES,
     PHASES,
@@ -59,7 +60,6 @@ CANCEL_REASON = "cancelled from flyte_jupyter"
 ACTION = "a0"
 """The name of a run's root action (flyte's ``a0``)."""
 
-_NOT_READABLE = ("file", "local", "memory")
 _DEPLOY_HINT = (
     "A version names one definition of each task: if the code changed, deploy under a new "
     "version (--version), or leave version on auto."
@@ -268,8 +268,7 @@ class RemoteV2Launcher:
         from flyteidl2.task import common_pb2, run_pb2
         from flyteidl2.workflow import run_service_pb2
 
-        if spec.bundle is not None and spec.settings.store != "flyte":  # else: the proxy's URI
-            _check_readable(str(spec.bundle.uri))
+        check_readable(spec.bundle, spec.settings)
         found = self._task_spec(spec, spec.flyte_name)
         if not found:
             msg = f"No task {spec.flyte_name!r} among the serialized entities to run."
@@ -436,13 +435,7 @@ class RemoteV2Launcher:
 
     def logs(self, record: RunRecord) -> str:
         """Where the run's logs are (the Flyte console), with its status and error."""
-        lines = [
-            f"Run {record.id} on {record.extra.get('endpoint', self.endpoint)}: {record.status}",
-            f"Logs and details are in the Flyte console: {record.url}",
-        ]
-        if record.error:
-            lines += ["", record.error]
-        return "\n".join(lines) + "\n"
+        return console_logs(record, self.endpoint)
 
     def cancel(self, record: RunRecord) -> RunRecord:
         """``AbortRun``; the run is recorded ABORTED."""
@@ -477,6 +470,7 @@ class RemoteV2Launcher:
         """
         from flyte_jupyter.launch.model import Deployed
 
+        check_readable(spec.bundle, spec.settings)
         console = self._console()
         deployed = []
         for task_spec in self._task_spec(spec):
@@ -521,14 +515,3 @@ class RemoteV2Launcher:
         with self._calling(f"read task {task_id.name} version {task_id.version}"):
             answer = self._run(lambda client: client.task_service.get_task_details(request))
         return answer.details.spec
-
-
-def _check_readable(uri: str) -> None:
-    scheme = uri.split("://", 1)[0] if "://" in uri else "file"
-    if scheme in _NOT_READABLE:
-        msg = (
-            f"The bundle is at {uri}, which a Flyte cluster cannot read. For the remote "
-            "backend, set store to a bucket the cluster reads (store = 's3://bucket/prefix', "
-            "FLYTE_JUPYTER_STORE) or to 'flyte' to upload through Flyte's data proxy."
-        )
-        raise LaunchError(msg)

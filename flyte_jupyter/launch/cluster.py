@@ -1,0 +1,54 @@
+"""What both remote launchers (flytekit's admin, flyte v2's control plane) share.
+
+A cluster must be able to read the bundle it is told to run, and a remote run's logs are in
+the Flyte console, not on this machine.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from flyte_jupyter.errors import LaunchError
+
+if TYPE_CHECKING:
+    from flyte_jupyter.bundle import Bundle
+    from flyte_jupyter.launch.model import RunRecord
+    from flyte_jupyter.settings import Settings
+
+__all__ = ["check_readable", "console_logs"]
+
+_NOT_READABLE = ("file", "local", "memory")
+
+
+def check_readable(bundle: Bundle | None, settings: Settings) -> None:
+    """Refuse a bundle at a URI that only this machine can read.
+
+    A URI the cluster's data proxy gave (``store = "flyte"``) is the cluster's own.
+
+    Raises
+    ------
+    LaunchError
+        Saying which stores a cluster reads.
+    """
+    if bundle is None or settings.store == "flyte":
+        return
+    uri = str(bundle.uri)
+    scheme = uri.split("://", 1)[0] if "://" in uri else "file"
+    if scheme in _NOT_READABLE:
+        msg = (
+            f"The bundle is at {uri}, which a Flyte cluster cannot read. For the remote "
+            "backend, set store to a bucket the cluster reads (store = 's3://bucket/prefix', "
+            "FLYTE_JUPYTER_STORE) or to 'flyte' to upload through Flyte's data proxy."
+        )
+        raise LaunchError(msg)
+
+
+def console_logs(record: RunRecord, endpoint: str) -> str:
+    """Where a remote run's logs are (the Flyte console), with its status and error."""
+    lines = [
+        f"Run {record.id} on {record.extra.get('endpoint', endpoint)}: {record.status}",
+        f"Logs and details are in the Flyte console: {record.url}",
+    ]
+    if record.error:
+        lines += ["", record.error]
+    return "\n".join(lines) + "\n"
