@@ -39,8 +39,9 @@ class _Deferred:
     here: only reading that run's live status, logs or outputs, or cancelling it, does.
     """
 
-    def __init__(self, settings: Settings, backend: str) -> None:
+    def __init__(self, settings: Settings, backend: str, sdk: str = "flytekit") -> None:
         self.name = backend
+        self._sdk = sdk
         self._settings = settings
         self._launcher: Launcher | None = None
 
@@ -52,7 +53,8 @@ class _Deferred:
                 msg = f"This run ran on backend {self.name!r}, unknown to this flyte_jupyter."
                 raise LaunchError(msg)
             backend = cast("Backend", self.name)
-            self._launcher = launcher_for(dataclasses.replace(self._settings, backend=backend))
+            settings = dataclasses.replace(self._settings, backend=backend)
+            self._launcher = launcher_for(settings, self._sdk)
         return self._launcher
 
     def submit(self, spec: Any) -> RunRecord:
@@ -135,9 +137,11 @@ def find_runs(
         raise LaunchError(msg)
     store = RunStore(settings.home / "runs.sqlite")
     found = RunList()
-    launchers: dict[str, _Deferred] = {}
+    launchers: dict[tuple[str, str], _Deferred] = {}
     for record in _matching(store, wanted, notebook, entity):
-        backend = launchers.setdefault(record.backend, _Deferred(settings, record.backend))
+        backend = launchers.setdefault(
+            (record.backend, record.sdk), _Deferred(settings, record.backend, record.sdk)
+        )
         found.append(Run(record, backend))
         if len(found) == limit:
             break
@@ -164,7 +168,7 @@ def find_run(settings: Settings, run_id: str) -> Run:
             "FLYTE_JUPYTER_HOME)."
         )
         raise LaunchError(msg)
-    return Run(record, _Deferred(settings, record.backend))
+    return Run(record, _Deferred(settings, record.backend, record.sdk))
 
 
 def _status(status: str | None) -> str | None:

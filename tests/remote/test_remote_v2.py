@@ -201,3 +201,20 @@ def test_a_dry_run_deploy_of_a_v2_task_contacts_no_control_plane(nb2, standin_v2
     plan = nb2.run_line_magic("flyte_deploy", "--dry-run square")
     assert [(p.kind, p.name) for p in plan.planned] == [("task", "nbv2.square")]
     assert standin_v2.calls == []
+
+
+def test_a_later_kernel_follows_and_cancels_a_v2_remote_run_from_the_run_store(nb2, standin_v2):
+    import flyte_jupyter
+
+    standin_v2.hold()
+    launched = flyte_run(nb2, "--backend remote square(x=9)")
+    launched._launcher.close()  # the kernel that launched it is gone
+    found = flyte_jupyter.get_run(launched.id)  # what a new kernel finds in the run store
+    assert type(found._launcher._get()).__name__ == "RemoteV2Launcher"
+    wait_for(lambda: found.status == "RUNNING")
+    found.cancel()
+    assert found.status == "ABORTED"
+    (abort,) = standin_v2.requests("AbortRun")
+    assert abort.run_id.name == launched.id
+    listed = nb2.run_line_magic("flyte_runs", "")
+    assert any(run.id == launched.id and run.status == "ABORTED" for run in listed)
