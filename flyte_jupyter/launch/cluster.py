@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from flyte_jupyter.launch.model import RunRecord
     from flyte_jupyter.settings import Settings
 
-__all__ = ["check_readable", "console_logs"]
+__all__ = ["check_readable", "console_logs", "require_endpoint", "split_endpoint"]
 
 _NOT_READABLE = ("file", "local", "memory")
 
@@ -52,3 +52,33 @@ def console_logs(record: RunRecord, endpoint: str) -> str:
     if record.error:
         lines += ["", record.error]
     return "\n".join(lines) + "\n"
+
+
+def require_endpoint(settings: Settings, who: str, config: str, how: str) -> str:
+    """The settings' endpoint; without one, a ``LaunchError`` saying where none was found.
+
+    ``who`` needs it ("The remote backend"), ``config`` names the SDK's config file ("flytekit
+    config file") and ``how`` says how to set one.
+    """
+    if settings.endpoint:
+        return settings.endpoint
+    where = (
+        f"{settings.config_file} has no admin.endpoint"
+        if settings.config_file
+        else f"no endpoint is set and no {config} was found"
+    )
+    msg = f"{who} needs a Flyte endpoint ({where}): {how}."
+    raise LaunchError(msg)
+
+
+def split_endpoint(endpoint: str) -> tuple[str, bool | None]:
+    """``(host target, insecure)`` of an endpoint; ``insecure`` is None when not implied.
+
+    ``http://`` is plaintext, ``https://`` TLS; ``dns:///host:port`` or ``host:port`` leave
+    it to the config file's ``admin.insecure``.
+    """
+    text = endpoint.strip().rstrip("/")
+    for scheme, insecure in (("http://", True), ("https://", False)):
+        if text.lower().startswith(scheme):
+            return text[len(scheme) :], insecure
+    return text, None

@@ -15,6 +15,7 @@ import threading
 from typing import TYPE_CHECKING, Any
 
 from flyte_jupyter.errors import LaunchError
+from flyte_jupyter.launch.cluster import require_endpoint, split_endpoint
 
 if TYPE_CHECKING:
     from collections.abc import Coroutine
@@ -81,14 +82,9 @@ def v2_platform(settings: Settings) -> Any:
     LaunchError
         No endpoint is configured, or the config file cannot be read.
     """
-    if not settings.endpoint:
-        where = (
-            f"{settings.config_file} has no admin.endpoint"
-            if settings.config_file
-            else "no endpoint is set and no flyte config file was found"
-        )
-        msg = f"Remote flyte v2 runs need a Flyte endpoint ({where}): {_HOW_TO_CONFIGURE}."
-        raise LaunchError(msg)
+    configured = require_endpoint(
+        settings, "A flyte v2 task on the remote backend", "flyte config file", _HOW_TO_CONFIGURE
+    )
     from flyte.config import auto
 
     try:
@@ -96,14 +92,12 @@ def v2_platform(settings: Settings) -> Any:
     except Exception as exc:
         msg = f"Cannot read the flyte config file {settings.config_file}: {exc}"
         raise LaunchError(msg) from exc
-    platform = config.platform
-    endpoint = settings.endpoint.strip().rstrip("/")
-    if endpoint.startswith("http://"):
-        platform = dataclasses.replace(platform, insecure=True)
-    elif endpoint.startswith("https://"):
-        platform = dataclasses.replace(platform, insecure=False)
-    host = endpoint.split("://", 1)[1] if "://" in endpoint else endpoint
-    return dataclasses.replace(platform, endpoint=f"dns:///{host.lstrip('/')}")
+    host, insecure = split_endpoint(configured)
+    target = host if host.startswith("dns:///") else f"dns:///{host}"
+    platform = dataclasses.replace(config.platform, endpoint=target)
+    if insecure is not None:
+        platform = dataclasses.replace(platform, insecure=insecure)
+    return platform
 
 
 def _connect_error(exc: BaseException) -> Any:

@@ -11,6 +11,7 @@ import dataclasses
 from typing import TYPE_CHECKING, Any
 
 from flyte_jupyter.errors import LaunchError
+from flyte_jupyter.launch.cluster import require_endpoint, split_endpoint
 
 if TYPE_CHECKING:
     from flyte_jupyter.launch.model import Status
@@ -63,14 +64,9 @@ def flyte_config(settings: Settings) -> Any:
     LaunchError
         No endpoint is configured, or the config file cannot be read.
     """
-    if not settings.endpoint:
-        where = (
-            f"{settings.config_file} has no admin.endpoint"
-            if settings.config_file
-            else "no endpoint is set and no flytekit config file was found"
-        )
-        msg = f"The remote backend needs a Flyte endpoint ({where}): {_HOW_TO_CONFIGURE}."
-        raise LaunchError(msg)
+    configured = require_endpoint(
+        settings, "The remote backend", "flytekit config file", _HOW_TO_CONFIGURE
+    )
     from flytekit.configuration import Config
 
     try:
@@ -81,20 +77,11 @@ def flyte_config(settings: Settings) -> Any:
             "point config_file (FLYTECTL_CONFIG) at a working one."
         )
         raise LaunchError(msg) from exc
-    endpoint, insecure = split_endpoint(settings.endpoint)
+    endpoint, insecure = split_endpoint(configured)
     platform = dataclasses.replace(config.platform, endpoint=endpoint)
     if insecure is not None:
         platform = dataclasses.replace(platform, insecure=insecure)
     return config.with_params(platform=platform)
-
-
-def split_endpoint(endpoint: str) -> tuple[str, bool | None]:
-    """``(gRPC target, insecure)`` of an endpoint; ``insecure`` is None when not implied."""
-    text = endpoint.strip().rstrip("/")
-    for scheme, insecure in (("http://", True), ("https://", False)):
-        if text.lower().startswith(scheme):
-            return text[len(scheme) :], insecure
-    return text, None
 
 
 def error_text(closure: Any) -> str:

@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 from flyte_jupyter._private import private_dir, secure_home
 from flyte_jupyter.errors import FlyteJupyterError, LaunchError, StoreError
-from flyte_jupyter.launch.cluster import check_readable, console_logs
+from flyte_jupyter.launch.cluster import check_readable, console_logs, split_endpoint
 from flyte_jupyter.launch.flyteadmin import (
     PHASE_NAMES,
     PHASES,
@@ -40,7 +40,6 @@ from flyte_jupyter.launch.flyteadmin import (
     explain,
     flyte_config,
     not_found,
-    split_endpoint,
 )
 from flyte_jupyter.launch.remote_nodes import RemoteNodes, node_entities
 from flyte_jupyter.launch.runstore import RunStore

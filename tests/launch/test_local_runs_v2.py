@@ -153,7 +153,9 @@ def test_a_v2_task_on_an_unconfigured_remote_backend_says_how_before_anything_is
 ):
     for name in ("FLYTECTL_CONFIG", "FLYTE_JUPYTER_ENDPOINT", "FLYTE_PLATFORM_URL"):
         monkeypatch.delenv(name, raising=False)
-    with pytest.raises(UsageError, match=r"Remote flyte v2 runs need a Flyte endpoint") as info:
+    with pytest.raises(
+        UsageError, match=r"flyte v2 task on the remote backend needs a Flyte endpoint"
+    ) as info:
         nb.run_line_magic("flyte_run", "--backend remote square(x=1)")
     assert "admin.endpoint" in str(info.value)
     assert "FLYTE_JUPYTER_ENDPOINT" in str(info.value)
