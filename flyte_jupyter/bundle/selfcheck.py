@@ -118,8 +118,9 @@ def _run(
         "context": list(context) if context else None,
     }
     base = os.environ if environ is None else environ
-    # flyte v2 reports to Sentry unless told not to; the module may import it
-    env = {**base, "DO_NOT_TRACK": "1"}
+    # flyte v2 reports to Sentry unless told not to (the module may import it): off, unless
+    # the user's own environment turned it on
+    env = {"DO_NOT_TRACK": "1", **base}
     try:
         job = POOL.call(f"{_JOB}:check", request, env=env, base_env=base, cwd=root, timeout=TIMEOUT)
         if job is None:

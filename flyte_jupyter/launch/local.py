@@ -181,7 +181,9 @@ class LocalLauncher:
 
     def _env(self, spec: LaunchSpec, paths: RunPaths) -> dict[str, str]:
         base = os.environ if spec.environ is None else spec.environ
-        env = {k: v for k, v in base.items() if k not in _KERNEL_ONLY}
+        # flyte v2 reports to Sentry unless told not to: off, unless the user's environment or
+        # the settings' env turned it on
+        env = {"DO_NOT_TRACK": "1", **{k: v for k, v in base.items() if k not in _KERNEL_ONLY}}
         if spec.kind == "task":  # a pod gets its container's env (flyte v2's a0 never sets it)
             env.update(spec.serialized.container_env(spec.entity))
         env.update(spec.settings.env_dict)

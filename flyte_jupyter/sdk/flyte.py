@@ -287,12 +287,12 @@ class FlyteV2Sdk:
         return run_module(argv)
 
     def local_env(self, run: LocalRun) -> dict[str, str]:
-        """No telemetry from runs this project starts; the run's domain where flytekit keeps it.
+        """The run's domain where flytekit keeps it (telemetry is off in every run: LocalLauncher).
 
         ``flyte.current_domain()`` reads the domain ``a0`` initialises flyte with;
         ``flyte_jupyter.current_domain()`` (one call for both SDKs) reads flytekit's variable.
         """
-        return {"DO_NOT_TRACK": "1", "FLYTE_INTERNAL_EXECUTION_DOMAIN": run.domain}
+        return {"FLYTE_INTERNAL_EXECUTION_DOMAIN": run.domain}
 
 
 def _local_mode_command(run: LocalRun, args: list[str], cut: int) -> list[str]:

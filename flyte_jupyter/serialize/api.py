@@ -189,7 +189,7 @@ def _run_worker(
             "out": str(staging),
             "sdk": sdk,
         }
-        env = {**os.environ, "DO_NOT_TRACK": "1"}  # flyte v2 reports to Sentry otherwise
+        env = {"DO_NOT_TRACK": "1", **os.environ}  # flyte v2's Sentry: off unless turned on
         try:
             job = POOL.call(
                 f"{_WORKER}:serialize",

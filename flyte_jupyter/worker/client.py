@@ -74,7 +74,8 @@ class Worker:
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=err,
-                env={**base_env, "DO_NOT_TRACK": "1"},  # flyte v2 reports to Sentry otherwise
+                # flyte v2 reports to Sentry unless told not to: off unless the user said so
+                env={"DO_NOT_TRACK": "1", **base_env},
                 start_new_session=True,  # a kernel interrupt (SIGINT to its group) is not for it
             )
         self._buffer = b""

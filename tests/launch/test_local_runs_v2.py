@@ -71,7 +71,22 @@ def test_a_v2_task_runs_through_a0_and_its_outputs_come_back(nb, tmp_path):
     assert command["argv"][0].endswith("a0")
     assert command["argv"][-4:] == ["mod", "nb_my_analysis", "instance", "square"]
     assert command["env"]["STAGE"] == "two"  # the TaskSpec's container env
+    assert command["env"]["DO_NOT_TRACK"] == "1"  # flyte's telemetry: off in what we start
     print(f"trivial v2 task end to end: {elapsed:.2f} s")  # noqa: T201 - measured for the report
+
+
+def test_flytes_telemetry_is_off_in_runs_unless_the_user_turns_it_on(nb, tmp_path):
+    session = nb.magics_manager.registry["FlyteMagics"].session
+    session.environ.pop("DO_NOT_TRACK", None)  # the kernel started without a word about it
+
+    def run_env(line):
+        run = nb.run_line_magic("flyte_run", f"--wait {line}")
+        assert run.status == "SUCCEEDED", run.logs()
+        command = json.loads((tmp_path / "home" / "runs" / run.id / "command.json").read_text())
+        return command["env"]
+
+    assert run_env("stage()")["DO_NOT_TRACK"] == "1"
+    assert run_env("--env DO_NOT_TRACK=0 stage()")["DO_NOT_TRACK"] == "0"  # the user's choice
 
 
 def test_defaults_and_the_environments_variables_reach_the_task(nb):

@@ -192,10 +192,8 @@ def test_the_local_command_is_a0_with_the_run_paths_and_what_a0_needs_locally(tm
         "--resolver", "flyte._internal.resolvers.default.DefaultTaskResolver",
         "mod", "nb_t", "instance", "square",
     ]  # fmt: skip
-    assert sdk.local_env(run) == {
-        "DO_NOT_TRACK": "1",
-        "FLYTE_INTERNAL_EXECUTION_DOMAIN": run.domain,
-    }
+    # telemetry is the launcher's (off unless the user turned it on), not the SDK's
+    assert sdk.local_env(run) == {"FLYTE_INTERNAL_EXECUTION_DOMAIN": run.domain}
 
 
 def test_recognising_a_flytekit_task_or_a_plain_object_imports_no_flyte(tmp_path):
