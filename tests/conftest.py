@@ -1,3 +1,5 @@
+import os
+
 import IPython
 import pytest
 from IPython.testing.globalipapp import start_ipython
@@ -45,7 +47,10 @@ def ip(tmp_path, monkeypatch):
         del cells[1:]
     shell.run_line_magic("load_ext", "flyte_jupyter")
     names = set(shell.user_ns)
+    environ = dict(os.environ)  # a cell's %env changes this process's environment
     yield shell
+    os.environ.clear()
+    os.environ.update(environ)
     shell.run_line_magic("unload_ext", "flyte_jupyter")
     shell.config.pop("FlyteJupyter", None)
     for name in set(shell.user_ns) - names:
