@@ -109,12 +109,18 @@ def test_an_unreachable_control_plane_says_where_and_records_no_run(nb2, standin
     assert {r.id for r in runs.list()} == before
 
 
-def test_a_refused_run_shows_the_servers_message(nb2, standin_v2):
+def test_a_refused_run_shows_the_servers_message(nb2, standin_v2, runs):
     from connectrpc.code import Code
 
-    standin_v2.fail("CreateRun", Code.FAILED_PRECONDITION, "project is read-only")
-    with pytest.raises(UsageError, match=r"refused to run nbv2.square.*project is read-only"):
+    before = {r.id for r in runs.list()}
+    standin_v2.fail("CreateRun", Code.PERMISSION_DENIED, "project is read-only")
+    with pytest.raises(
+        UsageError, match=r"refused to run nbv2.square.*project is read-only"
+    ) as info:
         flyte_run(nb2, "--backend remote square(x=1)")
+    assert "(PERMISSION_DENIED)" in str(info.value)
+    assert "credentials" in str(info.value)  # what to check
+    assert {r.id for r in runs.list()} == before  # no run recorded for a refused launch
 
 
 def test_the_display_says_when_the_control_plane_is_unreachable_and_recovers(nb2, standin_v2, runs):
