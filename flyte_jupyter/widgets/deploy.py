@@ -56,8 +56,8 @@ class DeployAction:
         self.button = w.Button(
             description="Deploy",
             icon="cloud-upload",
-            tooltip="Bundle, upload and register on the Flyte cluster with the settings above; "
-            "run nothing",
+            tooltip="Bundle, upload and register on the Flyte cluster of the config (endpoint), "
+            "whatever the backend above says, with the other settings above; run nothing",
             layout=w.Layout(margin="6px 0 6px 8px"),
         )
         self.button.on_click(lambda _b: self.click())
