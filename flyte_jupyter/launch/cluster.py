@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from flyte_jupyter.launch.model import RunRecord
     from flyte_jupyter.settings import Settings
 
-__all__ = ["check_readable", "console_logs", "require_endpoint", "split_endpoint"]
+__all__ = ["check_readable", "console_logs", "require_endpoint", "split_endpoint", "version_hint"]
 
 _NOT_READABLE = ("file", "local", "memory")
 
@@ -82,3 +82,11 @@ def split_endpoint(endpoint: str) -> tuple[str, bool | None]:
         if text.lower().startswith(scheme):
             return text[len(scheme) :], insecure
     return text, None
+
+
+def version_hint(entity: str, verb: str) -> str:
+    """What to do when ``entity`` (task, entity) exists under the version with another spec."""
+    return (
+        f"A version names one definition of each {entity}: if the code changed, {verb} under a "
+        "new version (--version), or leave version on auto."
+    )

@@ -31,7 +31,12 @@ from typing import TYPE_CHECKING, Any
 
 from flyte_jupyter._private import private_dir, secure_home
 from flyte_jupyter.errors import FlyteJupyterError, LaunchError, StoreError
-from flyte_jupyter.launch.cluster import check_readable, console_logs, split_endpoint
+from flyte_jupyter.launch.cluster import (
+    check_readable,
+    console_logs,
+    split_endpoint,
+    version_hint,
+)
 from flyte_jupyter.launch.flyteadmin import (
     PHASE_NAMES,
     PHASES,
@@ -62,11 +67,6 @@ __all__ = [
 
 CANCEL_CAUSE = "cancelled from flyte_jupyter"
 logger = redacting_logger(__name__)
-
-_REGISTER_HINT = (
-    "A version names one definition of each entity: if the code changed, {verb} under a new "
-    "version (--version), or leave version on auto."
-)
 
 
 class RemoteLauncher:
@@ -246,7 +246,7 @@ class RemoteLauncher:
         """
         from flytekit.models.core.identifier import Identifier
 
-        hint = _REGISTER_HINT.format(verb=verb)
+        hint = version_hint("entity", verb)
         out = []
         for item in sorted(serialized.files, key=lambda f: f.kind != "task"):  # stable
             entity, name, resource = _control_plane_entity(item)

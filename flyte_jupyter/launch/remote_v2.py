@@ -31,7 +31,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from flyte_jupyter.errors import FlyteJupyterError, LaunchError, StoreError
-from flyte_jupyter.launch.cluster import check_readable, console_logs
+from flyte_jupyter.launch.cluster import check_readable, console_logs, version_hint
 from flyte_jupyter.launch.controlplane import (
     PHASE_NAMES,
     PHASES,
@@ -60,10 +60,7 @@ CANCEL_REASON = "cancelled from flyte_jupyter"
 ACTION = "a0"
 """The name of a run's root action (flyte's ``a0``)."""
 
-_DEPLOY_HINT = (
-    "A version names one definition of each task: if the code changed, deploy under a new "
-    "version (--version), or leave version on auto."
-)
+_DEPLOY_HINT = version_hint("task", "deploy")
 
 
 class RemoteV2Launcher:
