@@ -1,5 +1,7 @@
 """Is a local run's supervisor alive? What every reader can see, and what only its host can prove.
 
+(A remote run is "lost" while its cluster cannot be reached: see :func:`lost`.)
+
 A run's supervisor renews a lease (``heartbeat_at`` in the run store) every
 :data:`HEARTBEAT_EVERY` seconds. Every process that shares the home folder sees the lease, so
 any reader (the Jupyter server, another kernel, a run list) can *show* a run whose lease
@@ -82,14 +84,30 @@ def lease_expired(record: RunRecord, now: float | None = None) -> bool:
 
 
 def lost(record: RunRecord, now: float | None = None) -> bool:
-    """True for a local run that has not ended and whose supervisor is not heard from."""
-    return record.backend == "local" and not record.done and lease_expired(record, now)
+    """True for a run that has not ended and is not heard from.
+
+    A local run: its supervisor's lease expired. A remote run: its cluster could not be reached
+    the last time it was asked (``extra["connection"]``, written by whoever follows it).
+    """
+    if record.done:
+        return False
+    if record.backend == "local":
+        return lease_expired(record, now)
+    return bool(record.extra.get("connection"))
 
 
 def lost_note(record: RunRecord, now: float | None = None) -> str | None:
     """What a reader shows about a lost run (None while the run is heard from or ended)."""
     if not lost(record, now):
         return None
+    if record.backend != "local":
+        from flyte_jupyter.redaction import redact_text
+
+        stamp, _, why = str(record.extra["connection"]).partition(" ")
+        return (
+            f"Not heard from since {stamp}: {redact_text(why)} The record stays as it is until "
+            "its cluster answers again; it is asked again meanwhile."
+        )
     if record.heartbeat_at is None:
         since = "its supervisor never renewed its lease"
     else:

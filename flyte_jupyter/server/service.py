@@ -182,11 +182,18 @@ class RunService:
             self._remote_polled[record.id] = now
             asked += 1
             try:
-                self._remote_launcher(record).refresh(record)
+                current = self._remote_launcher(record).refresh(record)
             except (FlyteJupyterError, Unsupported) as exc:
                 if record.id not in self._remote_failed:
                     self._remote_failed.add(record.id)
                     logger.warning("flyte_jupyter: cannot follow run %s: %s", record.id, exc)
+                    if isinstance(exc, FlyteJupyterError):  # pages and lists show it as lost
+                        stamp = time.strftime("%H:%M:%S")
+                        self.run_store.add_extra(record.id, connection=f"{stamp} {exc}")
+                continue
+            if record.id in self._remote_failed or current.extra.get("connection"):
+                self._remote_failed.discard(record.id)  # heard from again
+                self.run_store.add_extra(record.id, connection=None)
         return asked
 
     def get_run(self, run_id: str) -> RunRecord | None:

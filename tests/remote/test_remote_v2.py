@@ -12,6 +12,7 @@ from remote_shell import V2_DEFS, cell, flyte_run
 
 from flyte_jupyter.display import live_html
 from flyte_jupyter.errors import RunFailedError
+from flyte_jupyter.launch.liveness import lost, lost_note
 
 pytestmark = pytest.mark.slow
 
@@ -155,6 +156,21 @@ def test_the_jupyter_server_follows_a_v2_remote_run_without_a_kernel(nb2, standi
     asked = len(standin_v2.requests("GetRunDetails"))
     assert service.refresh_remote(60) == 0  # within the interval: nobody is asked
     assert len(standin_v2.requests("GetRunDetails")) == asked
+
+    # the control plane is unreachable for a while: pages and lists show the run as lost
+    standin_v2.stop(kill_runs=False)
+    try:
+        service.refresh_remote(0)
+        record = runs.get(run.id)
+        assert lost(record)
+        assert record.status == "RUNNING"  # kept as recorded
+        note = lost_note(record)
+        assert note.startswith("Not heard from since ")
+        assert "Cannot reach the Flyte control plane at" in note
+    finally:
+        standin_v2.start()
+    service.refresh_remote(0)
+    assert not lost(runs.get(run.id))  # heard from again
     standin_v2.release()
 
     def ended():
