@@ -182,19 +182,29 @@ class RunService:
             self._remote_polled[record.id] = now
             asked += 1
             try:
-                current = self._remote_launcher(record).refresh(record)
-            except (FlyteJupyterError, Unsupported) as exc:
-                if record.id not in self._remote_failed:
-                    self._remote_failed.add(record.id)
-                    logger.warning("flyte_jupyter: cannot follow run %s: %s", record.id, exc)
-                    if isinstance(exc, FlyteJupyterError):  # pages and lists show it as lost
-                        stamp = time.strftime("%H:%M:%S")
-                        self.run_store.add_extra(record.id, connection=f"{stamp} {exc}")
+                launcher = self._remote_launcher(record)
+            except (FlyteJupyterError, Unsupported) as exc:  # not configured here
+                self._cannot_follow(record, exc)
+                continue
+            try:
+                current = launcher.refresh(record)
+            except FlyteJupyterError as exc:  # its cluster did not answer: shown as lost
+                if self._cannot_follow(record, exc):
+                    stamp = time.strftime("%H:%M:%S")
+                    self.run_store.add_extra(record.id, connection=f"{stamp} {exc}")
                 continue
             if record.id in self._remote_failed or current.extra.get("connection"):
                 self._remote_failed.discard(record.id)  # heard from again
                 self.run_store.add_extra(record.id, connection=None)
         return asked
+
+    def _cannot_follow(self, record: RunRecord, exc: Exception) -> bool:
+        """Log, once per run, why it cannot be followed; True the first time."""
+        if record.id in self._remote_failed:
+            return False
+        self._remote_failed.add(record.id)
+        logger.warning("flyte_jupyter: cannot follow run %s: %s", record.id, exc)
+        return True
 
     def get_run(self, run_id: str) -> RunRecord | None:
         """The run with its status history, or None."""
