@@ -11,11 +11,22 @@ from typing import TYPE_CHECKING
 from flyte_jupyter.errors import LaunchError
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from flyte_jupyter.bundle import Bundle
     from flyte_jupyter.launch.model import RunRecord
+    from flyte_jupyter.launch.runstore import RunStore
     from flyte_jupyter.settings import Settings
 
-__all__ = ["check_readable", "console_logs", "require_endpoint", "split_endpoint", "version_hint"]
+__all__ = [
+    "cancel_on_cluster",
+    "check_endpoint",
+    "check_readable",
+    "console_logs",
+    "require_endpoint",
+    "split_endpoint",
+    "version_hint",
+]
 
 _NOT_READABLE = ("file", "local", "memory")
 
@@ -90,3 +101,43 @@ def version_hint(entity: str, verb: str) -> str:
         f"A version names one definition of each {entity}: if the code changed, {verb} under a "
         "new version (--version), or leave version on auto."
     )
+
+
+def check_endpoint(record: RunRecord, endpoint: str, where: str) -> None:
+    """Refuse to follow a run recorded on another endpoint than the one configured.
+
+    ``where`` names the service (``Flyte admin``, ``the Flyte control plane``).
+    """
+    recorded = record.extra.get("endpoint")
+    if recorded is not None and recorded != endpoint:
+        msg = (
+            f"Run {record.id} runs on {where} {recorded}, but the remote backend is configured "
+            f"for {endpoint}. Set endpoint back to {recorded} to follow it."
+        )
+        raise LaunchError(msg)
+
+
+def cancel_on_cluster(
+    record: RunRecord,
+    fresh: Callable[[RunRecord], RunRecord],
+    abort: Callable[[RunRecord], None],
+    store: RunStore,
+    cause: str,
+) -> RunRecord:
+    """Cancel a remote run: ``abort`` it unless it ended; record it ABORTED.
+
+    ``fresh`` gives the run's current record from its cluster. An abort refused because the
+    run ended meanwhile returns the ended run; any other refusal is raised.
+    """
+    current = fresh(record)
+    if current.done:
+        return current
+    try:
+        abort(current)
+    except LaunchError:
+        current = fresh(record)
+        if current.done:  # it ended meanwhile: nothing left to cancel
+            return current
+        raise
+    store.update(record.id, "ABORTED", "cancelled", error=f"aborted: {cause}")
+    return store.get(record.id) or current

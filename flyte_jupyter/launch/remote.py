@@ -32,6 +32,8 @@ from typing import TYPE_CHECKING, Any
 from flyte_jupyter._private import private_dir, secure_home
 from flyte_jupyter.errors import FlyteJupyterError, LaunchError, StoreError
 from flyte_jupyter.launch.cluster import (
+    cancel_on_cluster,
+    check_endpoint,
     check_readable,
     console_logs,
     split_endpoint,
@@ -387,33 +389,23 @@ class RemoteLauncher:
 
     def cancel(self, record: RunRecord) -> RunRecord:
         """``TerminateExecution``; the run is recorded ABORTED."""
-        self._polled.pop(record.id, None)
-        current = self.refresh(record)
-        if current.done:
-            return current
-        execution_id = self._execution_id(current)
-        try:
+
+        def abort(current: RunRecord) -> None:
+            execution_id = self._execution_id(current)
             with self._admin(f"cancel run {record.id}"):
                 self.remote.client.terminate_execution(execution_id, CANCEL_CAUSE)
-        except LaunchError:
-            self._polled.pop(record.id, None)
-            current = self.refresh(record)
-            if current.done:  # it ended meanwhile: nothing left to cancel
-                return current
-            raise
-        self.run_store.update(record.id, "ABORTED", "cancelled", error=f"aborted: {CANCEL_CAUSE}")
-        return self.run_store.get(record.id) or current
+
+        return cancel_on_cluster(record, self._fresh, abort, self.run_store, CANCEL_CAUSE)
+
+    def _fresh(self, record: RunRecord) -> RunRecord:
+        """The run's record, asked of admin now."""
+        self._polled.pop(record.id, None)
+        return self.refresh(record)
 
     def _execution_id(self, record: RunRecord) -> Any:
         from flytekit.models.core.identifier import WorkflowExecutionIdentifier
 
-        endpoint = record.extra.get("endpoint")
-        if endpoint is not None and endpoint != self.endpoint:
-            msg = (
-                f"Run {record.id} runs on Flyte admin {endpoint}, but the remote backend is "
-                f"configured for {self.endpoint}. Set endpoint back to {endpoint} to follow it."
-            )
-            raise LaunchError(msg)
+        check_endpoint(record, self.endpoint, "Flyte admin")
         project, domain, name = (record.remote_id or "").split("/", 2)
         return WorkflowExecutionIdentifier(project, domain, name)
 

@@ -25,13 +25,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
-import hashlib
 import threading
 import time
 from typing import TYPE_CHECKING, Any
 
 from flyte_jupyter.errors import FlyteJupyterError, LaunchError, StoreError
-from flyte_jupyter.launch.cluster import check_readable, console_logs, version_hint
+from flyte_jupyter.launch.cluster import (
+    cancel_on_cluster,
+    check_endpoint,
+    check_readable,
+    console_logs,
+    version_hint,
+)
 from flyte_jupyter.launch.controlplane import (
     PHASE_NAMES,
     PHASES,
@@ -173,14 +178,7 @@ class RemoteV2Launcher:
     def _run_id(self, record: RunRecord) -> Any:
         from flyteidl2.common import identifier_pb2
 
-        endpoint = record.extra.get("endpoint")
-        if endpoint is not None and endpoint != self.endpoint:
-            msg = (
-                f"Run {record.id} runs on the Flyte control plane {endpoint}, but the remote "
-                f"backend is configured for {self.endpoint}. Set endpoint back to {endpoint} "
-                "to follow it."
-            )
-            raise LaunchError(msg)
+        check_endpoint(record, self.endpoint, "the Flyte control plane")
         org, project, domain, name = (record.remote_id or "///").split("/", 3)
         return identifier_pb2.RunIdentifier(org=org, project=project, domain=domain, name=name)
 
@@ -202,12 +200,11 @@ class RemoteV2Launcher:
         StoreError
             The proxy refused the upload location, or the PUT failed.
         """
-        from flyte.remote._data import _upload_with_retry, get_extra_headers_for_protocol
+        from flyte.remote._data import _upload_with_retry, get_extra_headers_for_protocol, hash_file
         from flyteidl2.dataproxy import dataproxy_service_pb2
         from google.protobuf import duration_pb2
 
-        md5 = hashlib.md5(path.read_bytes()).digest()  # noqa: S324 - the proxy's own key
-        size = path.stat().st_size
+        md5, _, size = hash_file(path)  # the proxy keys uploads by MD5
         request = dataproxy_service_pb2.CreateUploadLocationRequest(
             project=self.project,
             domain=self.domain,
@@ -320,24 +317,24 @@ class RemoteV2Launcher:
 
         request = run_service_pb2.WatchActionDetailsRequest(action_id=self._action_id(record))
         wait, longest = self.retry_backoff
+        noted = False  # this watch wrote a connection note that is still there
         while True:
             try:
                 client = await self._clients()
                 async for response in client.run_service.watch_action_details(request):
-                    if self._noted_loss(record):
+                    if noted:  # heard from again
                         self.run_store.add_extra(record.id, connection=None)
+                        noted = False
                     wait = self.retry_backoff[0]
                     if await asyncio.to_thread(self._apply, record, response.details):
                         return
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # noqa: BLE001 - noted on the run; the watch goes on
-                current = self.run_store.get(record.id)
-                if current is None or current.done:
-                    return
                 note = explain(exc, f"follow run {record.id}", self.endpoint)
                 stamp = time.strftime("%H:%M:%S")
                 self.run_store.add_extra(record.id, connection=f"{stamp} {note} Retrying.")
+                noted = True
                 logger.warning("flyte_jupyter: %s", note)
             current = self.run_store.get(record.id)
             if current is None or current.done:
@@ -351,10 +348,6 @@ class RemoteV2Launcher:
             watches, self._watches = list(self._watches.values()), {}
         for watch in watches:
             watch.cancel()
-
-    def _noted_loss(self, record: RunRecord) -> bool:
-        current = self.run_store.get(record.id)
-        return bool(current and current.extra.get("connection"))
 
     def _watching(self, record: RunRecord) -> bool:
         watch = self._watches.get(record.id)
@@ -438,24 +431,19 @@ class RemoteV2Launcher:
         """``AbortRun``; the run is recorded ABORTED."""
         from flyteidl2.workflow import run_service_pb2
 
-        self._polled.pop(record.id, None)
-        current = self.run_store.get(record.id) or record
-        if current.done:
-            return current
-        request = run_service_pb2.AbortRunRequest(
-            run_id=self._run_id(current), reason=CANCEL_REASON
-        )
-        try:
+        def abort(current: RunRecord) -> None:
+            request = run_service_pb2.AbortRunRequest(
+                run_id=self._run_id(current), reason=CANCEL_REASON
+            )
             with self._calling(f"cancel run {record.id}"):
                 self._run(lambda client: client.run_service.abort_run(request))
-        except LaunchError:
-            self._polled.pop(record.id, None)
-            current = self.refresh(record)
-            if current.done:  # it ended meanwhile: nothing left to cancel
-                return current
-            raise
-        self.run_store.update(record.id, "ABORTED", "cancelled", error=f"aborted: {CANCEL_REASON}")
-        return self.run_store.get(record.id) or current
+
+        return cancel_on_cluster(record, self._fresh, abort, self.run_store, CANCEL_REASON)
+
+    def _fresh(self, record: RunRecord) -> RunRecord:
+        """The run's record, asked of the control plane now (unless a watch follows it)."""
+        self._polled.pop(record.id, None)
+        return self.refresh(record)
 
     # -- deploy ----------------------------------------------------------------------------------
 
