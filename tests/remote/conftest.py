@@ -54,14 +54,20 @@ def moto_endpoint():
 @pytest.fixture
 def flyte_config(tmp_path, standin, moto_endpoint, monkeypatch):
     """A flytekit config file for the stand-in and the moto store, found via FLYTECTL_CONFIG."""
+    section = f"console:\n  endpoint: {standin.console}\n"
+    return use_config(tmp_path, monkeypatch, standin.endpoint, moto_endpoint, section)
+
+
+def use_config(tmp_path, monkeypatch, endpoint, moto_endpoint, section):
+    """Write a flyte config file (admin ``endpoint``, the moto store, ``section``) and use it.
+
+    It is found via FLYTECTL_CONFIG; HOME is ``tmp_path`` (no ~/.flyte/config of the machine)
+    and no endpoint or store comes from this process's environment.
+    """
     path = tmp_path / "flyte-config.yaml"
     path.write_text(
-        textwrap.dedent(f"""\
-            admin:
-              endpoint: {standin.endpoint}
-              insecure: true
-            console:
-              endpoint: {standin.console}
+        f"admin:\n  endpoint: {endpoint}\n  insecure: true\n{section}"
+        + textwrap.dedent(f"""\
             storage:
               connection:
                 endpoint: {moto_endpoint}
@@ -71,8 +77,9 @@ def flyte_config(tmp_path, standin, moto_endpoint, monkeypatch):
         encoding="utf-8",
     )
     monkeypatch.setenv("FLYTECTL_CONFIG", str(path))
-    monkeypatch.setenv("HOME", str(tmp_path))  # no ~/.flyte/config of the machine
+    monkeypatch.setenv("HOME", str(tmp_path))
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    monkeypatch.setenv("DO_NOT_TRACK", "1")
     for name in ("FLYTE_JUPYTER_ENDPOINT", "FLYTE_PLATFORM_URL", "FLYTE_JUPYTER_STORE"):
         monkeypatch.delenv(name, raising=False)
     return path
@@ -140,31 +147,8 @@ def standin_v2(standin_v2_server, monkeypatch):
 @pytest.fixture
 def v2_config(tmp_path, standin_v2, moto_endpoint, monkeypatch):
     """A flyte config file for the v2 stand-in and the moto store, found via FLYTECTL_CONFIG."""
-    path = tmp_path / "flyte-config.yaml"
-    path.write_text(
-        textwrap.dedent(f"""\
-            admin:
-              endpoint: {standin_v2.endpoint}
-              insecure: true
-            task:
-              org: acme
-              project: flytesnacks
-              domain: development
-            storage:
-              connection:
-                endpoint: {moto_endpoint}
-                access-key: testing
-                secret-key: testing
-            """),
-        encoding="utf-8",
-    )
-    monkeypatch.setenv("FLYTECTL_CONFIG", str(path))
-    monkeypatch.setenv("HOME", str(tmp_path))
-    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
-    monkeypatch.setenv("DO_NOT_TRACK", "1")
-    for name in ("FLYTE_JUPYTER_ENDPOINT", "FLYTE_PLATFORM_URL", "FLYTE_JUPYTER_STORE"):
-        monkeypatch.delenv(name, raising=False)
-    return path
+    section = "task:\n  org: acme\n  project: flytesnacks\n  domain: development\n"
+    return use_config(tmp_path, monkeypatch, standin_v2.endpoint, moto_endpoint, section)
 
 
 @pytest.fixture
